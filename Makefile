@@ -1,0 +1,90 @@
+# runbook: plain Makefile, pkg-config for every library.
+#   make               build ./runbook
+#   make check         unit suites (Check) + integration tests against the real binary
+#   make SANITIZE=1 check   the same under ASan/UBSan
+#   make install PREFIX=/usr/local
+#   make deps          install the Debian packages the build and tests need (root)
+
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+DATADIR = $(PREFIX)/share/runbook
+MANDIR = $(PREFIX)/share/man/man1
+
+CC ?= cc
+PKGS = lua5.4 yaml-0.1 jansson
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-missing-field-initializers \
+	  $(shell pkg-config --cflags $(PKGS)) -DRUNBOOK_DATADIR='"$(DATADIR)"' -MMD -MP
+LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm
+
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+ENGINE = engine/util.o engine/diag.o engine/yaml_tree.o engine/runbook.o engine/template.o \
+	 engine/redact.o engine/exec.o engine/report.o engine/path.o engine/alert.o
+COMMANDS = engine/cmd_list.o engine/cmd_show.o engine/cmd_check.o engine/cmd_exec.o engine/cmd_test.o
+ACTIONS = actions/action.o actions/lua.o actions/shell.o actions/pending.o
+SANDBOX = sandbox/sandbox.o sandbox/pattern.o
+LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)
+
+TESTS = tests/check_runbook.o tests/check_loader.o tests/check_sandbox.o tests/check_template.o \
+	tests/check_executor.o tests/check_cli.o
+CHECK_CFLAGS = $(shell pkg-config --cflags check)
+CHECK_LIBS = $(shell pkg-config --libs check)
+
+.PHONY: all check unit integration install uninstall clean deps demo fuzz
+
+all: runbook
+
+librunbook.a: $(LIBOBJS)
+	$(AR) rcs $@ $^
+
+runbook: engine/main.o librunbook.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests/%.o: tests/%.c
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+tests/check_runbook: $(TESTS) librunbook.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+
+check: unit integration
+
+unit: tests/check_runbook runbook
+	cd tests && RUNBOOK_BIN=$(CURDIR)/runbook ./check_runbook
+
+integration: runbook
+	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/integration.sh
+
+fuzz: tests/fuzz_loader
+tests/fuzz_loader: tests/fuzz_loader.c librunbook.a
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) -o $@ $^ \
+		$(shell pkg-config --libs $(PKGS)) -lm
+
+install: runbook
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/runbooks $(DESTDIR)$(MANDIR)
+	install -m 755 runbook $(DESTDIR)$(BINDIR)/runbook
+	install -m 644 runbooks/*.yaml $(DESTDIR)$(DATADIR)/runbooks/
+	install -m 644 docs/runbook.1 $(DESTDIR)$(MANDIR)/runbook.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/runbook $(DESTDIR)$(MANDIR)/runbook.1
+	rm -rf $(DESTDIR)$(DATADIR)
+
+DEB_PACKAGES = build-essential pkg-config liblua5.4-dev libyaml-dev libjansson-dev check \
+	libpq-dev libssh2-1-dev libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev libssl-dev \
+	postgresql openssh-server openssh-client valgrind
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES)
+
+demo: runbook
+	./runbook exec db-connections --dry-run --fixtures tests/fixtures/db-connections-saturated.json
+
+clean:
+	rm -f runbook librunbook.a tests/check_runbook tests/fuzz_loader */*.o */*.d
+
+-include $(wildcard */*.d)

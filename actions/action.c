@@ -1,0 +1,54 @@
+/* action: the table of action kinds and helpers they share. */
+#include "action.h"
+#include "../engine/util.h"
+
+#include <string.h>
+
+const struct action *const action_table[] = {
+	&action_sql, &action_ssh, &action_shell, &action_http, &action_lua, &action_notify, NULL,
+};
+
+static const char *const status_names[] = {"ok", "failed", "timeout", "skipped", "would-run"};
+
+const char *step_status_name(enum step_status st)
+{
+	return status_names[st];
+}
+
+int step_status_parse(const char *s)
+{
+	for (size_t i = 0; i < ARRAY_LEN(status_names); i++)
+		if (!strcmp(s, status_names[i]))
+			return (int)i;
+	return -1;
+}
+
+const struct action *action_find(const char *name)
+{
+	for (const struct action *const *a = action_table; *a; a++)
+		if (!strcmp((*a)->name, name))
+			return *a;
+	return NULL;
+}
+
+void action_env_release(struct action_env *env)
+{
+	for (const struct action *const *a = action_table; *a; a++)
+		if ((*a)->release)
+			(*a)->release(env);
+}
+
+char *shell_quote(const char *s)
+{
+	struct sbuf sb;
+	sbuf_init(&sb);
+	sbuf_addc(&sb, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			sbuf_adds(&sb, "'\\''");
+		else
+			sbuf_addc(&sb, *s);
+	}
+	sbuf_addc(&sb, '\'');
+	return sbuf_detach(&sb);
+}

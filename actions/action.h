@@ -1,0 +1,85 @@
+/*
+ * action: the one interface between the executor and what a step does.
+ *
+ * Each action kind (sql, ssh, shell, http, lua, notify) is one file in
+ * actions/ exporting one `struct action`. The executor renders the step's
+ * templates into a `struct action_call`, then asks the action to render it
+ * (what --dry-run and the report show) or to run it before its deadline.
+ * Actions never include engine internals; per-run state such as an open
+ * connection lives in the run's `struct action_env` slot for that action,
+ * released once at the end of the run.
+ */
+#ifndef RUNBOOK_ACTION_H
+#define RUNBOOK_ACTION_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct sandbox;
+
+enum step_status { ST_OK, ST_FAILED, ST_TIMEOUT, ST_SKIPPED, ST_WOULD_RUN };
+const char *step_status_name(enum step_status st);
+/* Parses a status name; -1 when unknown. */
+int step_status_parse(const char *s);
+
+enum spec_kind {
+	SPEC_TEXT,         /* a string: SQL, a command, a Lua chunk */
+	SPEC_TEXT_OR_ARGV, /* a string (run by sh -c) or a list of strings (argv) */
+	SPEC_MAPPING,      /* a mapping of fields (http, notify) */
+};
+
+#define ACTION_SLOTS 8
+#define ACTION_OUTPUT_CAP (1024 * 1024)
+#define ACTION_ROW_CAP 10000
+
+/* Run-wide context shared by all calls of one run. */
+struct action_env {
+	struct sandbox *sandbox;
+	void *slot[ACTION_SLOTS]; /* per-action state, e.g. open connections */
+	size_t output_cap;        /* bytes of text per stream */
+	size_t row_cap;
+};
+
+struct action_call {
+	const char *step_id;
+	const char *file;       /* runbook file and line of the action text */
+	int line;
+	const char *text;       /* rendered text (SPEC_TEXT, or a string command) */
+	json_t *argv;           /* SPEC_TEXT_OR_ARGV given as a list; else NULL */
+	json_t *args;           /* sql bind values: array of strings/null; may be NULL */
+	json_t *spec;           /* SPEC_MAPPING rendered; else NULL */
+	const char *target_name;
+	json_t *target;         /* the target's configuration; NULL when none */
+	int64_t deadline_ms;    /* now_ms() value */
+	int64_t timeout_ms;
+	struct action_env *env;
+};
+
+struct action {
+	const char *name;
+	const char *target_type; /* "postgres", "ssh", or NULL: no target */
+	enum spec_kind spec;
+	int quote_shell;         /* interpolated values are shell-quoted */
+	int slot;                /* index into action_env.slot */
+	/* Human-readable form of what would run. Returns a new string. */
+	char *(*render)(const struct action_call *call);
+	/* Runs the call before call->deadline_ms, adding result fields
+	 * (SPEC section 2) to `result`. Returns the status; on failure or
+	 * timeout *err says why (caller frees). */
+	enum step_status (*run)(struct action_call *call, json_t *result, char **err);
+	/* Releases this action's per-run state. May be NULL. */
+	void (*release)(struct action_env *env);
+};
+
+extern const struct action action_sql, action_ssh, action_shell, action_http, action_lua, action_notify;
+
+/* The table of action kinds, NULL-terminated. */
+extern const struct action *const action_table[];
+const struct action *action_find(const char *name);
+/* Releases every action's per-run state. */
+void action_env_release(struct action_env *env);
+
+/* Returns a new shell-quoted copy of s ('...' with ' escaped). */
+char *shell_quote(const char *s);
+
+#endif

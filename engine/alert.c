@@ -1,0 +1,84 @@
+/* alert: load and normalise alert payloads. See alert.h. */
+#include "alert.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *str_or_null(json_t *v)
+{
+	return json_is_string(v) ? json_incref(v) : json_null();
+}
+
+json_t *alert_normalise(json_t *payload)
+{
+	json_t *a = payload, *labels, *ann;
+	const char *source = "generic";
+	json_t *alerts = json_object_get(payload, "alerts");
+	json_t *event = json_object_get(payload, "event");
+	if (json_is_array(alerts) && json_array_size(alerts)) {
+		a = json_array_get(alerts, 0);
+		source = "alertmanager";
+	} else if (json_is_object(event) && json_object_get(event, "event_type")) {
+		json_t *data = json_object_get(event, "data");
+		json_t *n = json_object();
+		json_object_set_new(n, "name", str_or_null(json_object_get(data, "title")));
+		json_t *st = json_object_get(data, "status");
+		json_object_set_new(n, "status", json_is_string(st) ? json_incref(st) : json_string("triggered"));
+		json_object_set_new(n, "severity", str_or_null(json_object_get(json_object_get(data, "priority"), "summary")));
+		json_object_set_new(n, "labels", json_object());
+		json_object_set_new(n, "annotations", json_object());
+		json_object_set_new(n, "summary", str_or_null(json_object_get(data, "title")));
+		json_object_set_new(n, "description", str_or_null(json_object_get(data, "description")));
+		json_object_set_new(n, "starts_at", str_or_null(json_object_get(data, "created_at")));
+		json_object_set_new(n, "fingerprint", str_or_null(json_object_get(data, "id")));
+		json_object_set_new(n, "source", json_string("pagerduty"));
+		return n;
+	}
+	labels = json_object_get(a, "labels");
+	ann = json_object_get(a, "annotations");
+	json_t *n = json_object();
+	json_t *name = json_object_get(labels, "alertname");
+	if (!name)
+		name = json_object_get(a, "alertname");
+	json_object_set_new(n, "name", str_or_null(name));
+	json_object_set_new(n, "status", str_or_null(json_object_get(a, "status")));
+	json_t *sev = json_object_get(labels, "severity");
+	if (!sev)
+		sev = json_object_get(a, "severity");
+	json_object_set_new(n, "severity", str_or_null(sev));
+	json_object_set(n, "labels", json_is_object(labels) ? labels : json_object());
+	json_object_set(n, "annotations", json_is_object(ann) ? ann : json_object());
+	json_object_set_new(n, "summary", str_or_null(json_object_get(ann, "summary")));
+	json_object_set_new(n, "description", str_or_null(json_object_get(ann, "description")));
+	json_object_set_new(n, "starts_at", str_or_null(json_object_get(a, "startsAt")));
+	json_object_set_new(n, "fingerprint", str_or_null(json_object_get(a, "fingerprint")));
+	json_object_set_new(n, "source", json_string(source));
+	return n;
+}
+
+json_t *alert_load(const char *path, struct diag_list *diags)
+{
+	char *buf, *e;
+	size_t len;
+	if (read_file(path, 4 * 1024 * 1024, &buf, &len, &e)) {
+		diag_add(diags, path, 0, 0, "%s", e);
+		free(e);
+		return NULL;
+	}
+	json_error_t je;
+	json_t *j = json_loadb(buf, len, 0, &je);
+	free(buf);
+	if (!j) {
+		diag_add(diags, !strcmp(path, "-") ? "<stdin>" : path, je.line, je.column, "invalid alert JSON: %s", je.text);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		diag_add(diags, path, 1, 1, "an alert must be a JSON object");
+		json_decref(j);
+		return NULL;
+	}
+	json_t *n = alert_normalise(j);
+	json_decref(j);
+	return n;
+}

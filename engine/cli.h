@@ -1,0 +1,44 @@
+/*
+ * cli: the one table of subcommands. main() picks the command, each
+ * cmd_NAME() in engine/cmd_NAME.c parses its own options; `--help` text
+ * comes from the table.
+ */
+#ifndef RUNBOOK_CLI_H
+#define RUNBOOK_CLI_H
+
+#include <stdio.h>
+
+#define RUNBOOK_VERSION "0.1.0"
+
+/* Exit codes (SPEC section 4). */
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define EXIT_INTERRUPTED 130
+
+struct globals {
+	const char *runbooks; /* --runbooks DIR[:DIR...] */
+};
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct globals *g);
+	const char *usage;   /* after "runbook NAME " */
+	const char *summary; /* one line */
+	const char *help;    /* options, one per line */
+};
+
+extern const struct command commands[];
+const struct command *command_find(const char *name);
+/* Prints a command's --help text. */
+void command_help(const struct command *c, FILE *out);
+/* Prints "runbook NAME: message" and the usage line; returns EXIT_USAGE. */
+int command_usage_error(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+int cmd_list(int argc, char **argv, struct globals *g);
+int cmd_show(int argc, char **argv, struct globals *g);
+int cmd_check(int argc, char **argv, struct globals *g);
+int cmd_exec(int argc, char **argv, struct globals *g);
+int cmd_test(int argc, char **argv, struct globals *g);
+
+#endif

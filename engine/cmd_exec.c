@@ -1,0 +1,192 @@
+/* cmd_exec: `runbook exec NAME ...` - SPEC section 4. */
+#define _POSIX_C_SOURCE 200809L
+#include "alert.h"
+#include "cli.h"
+#include "exec.h"
+#include "path.h"
+#include "report.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Fixtures as --record writes them: the action's result fields only. */
+static json_t *fixtures_of(json_t *report)
+{
+	static const char *const drop[] = {"id", "action", "target", "title", "started_at", "duration_ms",
+		"rendered", "log", "attempts", NULL};
+	json_t *fx = json_object();
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(report, "steps"), i, s) {
+		const char *st = json_string_value(json_object_get(s, "status"));
+		if (!strcmp(st, "skipped") || !strcmp(st, "would-run"))
+			continue;
+		json_t *r = json_deep_copy(s);
+		for (const char *const *k = drop; *k; k++)
+			json_object_del(r, *k);
+		json_object_set_new(fx, json_string_value(json_object_get(s, "id")), r);
+	}
+	return fx;
+}
+
+static int write_json_file(const char *path, json_t *doc, char **err)
+{
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		*err = xasprintf("%s: %s", path, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	int bad = json_dumpf(doc, f, JSON_INDENT(2)) || fputc('\n', f) == EOF;
+	bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+	bad |= fclose(f) != 0;
+	if (bad || rename(tmp, path)) {
+		*err = xasprintf("%s: %s", path, strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	return 0;
+}
+
+static int split_kv(const char *s, char **k, char **v)
+{
+	const char *eq = strchr(s, '=');
+	if (!eq || eq == s)
+		return -1;
+	*k = xstrndup(s, (size_t)(eq - s));
+	*v = xstrdup(eq + 1);
+	return 0;
+}
+
+int cmd_exec(int argc, char **argv, struct globals *g)
+{
+	static const struct option opts[] = {
+		{"param", required_argument, 0, 'p'}, {"alert", required_argument, 0, 'a'},
+		{"incident", required_argument, 0, 'i'}, {"dry-run", no_argument, 0, 'n'},
+		{"fixtures", required_argument, 0, 'f'}, {"record", required_argument, 0, 'r'},
+		{"apply", no_argument, 0, 'A'}, {"output", required_argument, 0, 'o'},
+		{"target", required_argument, 0, 't'}, {"runbooks", required_argument, 0, 'R'}, {0, 0, 0, 0}};
+	struct exec_opts o;
+	memset(&o, 0, sizeof o);
+	json_t *given = json_object(), *dsns = json_object();
+	const char *alert_path = NULL, *fixtures_path = NULL, *record_path = NULL;
+	int json = 0, c, rc = EXIT_USAGE;
+	char *k, *v;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:o:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+		case 't':
+			if (split_kv(optarg, &k, &v)) {
+				command_usage_error("exec", "%s needs KEY=VALUE, not '%s'", c == 'p' ? "-p" : "--target", optarg);
+				goto out;
+			}
+			json_object_set_new(c == 'p' ? given : dsns, k, json_string(v) ? json_string(v) : json_string(""));
+			free(k);
+			free(v);
+			break;
+		case 'a': alert_path = optarg; break;
+		case 'i': o.incident = optarg; break;
+		case 'n': o.dry_run = 1; break;
+		case 'f': fixtures_path = optarg; o.dry_run = 1; break;
+		case 'r': record_path = optarg; break;
+		case 'A': o.apply = 1; break;
+		case 'R': g->runbooks = optarg; break;
+		case 'o':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+				command_usage_error("exec", "--output is text or json, not '%s'", optarg);
+				goto out;
+			}
+			json = !strcmp(optarg, "json");
+			break;
+		default:
+			command_usage_error("exec", "bad option");
+			goto out;
+		}
+	}
+	if (optind != argc - 1) {
+		command_usage_error("exec", optind >= argc ? "give the runbook NAME" : "give one runbook NAME");
+		goto out;
+	}
+
+	struct diag_list d;
+	diag_init(&d);
+	char *err = NULL;
+	struct runbook *rb = runbook_find(argv[optind], g->runbooks, &d, &err);
+	json_t *alert = NULL, *params = NULL;
+	if (!rb) {
+		if (err)
+			fprintf(stderr, "runbook exec: %s\n", err);
+		goto fail;
+	}
+	const char *tk;
+	json_t *tv;
+	json_object_foreach(dsns, tk, tv) {
+		const struct rb_target *t = runbook_target(rb, tk);
+		if (!t || strcmp(t->type, "postgres")) {
+			fprintf(stderr, "runbook exec: --target %s: runbook %s has no postgres target '%s'\n", tk, rb->id, tk);
+			goto fail;
+		}
+	}
+	if (fixtures_path && !(o.fixtures = exec_load_fixtures(rb, fixtures_path, &d)))
+		goto fail;
+	if (alert_path && !(alert = alert_load(alert_path, &d)))
+		goto fail;
+	if (exec_bind_params(rb, given, alert, &params, &err)) {
+		fprintf(stderr, "runbook exec: %s\n", err);
+		goto fail;
+	}
+	o.params = params;
+	o.alert = alert;
+	o.target_dsn = dsns;
+	o.confirm = !o.apply && !json && isatty(0) && isatty(2);
+
+	struct redactor red;
+	redact_init(&red);
+	struct progress prog;
+	progress_init(&prog, json ? stderr : stdout, &red);
+	if (!json || prog.tty) {
+		o.progress = progress_step;
+		o.progress_ud = &prog;
+		report_header(&prog, rb, o.dry_run);
+	}
+	json_t *report = exec_run(rb, &o, &red);
+	if (json)
+		report_json(stdout, report);
+	else
+		report_text(stdout, prog.color, rb, report);
+	rc = exec_exit_code(report);
+	if (record_path) {
+		json_t *fx = fixtures_of(report);
+		if (write_json_file(record_path, fx, &err)) {
+			fprintf(stderr, "runbook exec: cannot record fixtures: %s\n", err);
+			if (!rc)
+				rc = EXIT_FAIL;
+		}
+		json_decref(fx);
+	}
+	json_decref(report);
+	redact_release(&red);
+	goto done;
+fail:
+	diag_print(&d, stderr);
+	rc = EXIT_USAGE;
+done:
+	free(err);
+	diag_release(&d);
+	json_decref(params);
+	json_decref(alert);
+	json_decref(o.fixtures);
+	runbook_free(rb);
+out:
+	json_decref(given);
+	json_decref(dsns);
+	return rc;
+}

@@ -1,0 +1,579 @@
+/*
+ * exec: run a runbook's steps in order. See exec.h.
+ *
+ * The executor knows actions only through struct action: it renders a
+ * step's templates into an action_call, then either shows it (dry-run,
+ * would-run), fills it from a fixture, or asks the action to run it before
+ * the step's deadline, with retries. Results go into the report and into
+ * the sandbox's `steps` table, so later steps and templates can use them.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "exec.h"
+#include "template.h"
+#include "util.h"
+#include "../actions/action.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct run {
+	const struct runbook *rb;
+	const struct exec_opts *o;
+	struct sandbox *sb;
+	struct action_env env;
+	struct redactor *red;
+	json_t *findings;
+	const struct rb_step *cur;
+	json_t *cur_result;
+	int64_t cur_deadline;
+};
+
+/* ---- parameters ---- */
+
+/* Follows a dotted path such as "alert.labels.instance" inside root. */
+static json_t *json_path(json_t *root, const char *path)
+{
+	const char *p = path;
+	if (!strncmp(p, "alert.", 6))
+		p += 6;
+	json_t *cur = root;
+	char *copy = xstrdup(p), *save = NULL;
+	for (char *tok = strtok_r(copy, ".", &save); tok && cur; tok = strtok_r(NULL, ".", &save))
+		cur = json_object_get(cur, tok);
+	free(copy);
+	return cur;
+}
+
+int exec_bind_params(const struct runbook *rb, json_t *given, json_t *alert, json_t **out, char **err)
+{
+	json_t *params = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach(given, k, v) {
+		const struct rb_param *p = runbook_param(rb, k);
+		if (!p) {
+			const char *cands[65];
+			size_t n = 0;
+			for (size_t i = 0; i < rb->nparams && n < 64; i++)
+				cands[n++] = rb->params[i].name;
+			cands[n] = NULL;
+			const char *dym = did_you_mean(k, cands);
+			*err = dym ? xasprintf("unknown parameter '%s' for runbook %s (did you mean '%s'?)", k, rb->id, dym)
+				   : xasprintf("unknown parameter '%s' for runbook %s", k, rb->id);
+			json_decref(params);
+			return -1;
+		}
+		json_t *tv = json_is_string(v) ? runbook_param_value(p, json_string_value(v), err) : json_incref(v);
+		if (!tv) {
+			json_decref(params);
+			return -1;
+		}
+		json_object_set_new(params, k, tv);
+	}
+	for (size_t i = 0; i < rb->nparams; i++) {
+		const struct rb_param *p = &rb->params[i];
+		if (json_object_get(params, p->name))
+			continue;
+		json_t *fv = p->from && alert ? json_path(alert, p->from) : NULL;
+		if (fv && json_is_string(fv)) {
+			json_t *tv = runbook_param_value(p, json_string_value(fv), err);
+			if (!tv) {
+				json_decref(params);
+				return -1;
+			}
+			json_object_set_new(params, p->name, tv);
+		} else if (fv && !json_is_null(fv)) {
+			json_object_set(params, p->name, fv);
+		} else if (p->def) {
+			json_object_set(params, p->name, p->def);
+		} else if (p->required) {
+			*err = xasprintf("runbook %s needs parameter '%s' (-p %s=VALUE)", rb->id, p->name, p->name);
+			json_decref(params);
+			return -1;
+		}
+	}
+	*out = params;
+	return 0;
+}
+
+/* ---- sandbox host callbacks ---- */
+
+static void on_finding(void *ud, const char *level, const char *msg)
+{
+	struct run *r = ud;
+	json_t *f = json_pack("{s:s, s:s, s:s?}", "level", level, "message", msg, "step", r->cur ? r->cur->id : NULL);
+	if (!f) /* the message was not UTF-8 */
+		f = json_pack("{s:s, s:s, s:s?}", "level", level, "message", "(finding message is not valid UTF-8)",
+			      "step", r->cur ? r->cur->id : NULL);
+	json_array_append_new(r->findings, f);
+}
+
+static void on_log(void *ud, const char *msg)
+{
+	struct run *r = ud;
+	if (!r->cur_result)
+		return;
+	json_t *logs = json_object_get(r->cur_result, "log");
+	if (!logs) {
+		logs = json_array();
+		json_object_set_new(r->cur_result, "log", logs);
+	}
+	json_t *s = json_string(msg);
+	json_array_append_new(logs, s ? s : json_string("(log message is not UTF-8)"));
+}
+
+static void on_secret(void *ud, const char *value)
+{
+	struct run *r = ud;
+	if (r->red)
+		redact_add(r->red, value);
+}
+
+/* The empty result fields of a would-run action. */
+static void empty_fields(const struct action *a, json_t *res)
+{
+	if (!strcmp(a->name, "sql")) {
+		json_object_set_new(res, "columns", json_array());
+		json_object_set_new(res, "rows", json_array());
+		json_object_set_new(res, "row_count", json_integer(0));
+	} else if (!strcmp(a->name, "ssh") || !strcmp(a->name, "shell")) {
+		json_object_set_new(res, "stdout", json_string(""));
+		json_object_set_new(res, "stderr", json_string(""));
+		json_object_set_new(res, "exit_code", json_null());
+		json_object_set_new(res, "signal", json_null());
+	} else if (!strcmp(a->name, "http")) {
+		json_object_set_new(res, "status_code", json_null());
+		json_object_set_new(res, "headers", json_object());
+		json_object_set_new(res, "body", json_string(""));
+	} else if (!strcmp(a->name, "notify")) {
+		json_object_set_new(res, "delivered", json_false());
+	} else {
+		json_object_set_new(res, "value", json_null());
+	}
+}
+
+/* The target's configuration, rendered, with any --target override. */
+static json_t *target_config(struct run *r, const char *name, char **err)
+{
+	const struct rb_target *t = runbook_target(r->rb, name);
+	if (!t) {
+		*err = xasprintf("unknown target '%s'", name);
+		return NULL;
+	}
+	json_t *cfg = template_render_json(r->sb, t->config, 0, r->rb->file, t->line, r->cur_deadline, err);
+	if (!cfg)
+		return NULL;
+	json_t *dsn = r->o->target_dsn ? json_object_get(r->o->target_dsn, name) : NULL;
+	if (dsn) {
+		json_object_set(cfg, "dsn", dsn);
+		json_object_del(cfg, "service");
+	}
+	return cfg;
+}
+
+static int on_action(void *ud, const char *name, const char *target, const char *text, json_t *args,
+		     json_t **result, char **err)
+{
+	struct run *r = ud;
+	const struct action *a = action_find(name);
+	json_t *cfg = target_config(r, target, err);
+	if (!cfg)
+		return -1;
+	const struct rb_target *t = runbook_target(r->rb, target);
+	if (strcmp(t->type, a->target_type)) {
+		*err = xasprintf("target '%s' is %s, not %s", target, t->type, a->target_type);
+		json_decref(cfg);
+		return -1;
+	}
+	struct action_call call = {
+		.step_id = r->cur ? r->cur->id : "?", .file = r->rb->file, .line = r->cur ? r->cur->line : 0,
+		.text = text, .args = args, .target_name = target, .target = cfg,
+		.deadline_ms = r->cur_deadline, .timeout_ms = r->cur ? r->cur->timeout_ms : 0, .env = &r->env,
+	};
+	json_t *res = json_object();
+	int rc = 0;
+	if (r->o->dry_run) {
+		char *rendered = a->render(&call);
+		on_log(r, rendered);
+		free(rendered);
+		json_object_set_new(res, "status", json_string("would-run"));
+		empty_fields(a, res);
+	} else {
+		enum step_status st = a->run(&call, res, err);
+		json_object_set_new(res, "status", json_string(step_status_name(st)));
+		if (st != ST_OK)
+			rc = -1;
+	}
+	json_decref(cfg);
+	*result = res;
+	return rc;
+}
+
+/* ---- one step ---- */
+
+static void apply_fixture(const struct action *a, json_t *res, json_t *fx)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(fx, k, v) {
+		if (strcmp(k, "id") && strcmp(k, "action") && strcmp(k, "target"))
+			json_object_set(res, k, v);
+	}
+	if (!strcmp(a->name, "sql")) {
+		json_t *rows = json_object_get(res, "rows");
+		if (!json_is_array(rows)) {
+			rows = json_array();
+			json_object_set_new(res, "rows", rows);
+		}
+		if (!json_object_get(res, "columns")) {
+			json_t *cols = json_array();
+			json_t *first = json_array_get(rows, 0);
+			const char *ck;
+			json_t *cv;
+			json_object_foreach(first, ck, cv)
+				json_array_append_new(cols, json_string(ck));
+			json_object_set_new(res, "columns", cols);
+		}
+		if (!json_object_get(res, "row_count"))
+			json_object_set_new(res, "row_count", json_integer((json_int_t)json_array_size(rows)));
+	}
+	if (!json_object_get(fx, "status")) {
+		json_t *ec = json_object_get(res, "exit_code");
+		int bad = json_is_integer(ec) && json_integer_value(ec) != 0;
+		json_object_set_new(res, "status", json_string(bad ? "failed" : "ok"));
+	}
+}
+
+static int ask(const struct rb_step *s, const char *rendered)
+{
+	FILE *tty = fopen("/dev/tty", "r+");
+	if (!tty)
+		return 0;
+	fprintf(tty, "\nStep '%s' changes the system:\n%s\nRun it? [y/N] ", s->id, rendered);
+	fflush(tty);
+	char line[16] = "";
+	int yes = fgets(line, sizeof line, tty) && (line[0] == 'y' || line[0] == 'Y');
+	fclose(tty);
+	return yes;
+}
+
+/* Renders the step's action into call. Returns 0, or -1 with *err. */
+static int render_call(struct run *r, const struct rb_step *s, struct action_call *call, char **err)
+{
+	const struct action *a = s->action;
+	call->step_id = s->id;
+	call->file = r->rb->file;
+	call->line = s->spec_line;
+	call->timeout_ms = s->timeout_ms;
+	call->deadline_ms = r->cur_deadline;
+	call->env = &r->env;
+	call->target_name = s->on;
+	if (s->on && !(call->target = target_config(r, s->on, err)))
+		return -1;
+	if (!s->on && a->target_type && !(call->target = json_object()))
+		return -1;
+	if (a->spec == SPEC_MAPPING) {
+		call->spec = template_render_json(r->sb, s->spec, 0, r->rb->file, s->spec_line, r->cur_deadline, err);
+		return call->spec ? 0 : -1;
+	}
+	if (json_is_array(s->spec)) {
+		call->argv = template_render_json(r->sb, s->spec, 0, r->rb->file, s->spec_line, r->cur_deadline, err);
+		return call->argv ? 0 : -1;
+	}
+	char *text = NULL;
+	if (!strcmp(a->name, "lua") || !strcmp(a->name, "sql"))
+		text = xstrdup(json_string_value(s->spec)); /* code and SQL are never templated */
+	else if (template_render(r->sb, json_string_value(s->spec), a->quote_shell, r->rb->file, s->spec_line,
+				 r->cur_deadline, &text, err))
+		return -1;
+	call->text = text;
+	if (s->args) {
+		json_t *rendered = template_render_json(r->sb, s->args, 0, r->rb->file, s->line, r->cur_deadline, err);
+		if (!rendered)
+			return -1;
+		call->args = json_array();
+		size_t i;
+		json_t *v;
+		json_array_foreach(rendered, i, v) {
+			if (json_is_null(v)) {
+				json_array_append_new(call->args, json_null());
+			} else {
+				char *t = template_value_text(v);
+				json_array_append_new(call->args, json_string(t));
+				free(t);
+			}
+		}
+		json_decref(rendered);
+	} else if (!strcmp(a->name, "sql")) {
+		call->args = json_array();
+	}
+	return 0;
+}
+
+static void release_call(struct action_call *call)
+{
+	free((char *)call->text);
+	json_decref(call->argv);
+	json_decref(call->args);
+	json_decref(call->spec);
+	json_decref(call->target);
+}
+
+static enum step_status set_error(json_t *res, enum step_status st, char *err)
+{
+	json_object_set_new(res, "status", json_string(step_status_name(st)));
+	if (err) {
+		json_t *e = json_string(err);
+		json_object_set_new(res, "error", e ? e : json_string("error (not UTF-8)"));
+		free(err);
+	}
+	return st;
+}
+
+static enum step_status run_step(struct run *r, const struct rb_step *s, json_t *res)
+{
+	const struct action *a = s->action;
+	char *err = NULL;
+	r->cur_deadline = now_ms() + s->timeout_ms;
+	if (s->when) {
+		json_t *v = NULL;
+		enum sandbox_limit st = sandbox_run(r->sb, s->when, 1, r->rb->file, s->when_line, r->cur_deadline, &v, &err);
+		if (st != SB_OK) {
+			char *m = xasprintf("when: %s", err);
+			free(err);
+			return set_error(res, st == SB_LIMIT_TIMEOUT ? ST_TIMEOUT : ST_FAILED, m);
+		}
+		int truthy = !(json_is_null(v) || json_is_false(v));
+		json_decref(v);
+		if (!truthy) {
+			json_object_set_new(res, "status", json_string("skipped"));
+			json_object_set_new(res, "reason", json_string("when condition is false"));
+			return ST_SKIPPED;
+		}
+	}
+	struct action_call call;
+	memset(&call, 0, sizeof call);
+	if (render_call(r, s, &call, &err)) {
+		release_call(&call);
+		if (r->o->dry_run || (s->mutates && !r->o->apply && !r->o->confirm)) {
+			/* shown, not run: say why it could not be rendered */
+			char *m = xasprintf("not rendered: %s", err);
+			free(err);
+			json_object_set_new(res, "rendered", json_string(json_is_string(s->spec) ? json_string_value(s->spec) : ""));
+			empty_fields(a, res);
+			return set_error(res, ST_WOULD_RUN, m);
+		}
+		return set_error(res, ST_FAILED, err);
+	}
+	char *rendered = a->render(&call);
+	if (strcmp(a->name, "lua")) {
+		json_t *rj = json_string(rendered);
+		json_object_set_new(res, "rendered", rj ? rj : json_string(""));
+	}
+	enum step_status st;
+	int allowed = !s->mutates || r->o->apply;
+	if (s->mutates && !r->o->apply && r->o->confirm && !r->o->dry_run)
+		allowed = ask(s, rendered);
+	json_t *fx = r->o->fixtures ? json_object_get(r->o->fixtures, s->id) : NULL;
+	if (!allowed) {
+		empty_fields(a, res);
+		json_object_set_new(res, "status", json_string("would-run"));
+		st = ST_WOULD_RUN;
+	} else if (r->o->dry_run && strcmp(a->name, "lua")) {
+		if (fx) {
+			apply_fixture(a, res, fx);
+			st = step_status_parse(json_string_value(json_object_get(res, "status")));
+			if ((int)st < 0)
+				st = ST_OK;
+		} else {
+			empty_fields(a, res);
+			json_object_set_new(res, "status", json_string("would-run"));
+			st = ST_WOULD_RUN;
+		}
+	} else {
+		int attempt = 0;
+		for (;;) {
+			json_t *fields = json_object();
+			free(err);
+			err = NULL;
+			call.deadline_ms = r->cur_deadline;
+			st = a->run(&call, fields, &err);
+			json_object_update(res, fields);
+			json_decref(fields);
+			attempt++;
+			if (st == ST_OK || attempt > s->retries || interrupted)
+				break;
+			if (sleep_interruptible(s->retry_delay_ms))
+				break;
+			r->cur_deadline = now_ms() + s->timeout_ms;
+		}
+		if (attempt > 1)
+			json_object_set_new(res, "attempts", json_integer(attempt));
+		set_error(res, st, err);
+		err = NULL;
+	}
+	free(rendered);
+	release_call(&call);
+	return st;
+}
+
+json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct redactor *red)
+{
+	struct run r;
+	memset(&r, 0, sizeof r);
+	r.rb = rb;
+	r.o = o;
+	r.red = red;
+	r.findings = json_array();
+	r.env.output_cap = ACTION_OUTPUT_CAP;
+	r.env.row_cap = ACTION_ROW_CAP;
+	char started[40];
+	utc_timestamp(started, sizeof started);
+	int64_t t0 = now_ms();
+	json_t *steps = json_array();
+	json_t *report = json_pack("{s:s, s:s?, s:s, s:b, s:s}", "runbook", rb->id, "incident", o->incident,
+				   "status", "ok", "dry_run", o->dry_run, "started_at", started);
+	if (!o->incident)
+		json_object_set_new(report, "incident", json_null());
+
+	struct sandbox_host host = {&r, on_finding, on_log, on_action, on_secret};
+	char *err = NULL;
+	r.sb = sandbox_new(o->limits, &host, &err);
+	if (!r.sb) {
+		json_object_set_new(report, "status", json_string("failed"));
+		json_object_set_new(report, "error", json_string(err));
+		free(err);
+		json_object_set_new(report, "steps", steps);
+		json_object_set_new(report, "findings", r.findings);
+		return report;
+	}
+	r.env.sandbox = r.sb;
+	sandbox_expose_env(r.sb);
+	json_t *params = o->params ? json_incref(o->params) : json_object();
+	sandbox_set_global(r.sb, "params", params);
+	json_object_set_new(report, "params", params);
+	sandbox_set_global(r.sb, "alert", o->alert ? o->alert : json_null());
+	json_t *inc = o->incident ? json_pack("{s:s}", "id", o->incident) : json_null();
+	sandbox_set_global(r.sb, "incident", inc);
+	json_decref(inc);
+	json_t *targets = json_object();
+	for (size_t i = 0; i < rb->ntargets; i++)
+		json_object_set(targets, rb->targets[i].name, rb->targets[i].config);
+	sandbox_set_global(r.sb, "targets", targets);
+	json_decref(targets);
+
+	int failed = 0, stop = 0;
+	const char *stopped_by = NULL;
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		const struct rb_step *s = &rb->steps[i];
+		json_t *res = json_object();
+		json_object_set_new(res, "id", json_string(s->id));
+		json_object_set_new(res, "action", json_string(s->action->name));
+		if (s->on)
+			json_object_set_new(res, "target", json_string(s->on));
+		if (s->title)
+			json_object_set_new(res, "title", json_string(s->title));
+		char ts[40];
+		utc_timestamp(ts, sizeof ts);
+		json_object_set_new(res, "started_at", json_string(ts));
+		int64_t st0 = now_ms();
+		enum step_status st;
+		if (interrupted) {
+			st = set_error(res, ST_SKIPPED, xstrdup("not run: the run was interrupted"));
+		} else if (stop) {
+			st = set_error(res, ST_SKIPPED, xasprintf("not run: step '%s' failed and stops the run", stopped_by));
+		} else {
+			if (o->progress)
+				o->progress(o->progress_ud, s, res, 1);
+			r.cur = s;
+			r.cur_result = res;
+			st = run_step(&r, s, res);
+			r.cur = NULL;
+			r.cur_result = NULL;
+		}
+		json_object_set_new(res, "duration_ms", json_integer(now_ms() - st0));
+		if (red)
+			redact_json(red, res);
+		sandbox_set_step(r.sb, s->id, res);
+		json_array_append(steps, res);
+		if (o->progress)
+			o->progress(o->progress_ud, s, res, 0);
+		json_decref(res);
+		if (st == ST_FAILED || st == ST_TIMEOUT) {
+			failed = 1;
+			if (s->stop_on_failure && !stop) {
+				stop = 1;
+				stopped_by = s->id;
+			}
+		}
+	}
+	action_env_release(&r.env);
+	sandbox_free(r.sb);
+	json_object_set_new(report, "status", json_string(interrupted ? "aborted" : failed ? "failed" : "ok"));
+	json_object_set_new(report, "duration_ms", json_integer(now_ms() - t0));
+	json_object_set_new(report, "steps", steps);
+	json_object_set_new(report, "findings", r.findings);
+	if (red)
+		redact_json(red, report);
+	return report;
+}
+
+int exec_exit_code(json_t *report)
+{
+	const char *st = json_string_value(json_object_get(report, "status"));
+	if (st && !strcmp(st, "aborted"))
+		return 130;
+	return st && !strcmp(st, "ok") ? 0 : 1;
+}
+
+json_t *exec_load_fixtures(const struct runbook *rb, const char *path, struct diag_list *diags)
+{
+	char *buf, *e;
+	size_t len;
+	if (read_file(path, YAML_MAX_FILE * 16, &buf, &len, &e)) {
+		diag_add(diags, path, 0, 0, "cannot read fixtures: %s", e);
+		free(e);
+		return NULL;
+	}
+	/* fixtures files may be large: parse them without the runbook size cap */
+	struct ynode *root = NULL;
+	if (len > YAML_MAX_FILE) {
+		json_error_t je;
+		json_t *j = json_loadb(buf, len, 0, &je);
+		free(buf);
+		if (!j) {
+			diag_add(diags, path, je.line, je.column, "%s", je.text);
+			return NULL;
+		}
+		if (!json_is_object(j)) {
+			diag_add(diags, path, 1, 1, "fixtures must be a mapping of step id: result");
+			json_decref(j);
+			return NULL;
+		}
+		return j;
+	}
+	root = yaml_tree_parse(path, buf, len, diags);
+	free(buf);
+	if (!root)
+		return NULL;
+	int bad = 0;
+	if (root->type != YN_MAP) {
+		diag_add(diags, path, root->line, root->col, "fixtures must be a mapping of step id: result");
+		bad = 1;
+	}
+	for (size_t i = 0; !bad && i < ynode_map_len(root); i++) {
+		const struct ynode *k = YMAP_KEY(root, i), *v = YMAP_VAL(root, i);
+		if (!runbook_step(rb, k->str)) {
+			diag_add(diags, path, k->line, k->col, "fixture for unknown step '%s' (runbook %s)", k->str, rb->id);
+			bad = 1;
+		}
+		if (v->type != YN_MAP) {
+			diag_add(diags, path, v->line, v->col, "a fixture must be a mapping of result fields");
+			bad = 1;
+		}
+	}
+	json_t *j = bad ? NULL : ynode_to_json(root);
+	ynode_free(root);
+	return j;
+}

@@ -1,0 +1,54 @@
+/*
+ * exec: the executor (SPEC section 4). Runs a runbook's steps in order in
+ * one sandbox: `when`, deadlines, retries, on_failure, mutating steps held
+ * back as would-run unless allowed, dry-run rendering, fixtures, findings.
+ * The result is one JSON document shaped as SPEC section 4 shows.
+ */
+#ifndef RUNBOOK_EXEC_H
+#define RUNBOOK_EXEC_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "redact.h"
+#include "runbook.h"
+#include "../sandbox/sandbox.h"
+
+struct exec_opts {
+	int dry_run;
+	int apply;            /* run mutating steps */
+	int confirm;          /* ask at a prompt before each mutating step */
+	json_t *params;       /* typed parameter values (see exec_bind_params) */
+	json_t *alert;        /* normalised alert or NULL */
+	json_t *fixtures;     /* step id -> result, or NULL */
+	json_t *target_dsn;   /* target name -> DSN override, or NULL */
+	const char *incident; /* incident id, or NULL */
+	const struct sandbox_limits *limits;
+	/* progress: called after each step with its result (may be NULL) */
+	void (*progress)(void *ud, const struct rb_step *step, json_t *result, int starting);
+	void *progress_ud;
+};
+
+/*
+ * Builds the typed params object: values given as "key=value" strings in
+ * `given` (object of strings), then `from:` paths in the alert, then
+ * defaults. Returns 0 with *out (new ref) or -1 with *err (unknown or
+ * mistyped parameter, a required one missing).
+ */
+int exec_bind_params(const struct runbook *rb, json_t *given, json_t *alert, json_t **out, char **err);
+
+/*
+ * Runs rb. Returns the report (new ref): {runbook, incident, status,
+ * dry_run, started_at, duration_ms, params, steps, findings}, redacted.
+ * The redactor (may be NULL) receives the run's secrets.
+ */
+json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct redactor *red);
+
+/* 0 when every step is ok/skipped/would-run, 130 when interrupted, else 1. */
+int exec_exit_code(json_t *report);
+
+/* Loads a fixtures file (YAML or JSON: step id -> result) checked against
+ * rb. Returns a new object, or NULL with diags. */
+json_t *exec_load_fixtures(const struct runbook *rb, const char *path, struct diag_list *diags);
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * main: global options, the subcommand table and dispatch.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct command commands[] = {
+	{"list", cmd_list, "[--output text|json]", "list the runbooks on the runbook path",
+	 "  --output text|json   json: an array of {id, title, severity, file}\n"},
+	{"show", cmd_show, "NAME [--output text|json]", "show a runbook as the engine understood it",
+	 "  --output text|json   json: params, targets and steps as loaded\n"},
+	{"check", cmd_check, "[FILE|DIR]...", "validate runbooks: schema, Lua syntax, targets, references, templates",
+	 "  With no argument, checks every runbook on the runbook path.\n"
+	 "  Prints every error as file:line:col: message; exits 2 when there is one.\n"},
+	{"exec", cmd_exec,
+	 "NAME [-p KEY=VALUE]... [--alert FILE|-] [--incident ID] [--dry-run] [--fixtures FILE]\n"
+	 "             [--record FILE] [--apply] [--output text|json] [--target NAME=DSN]",
+	 "run a runbook's diagnosis (read-only unless --apply)",
+	 "  -p, --param KEY=VALUE  set a parameter (typed as the runbook declares it)\n"
+	 "  --alert FILE|-         the alert that triggered the run (JSON); fills `from:` params\n"
+	 "  --incident ID          the incident this run belongs to\n"
+	 "  --dry-run              open no connection, run no command: render every action;\n"
+	 "                         Lua steps and `when` conditions still run\n"
+	 "  --fixtures FILE        results for steps (as --record writes them); implies --dry-run\n"
+	 "  --record FILE          save every action result as a fixtures file\n"
+	 "  --apply                run mutating steps too (otherwise they are shown as would-run,\n"
+	 "                         or asked for at a prompt on a terminal)\n"
+	 "  --output text|json     json: one document with every step and finding on stdout\n"
+	 "  --target NAME=DSN      override a postgres target's connection string\n"
+	 "  Exit status: 0 all steps ok, 1 a step failed or timed out, 2 bad input, 130 interrupted.\n"},
+	{"test", cmd_test, "[FILE|DIR]...", "run every runbook's tests: hermetically, dry-run with fixtures",
+	 "  With no argument, tests every runbook on the runbook path.\n"
+	 "  Prints one line per test and 'N passed, N failed'; exits 1 when a test fails.\n"},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+const struct command *command_find(const char *name)
+{
+	for (const struct command *c = commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+void command_help(const struct command *c, FILE *out)
+{
+	fprintf(out, "usage: runbook %s %s\n\n%s.\n\n%s", c->name, c->usage, c->summary, c->help);
+	fprintf(out, "  --runbooks DIR[:DIR]   where to find runbooks (else RUNBOOK_PATH, ./runbooks, ...)\n"
+		     "  -h, --help             this help\n");
+}
+
+int command_usage_error(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "runbook %s: ", name);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	const struct command *c = command_find(name);
+	if (c)
+		fprintf(stderr, "\nusage: runbook %s %s\n", c->name, c->usage);
+	else
+		fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: runbook [--runbooks DIR[:DIR]] COMMAND [ARGS]\n\n"
+		     "Executable runbooks for incident response.\n\nCommands:\n");
+	for (const struct command *c = commands; c->name; c++)
+		fprintf(out, "  %-8s %s\n", c->name, c->summary);
+	fprintf(out, "\nGlobal options:\n"
+		     "  --runbooks DIR[:DIR]   where to find runbooks (else RUNBOOK_PATH, ./runbooks,\n"
+		     "                         $XDG_CONFIG_HOME/runbook/runbooks, the installed library)\n"
+		     "  --version              print the version\n"
+		     "  -h, --help             this help\n\n"
+		     "`runbook COMMAND --help` describes a command; `man runbook` has the details.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct globals g = {0};
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--version")) {
+			printf("runbook %s\n", RUNBOOK_VERSION);
+			return EXIT_OK;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return EXIT_OK;
+		} else if (!strcmp(argv[i], "--runbooks") && i + 1 < argc) {
+			g.runbooks = argv[++i];
+		} else if (!strncmp(argv[i], "--runbooks=", 11)) {
+			g.runbooks = argv[i] + 11;
+		} else {
+			fprintf(stderr, "runbook: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const struct command *c = command_find(argv[i]);
+	if (!c) {
+		const char *names[16];
+		size_t n = 0;
+		for (const struct command *k = commands; k->name && n < 15; k++)
+			names[n++] = k->name;
+		names[n] = NULL;
+		const char *dym = did_you_mean(argv[i], names);
+		fprintf(stderr, "runbook: unknown command '%s'%s%s%s\n", argv[i], dym ? " (did you mean '" : "",
+			dym ? dym : "", dym ? "'?)" : "");
+		fprintf(stderr, "`runbook --help` lists the commands.\n");
+		return EXIT_USAGE;
+	}
+	for (int k = i + 1; k < argc; k++) {
+		if (!strcmp(argv[k], "--"))
+			break;
+		if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
+			command_help(c, stdout);
+			return EXIT_OK;
+		}
+	}
+	install_interrupt_handler();
+	return c->fn(argc - i, argv + i, &g);
+}

@@ -1,0 +1,178 @@
+/* path: the runbook search path. See path.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "path.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#ifndef RUNBOOK_DATADIR
+#define RUNBOOK_DATADIR "/usr/local/share/runbook"
+#endif
+
+void strlist_push(struct strlist *l, const char *s)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n++] = xstrdup(s);
+}
+
+void strlist_free(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof *l);
+}
+
+static void split_into(const char *s, struct strlist *dirs)
+{
+	char *copy = xstrdup(s), *save = NULL;
+	for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save))
+		strlist_push(dirs, t);
+	free(copy);
+}
+
+void runbook_path(const char *opt, struct strlist *dirs)
+{
+	const char *env = getenv("RUNBOOK_PATH");
+	if (opt && *opt) {
+		split_into(opt, dirs);
+		return;
+	}
+	if (env && *env) {
+		split_into(env, dirs);
+		return;
+	}
+	strlist_push(dirs, "./runbooks");
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	char *p = NULL;
+	if (xdg && *xdg)
+		p = xasprintf("%s/runbook/runbooks", xdg);
+	else if (home && *home)
+		p = xasprintf("%s/.config/runbook/runbooks", home);
+	if (p) {
+		strlist_push(dirs, p);
+		free(p);
+	}
+	strlist_push(dirs, RUNBOOK_DATADIR "/runbooks");
+}
+
+static int cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int runbook_files(const char *path, struct strlist *files, char **err)
+{
+	struct stat st;
+	if (stat(path, &st)) {
+		*err = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		strlist_push(files, path);
+		return 0;
+	}
+	DIR *d = opendir(path);
+	if (!d) {
+		*err = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct strlist found = {0};
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || !(str_endswith(e->d_name, ".yaml") || str_endswith(e->d_name, ".yml")))
+			continue;
+		char *full = xasprintf("%s%s%s", path, str_endswith(path, "/") ? "" : "/", e->d_name);
+		strlist_push(&found, full);
+		free(full);
+	}
+	closedir(d);
+	qsort(found.v, found.n, sizeof *found.v, cmpstr);
+	for (size_t i = 0; i < found.n; i++)
+		strlist_push(files, found.v[i]);
+	strlist_free(&found);
+	return 0;
+}
+
+struct runbook *runbook_find(const char *name, const char *opt, struct diag_list *diags, char **err)
+{
+	if (strchr(name, '/') || str_endswith(name, ".yaml") || str_endswith(name, ".yml"))
+		return runbook_load(name, diags);
+	struct strlist dirs = {0};
+	runbook_path(opt, &dirs);
+	struct runbook *found = NULL;
+	for (size_t i = 0; i < dirs.n && !found; i++) {
+		struct strlist files = {0};
+		char *e = NULL;
+		if (runbook_files(dirs.v[i], &files, &e)) {
+			free(e); /* a missing directory on the path is normal */
+			continue;
+		}
+		/* the file named after the id first: the usual layout, and cheap */
+		for (int pass = 0; pass < 2 && !found; pass++) {
+			for (size_t j = 0; j < files.n && !found; j++) {
+				const char *base = strrchr(files.v[j], '/');
+				base = base ? base + 1 : files.v[j];
+				size_t ln = strlen(name);
+				int named = !strncmp(base, name, ln) && (!strcmp(base + ln, ".yaml") || !strcmp(base + ln, ".yml"));
+				if (named != (pass == 0))
+					continue;
+				struct diag_list local;
+				diag_init(&local);
+				struct runbook *rb = runbook_load(files.v[j], &local);
+				if (rb && !strcmp(rb->id, name)) {
+					found = rb;
+				} else if (!rb && named) {
+					/* the file that should define it is broken: say so */
+					for (size_t k = 0; k < local.n; k++)
+						diag_add(diags, local.items[k].file, local.items[k].line, local.items[k].col, "%s",
+							 local.items[k].msg);
+					diag_release(&local);
+					strlist_free(&files);
+					strlist_free(&dirs);
+					return NULL;
+				} else {
+					runbook_free(rb);
+				}
+				diag_release(&local);
+			}
+		}
+		strlist_free(&files);
+	}
+	if (!found) {
+		struct sbuf sb;
+		sbuf_init(&sb);
+		for (size_t i = 0; i < dirs.n; i++)
+			sbuf_addf(&sb, "%s%s", i ? ":" : "", dirs.v[i]);
+		*err = xasprintf("no runbook named '%s' on the runbook path (%s); `runbook list` shows them", name, sb.buf);
+		sbuf_release(&sb);
+	}
+	strlist_free(&dirs);
+	return found;
+}
+
+int runbook_collect(int argc, char **argv, const char *opt, struct strlist *files, char **err)
+{
+	if (argc > 0) {
+		for (int i = 0; i < argc; i++)
+			if (runbook_files(argv[i], files, err))
+				return -1;
+		return 0;
+	}
+	struct strlist dirs = {0};
+	runbook_path(opt, &dirs);
+	for (size_t i = 0; i < dirs.n; i++) {
+		char *e = NULL;
+		if (runbook_files(dirs.v[i], files, &e))
+			free(e);
+	}
+	strlist_free(&dirs);
+	return 0;
+}

@@ -1,0 +1,232 @@
+/* report: text and JSON rendering of a run. See report.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "report.h"
+#include "util.h"
+#include "../actions/action.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define C_RESET "\033[0m"
+#define C_BOLD "\033[1m"
+#define C_DIM "\033[2m"
+#define C_RED "\033[31m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_CYAN "\033[36m"
+
+void progress_init(struct progress *p, FILE *out, struct redactor *red)
+{
+	p->out = out;
+	p->tty = isatty(fileno(out));
+	const char *nc = getenv("NO_COLOR");
+	p->color = p->tty && !(nc && *nc) && !(getenv("TERM") && !strcmp(getenv("TERM"), "dumb"));
+	p->red = red;
+}
+
+static const char *status_color(const char *st)
+{
+	if (!strcmp(st, "ok"))
+		return C_GREEN;
+	if (!strcmp(st, "failed") || !strcmp(st, "timeout"))
+		return C_RED;
+	if (!strcmp(st, "would-run"))
+		return C_YELLOW;
+	return C_DIM;
+}
+
+void report_header(struct progress *p, const struct runbook *rb, int dry_run)
+{
+	fprintf(p->out, "%s%s%s: %s%s\n", p->color ? C_BOLD : "", rb->id, p->color ? C_RESET : "",
+		rb->title ? rb->title : "", dry_run ? " (dry run: nothing is executed)" : "");
+	fflush(p->out);
+}
+
+void progress_step(void *ud, const struct rb_step *step, json_t *res, int starting)
+{
+	struct progress *p = ud;
+	const char *target = step->on ? step->on : "";
+	if (starting) {
+		if (p->tty) {
+			fprintf(p->out, "  %-9s  %-24s %-6s %-12s", "running", step->id, step->action->name, target);
+			fflush(p->out);
+		}
+		return;
+	}
+	const char *st = json_string_value(json_object_get(res, "status"));
+	long long ms = (long long)json_integer_value(json_object_get(res, "duration_ms"));
+	if (p->tty)
+		fputs("\r\033[K", p->out);
+	fprintf(p->out, "  %s%-9s%s  %-24s %-6s %-12s %6lld ms", p->color ? status_color(st) : "", st,
+		p->color ? C_RESET : "", step->id, step->action->name, target, ms);
+	const char *err = json_string_value(json_object_get(res, "error"));
+	if (err) {
+		char *r = redact_str(p->red, err);
+		char *nl = strchr(r, '\n');
+		if (nl)
+			*nl = '\0';
+		fprintf(p->out, "  %s", r);
+		free(r);
+	}
+	fputc('\n', p->out);
+	fflush(p->out);
+}
+
+static void indent_text(FILE *out, const char *text, const char *prefix)
+{
+	const char *p = text;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		fprintf(out, "%s%.*s\n", prefix, (int)n, p);
+		p += n + (nl ? 1 : 0);
+	}
+}
+
+static char *cell(json_t *v)
+{
+	if (!v || json_is_null(v))
+		return xstrdup("NULL");
+	if (json_is_string(v))
+		return xstrdup(json_string_value(v));
+	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	return s ? s : xstrdup("?");
+}
+
+/* SQL rows as an aligned table (at most 50 rows shown; the JSON has all). */
+static void print_rows(FILE *out, json_t *res)
+{
+	json_t *cols = json_object_get(res, "columns"), *rows = json_object_get(res, "rows");
+	size_t nc = json_array_size(cols), nr = json_array_size(rows);
+	if (!nc)
+		return;
+	size_t shown = nr > 50 ? 50 : nr;
+	size_t *w = xcalloc(nc, sizeof *w);
+	for (size_t c = 0; c < nc; c++) {
+		w[c] = strlen(json_string_value(json_array_get(cols, c)));
+		for (size_t r = 0; r < shown; r++) {
+			char *s = cell(json_object_get(json_array_get(rows, r), json_string_value(json_array_get(cols, c))));
+			size_t l = strlen(s);
+			if (l > 60)
+				l = 60;
+			if (l > w[c])
+				w[c] = l;
+			free(s);
+		}
+	}
+	fputs("      ", out);
+	for (size_t c = 0; c < nc; c++)
+		fprintf(out, "%s%-*s", c ? " | " : "", (int)w[c], json_string_value(json_array_get(cols, c)));
+	fputs("\n      ", out);
+	for (size_t c = 0; c < nc; c++) {
+		fputs(c ? "-+-" : "", out);
+		for (size_t i = 0; i < w[c]; i++)
+			fputc('-', out);
+	}
+	fputc('\n', out);
+	for (size_t r = 0; r < shown; r++) {
+		fputs("      ", out);
+		for (size_t c = 0; c < nc; c++) {
+			char *s = cell(json_object_get(json_array_get(rows, r), json_string_value(json_array_get(cols, c))));
+			for (char *q = s; *q; q++)
+				if (*q == '\n' || *q == '\t')
+					*q = ' ';
+			fprintf(out, "%s%-*.*s", c ? " | " : "", (int)w[c], 60, s);
+			free(s);
+		}
+		fputc('\n', out);
+	}
+	fprintf(out, "      (%zu row%s%s)\n", nr, nr == 1 ? "" : "s", nr > shown ? ", first 50 shown" : "");
+	free(w);
+}
+
+void report_text(FILE *out, int color, const struct runbook *rb, json_t *report)
+{
+	(void)rb;
+	json_t *steps = json_object_get(report, "steps");
+	size_t i;
+	json_t *s;
+	int any = 0;
+	json_array_foreach(steps, i, s) {
+		const char *st = json_string_value(json_object_get(s, "status"));
+		const char *action = json_string_value(json_object_get(s, "action"));
+		json_t *rendered = json_object_get(s, "rendered");
+		int has_out = json_object_get(s, "rows") || json_object_get(s, "stdout") || json_object_get(s, "log") ||
+			      (json_object_get(s, "value") && !json_is_null(json_object_get(s, "value")));
+		if (!strcmp(st, "skipped") && !json_object_get(s, "error"))
+			continue;
+		if (!rendered && !has_out)
+			continue;
+		if (!any++)
+			fprintf(out, "\n%sSteps%s\n", color ? C_BOLD : "", color ? C_RESET : "");
+		const char *target = json_string_value(json_object_get(s, "target"));
+		fprintf(out, "\n  %s%s%s (%s%s%s) %s%s%s\n", color ? C_CYAN : "",
+			json_string_value(json_object_get(s, "id")), color ? C_RESET : "", action, target ? " on " : "",
+			target ? target : "", color ? status_color(st) : "", st, color ? C_RESET : "");
+		if (json_is_string(rendered) && strcmp(st, "ok"))
+			indent_text(out, json_string_value(rendered), "    > ");
+		else if (json_is_string(rendered))
+			indent_text(out, json_string_value(rendered), color ? C_DIM "    > " C_RESET : "    > ");
+		if (!strcmp(st, "would-run") && !json_object_get(s, "error"))
+			continue;
+		print_rows(out, s);
+		json_t *jo = json_object_get(s, "stdout"), *je = json_object_get(s, "stderr");
+		if (json_string_length(jo))
+			indent_text(out, json_string_value(jo), "      ");
+		if (json_string_length(je))
+			indent_text(out, json_string_value(je), "      stderr: ");
+		json_t *ec = json_object_get(s, "exit_code");
+		if (json_is_integer(ec) && json_integer_value(ec))
+			fprintf(out, "      exit code %lld\n", (long long)json_integer_value(ec));
+		size_t li;
+		json_t *lv;
+		json_array_foreach(json_object_get(s, "log"), li, lv)
+			indent_text(out, json_string_value(lv), "      log: ");
+		json_t *val = json_object_get(s, "value");
+		if (val && !json_is_null(val)) {
+			char *t = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
+			fprintf(out, "      value: %s\n", t ? t : "?");
+			free(t);
+		}
+		const char *err = json_string_value(json_object_get(s, "error"));
+		if (err)
+			indent_text(out, err, color ? C_RED "      error: " C_RESET : "      error: ");
+	}
+	json_t *findings = json_object_get(report, "findings");
+	if (json_array_size(findings)) {
+		fprintf(out, "\n%sFindings%s\n", color ? C_BOLD : "", color ? C_RESET : "");
+		json_t *f;
+		json_array_foreach(findings, i, f) {
+			const char *lv = json_string_value(json_object_get(f, "level"));
+			const char *c = !strcmp(lv, "critical") ? C_RED : !strcmp(lv, "warning") ? C_YELLOW : C_CYAN;
+			char up[16];
+			size_t k;
+			for (k = 0; lv[k] && k < sizeof up - 1; k++)
+				up[k] = (char)(lv[k] >= 'a' && lv[k] <= 'z' ? lv[k] - 32 : lv[k]);
+			up[k] = '\0';
+			fprintf(out, "  %s%-8s%s  %s  %s(%s)%s\n", color ? c : "", up, color ? C_RESET : "",
+				json_string_value(json_object_get(f, "message")), color ? C_DIM : "",
+				json_string_value(json_object_get(f, "step")), color ? C_RESET : "");
+		}
+	}
+	int counts[5] = {0};
+	json_array_foreach(steps, i, s) {
+		const char *st = json_string_value(json_object_get(s, "status"));
+		static const char *names[] = {"ok", "failed", "timeout", "skipped", "would-run"};
+		for (int k = 0; k < 5; k++)
+			if (!strcmp(st, names[k]))
+				counts[k]++;
+	}
+	fprintf(out, "\n%s: %zu steps (%d ok, %d failed, %d timeout, %d skipped, %d would-run), %zu finding%s, %lld ms\n",
+		json_string_value(json_object_get(report, "status")), json_array_size(steps), counts[0], counts[1],
+		counts[2], counts[3], counts[4], json_array_size(findings), json_array_size(findings) == 1 ? "" : "s",
+		(long long)json_integer_value(json_object_get(report, "duration_ms")));
+}
+
+void report_json(FILE *out, json_t *doc)
+{
+	json_dumpf(doc, out, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	fputc('\n', out);
+	fflush(out);
+}
