@@ -468,6 +468,22 @@ static int l_pcall(lua_State *L)
 	return lua_gettop(L);
 }
 
+/*
+ * The message handler xpcall really installs. A limit error is raised from
+ * inside the count hook, where Lua runs message handlers with hooks off: a
+ * runbook's handler must not run then, or it could loop unbudgeted.
+ */
+static int msgh_guard(lua_State *L)
+{
+	struct sandbox *sb = get_sb(L);
+	if (sb->limit != SB_OK)
+		return 1; /* the error value as it is */
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
 static int l_xpcall(lua_State *L)
 {
 	struct sandbox *sb = get_sb(L);
@@ -475,7 +491,8 @@ static int l_xpcall(lua_State *L)
 	int nargs = lua_gettop(L) - 2;
 	lua_pushvalue(L, 2); /* f, msgh, args..., msgh */
 	lua_remove(L, 2);
-	lua_insert(L, 1);    /* msgh, f, args... */
+	lua_pushcclosure(L, msgh_guard, 1);
+	lua_insert(L, 1);    /* guard(msgh), f, args... */
 	int st = lua_pcall(L, nargs, LUA_MULTRET, 1);
 	if (sb->limit != SB_OK)
 		return raise_limit(L, sb);
@@ -535,9 +552,12 @@ static int l_rep(lua_State *L)
 	luaL_optlstring(L, 3, "", &lsep);
 	if (n > 0) {
 		double total = (double)l * (double)n + (double)lsep * (double)(n - 1);
-		if (total > (double)sb->lim.string)
-			return luaL_error(L, "string.rep: result of %.0f bytes exceeds the string limit (%zu bytes)",
-					  total, sb->lim.string);
+		if (total > (double)sb->lim.string) {
+			char m[160];
+			snprintf(m, sizeof m, "string.rep: result of %.0f bytes exceeds the string limit (%zu bytes)",
+				 total, sb->lim.string);
+			return luaL_error(L, "%s", m);
+		}
 	}
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_insert(L, 1);
@@ -555,14 +575,19 @@ static int l_pattern_guard(lua_State *L)
 	const char *name = lua_tostring(L, lua_upvalueindex(2));
 	int plain = !strcmp(name, "find") && lua_toboolean(L, 4);
 	if (!plain) {
-		if (ls > sb->lim.pattern_subject)
-			return luaL_error(L, "string.%s: subject of %zu bytes exceeds the pattern subject limit (%zu bytes)",
-					  name, ls, sb->lim.pattern_subject);
+		char m[320];
+		if (ls > sb->lim.pattern_subject) {
+			snprintf(m, sizeof m, "string.%s: subject of %zu bytes exceeds the pattern subject limit (%zu bytes)",
+				 name, ls, sb->lim.pattern_subject);
+			return luaL_error(L, "%s", m);
+		}
 		double work = pattern_worst_case(s, ls, p, lp, 1);
-		if (work > sb->lim.pattern_work)
-			return luaL_error(L, "string.%s: pattern '%s' could take %.3g matcher steps on this subject "
-					  "(pattern work limit %.3g); simplify the pattern or use plain find",
-					  name, lp > 40 ? "(long pattern)" : p, work, sb->lim.pattern_work);
+		if (work > sb->lim.pattern_work) {
+			snprintf(m, sizeof m, "string.%s: pattern '%.40s' could take %.3g matcher steps on this subject "
+				 "(pattern work limit %.3g); simplify the pattern or use plain find",
+				 name, p, work, sb->lim.pattern_work);
+			return luaL_error(L, "%s", m);
+		}
 		charge(L, sb, (lua_Integer)(work / 1000));
 	}
 	lua_pushvalue(L, lua_upvalueindex(1));
@@ -867,6 +892,9 @@ int sandbox_compile(const char *code, int is_expr, const char *file, int line, c
 	int rc = 0;
 	if (luaL_loadbufferx(L, src, len, chunkname, "t") != LUA_OK) {
 		const char *m = lua_tostring(L, -1);
+		int last = line; /* an error past the code's end ("near <eof>") is at its end */
+		for (const char *c = code; *c; c++)
+			last += *c == '\n' && c[1];
 		/* "file:LINE: message" -> LINE and message */
 		size_t fl = strlen(file);
 		*errline = line;
@@ -874,7 +902,7 @@ int sandbox_compile(const char *code, int is_expr, const char *file, int line, c
 			char *end;
 			long l = strtol(m + fl + 1, &end, 10);
 			if (*end == ':') {
-				*errline = (int)l;
+				*errline = l > last ? last : (int)l;
 				m = end + 2;
 			}
 		}

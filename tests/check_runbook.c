@@ -1,0 +1,21 @@
+/*
+ * The unit test runner: one Suite per module (tests/check_<module>.c).
+ * CK_RUN_SUITE / CK_RUN_CASE run one piece; CK_FORK=no under gdb.
+ */
+#include <check.h>
+#include <stdlib.h>
+
+#include "tests.h"
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite_loader());
+	srunner_add_suite(sr, suite_sandbox());
+	srunner_add_suite(sr, suite_template());
+	srunner_add_suite(sr, suite_executor());
+	srunner_add_suite(sr, suite_cli());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
