@@ -58,10 +58,12 @@ unit: tests/check_runbook runbook
 integration: runbook
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/integration.sh
 
+# The loader fuzzer: its own clang build of the engine (libFuzzer + ASan/UBSan).
+FUZZ_SRCS = tests/fuzz_loader.c $(ENGINE:.o=.c) $(ACTIONS:.o=.c) $(SANDBOX:.o=.c)
 fuzz: tests/fuzz_loader
-tests/fuzz_loader: tests/fuzz_loader.c librunbook.a
-	clang -g -O1 -fsanitize=fuzzer,address,undefined $(shell pkg-config --cflags $(PKGS)) -o $@ $^ \
-		$(shell pkg-config --libs $(PKGS)) -lm
+tests/fuzz_loader: $(FUZZ_SRCS)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Wno-unused-command-line-argument \
+		$(shell pkg-config --cflags $(PKGS)) -o $@ $(FUZZ_SRCS) $(shell pkg-config --libs $(PKGS)) -lm
 
 install: runbook
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/runbooks $(DESTDIR)$(MANDIR)
@@ -81,7 +83,9 @@ deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES)
 
-demo: runbook
+demo:
+	$(MAKE) deps
+	$(MAKE) runbook
 	./runbook exec db-connections --dry-run --fixtures tests/fixtures/db-connections-saturated.json
 
 clean:

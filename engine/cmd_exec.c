@@ -88,7 +88,14 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 				command_usage_error("exec", "%s needs KEY=VALUE, not '%s'", c == 'p' ? "-p" : "--target", optarg);
 				goto out;
 			}
-			json_object_set_new(c == 'p' ? given : dsns, k, json_string(v) ? json_string(v) : json_string(""));
+			json_t *js = json_string(v);
+			if (!js) {
+				command_usage_error("exec", "%s: the value is not valid UTF-8", k);
+				free(k);
+				free(v);
+				goto out;
+			}
+			json_object_set_new(c == 'p' ? given : dsns, k, js);
 			free(k);
 			free(v);
 			break;

@@ -60,7 +60,8 @@ char *diag_format(const struct diag *d)
 void diag_print(struct diag_list *d, FILE *out)
 {
 	/* stable enough: messages at one position keep insertion order rarely matters */
-	qsort(d->items, d->n, sizeof *d->items, cmp);
+	if (d->n > 1)
+		qsort(d->items, d->n, sizeof *d->items, cmp);
 	for (size_t i = 0; i < d->n; i++) {
 		char *s = diag_format(&d->items[i]);
 		fprintf(out, "%s\n", s);

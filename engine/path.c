@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef RUNBOOK_DATADIR
 #define RUNBOOK_DATADIR "/usr/local/share/runbook"
@@ -59,6 +60,21 @@ void runbook_path(const char *opt, struct strlist *dirs)
 	if (p) {
 		strlist_push(dirs, p);
 		free(p);
+	}
+	/* the library installed beside this binary (PREFIX/bin/runbook ->
+	 * PREFIX/share/runbook/runbooks), then the configured one */
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			char *lib = xasprintf("%s/../share/runbook/runbooks", exe);
+			if (strcmp(lib, RUNBOOK_DATADIR "/runbooks"))
+				strlist_push(dirs, lib);
+			free(lib);
+		}
 	}
 	strlist_push(dirs, RUNBOOK_DATADIR "/runbooks");
 }

@@ -77,7 +77,7 @@ START_TEST(check_reports_file_line_col)
 	ck_assert_ptr_nonnull(strstr(err, "fixtures/broken.yaml:3:1: unknown key 'stpes' in a runbook (did you mean 'steps'?)"));
 	ck_assert_ptr_nonnull(strstr(err, "fixtures/broken.yaml:8:37: ${...} is not allowed in sql text"));
 	ck_assert_ptr_nonnull(strstr(err, "fixtures/broken.yaml:10:9: duplicate step id 'q'"));
-	ck_assert_ptr_nonnull(strstr(err, "fixtures/broken.yaml:14:1: Lua syntax error"));
+	ck_assert_ptr_nonnull(strstr(err, "fixtures/broken.yaml:13:7: Lua syntax error"));
 	free(out), free(err);
 	ck_assert_int_eq(rb("check ../runbooks", &out, &err), 0);
 	ck_assert_ptr_nonnull(strstr(out, "ok"));

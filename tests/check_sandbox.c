@@ -29,7 +29,7 @@ static enum sandbox_limit run(const char *code, json_t **out, char **msg)
 {
 	json_t *v = NULL;
 	char *e = NULL;
-	enum sandbox_limit st = sandbox_run(sb, code, 0, "t.yaml", 1, now_ms() + 10000, &v, &e);
+	enum sandbox_limit st = sandbox_run(sb, code, 0, "t.yaml", 1, 0, &v, &e); /* no deadline: deterministic */
 	if (out)
 		*out = v;
 	else
