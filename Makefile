@@ -11,7 +11,7 @@ DATADIR = $(PREFIX)/share/runbook
 MANDIR = $(PREFIX)/share/man/man1
 
 CC ?= cc
-PKGS = lua5.4 yaml-0.1 jansson
+PKGS = lua5.4 yaml-0.1 jansson libpq
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-missing-field-initializers \
 	  $(shell pkg-config --cflags $(PKGS)) -DRUNBOOK_DATADIR='"$(DATADIR)"' -MMD -MP
@@ -25,7 +25,7 @@ endif
 ENGINE = engine/util.o engine/diag.o engine/yaml_tree.o engine/runbook.o engine/template.o \
 	 engine/redact.o engine/exec.o engine/report.o engine/path.o engine/alert.o
 COMMANDS = engine/cmd_list.o engine/cmd_show.o engine/cmd_check.o engine/cmd_exec.o engine/cmd_test.o
-ACTIONS = actions/action.o actions/lua.o actions/shell.o actions/pending.o
+ACTIONS = actions/action.o actions/lua.o actions/shell.o actions/sql.o actions/pending.o
 SANDBOX = sandbox/sandbox.o sandbox/pattern.o
 LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)
 
@@ -34,7 +34,7 @@ TESTS = tests/check_runbook.o tests/check_loader.o tests/check_sandbox.o tests/c
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-.PHONY: all check unit integration install uninstall clean deps demo fuzz
+.PHONY: all check unit integration pg-integration bench install uninstall clean deps demo fuzz
 
 all: runbook
 
@@ -50,13 +50,17 @@ tests/%.o: tests/%.c
 tests/check_runbook: $(TESTS) librunbook.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
-check: unit integration
+check: unit integration pg-integration
 
 unit: tests/check_runbook runbook
 	cd tests && RUNBOOK_BIN=$(CURDIR)/runbook ./check_runbook
 
 integration: runbook
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/integration.sh
+
+# against a real PostgreSQL the script starts and stops itself
+pg-integration: runbook
+	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/sql_test.sh
 
 # The loader fuzzer: its own clang build of the engine (libFuzzer + ASan/UBSan).
 FUZZ_SRCS = tests/fuzz_loader.c $(ENGINE:.o=.c) $(ACTIONS:.o=.c) $(SANDBOX:.o=.c)

@@ -38,6 +38,9 @@ struct action_env {
 	void *slot[ACTION_SLOTS]; /* per-action state, e.g. open connections */
 	size_t output_cap;        /* bytes of text per stream */
 	size_t row_cap;
+	/* Registers a secret value (a DSN password) for redaction by value. */
+	void (*secret)(void *ud, const char *value);
+	void *secret_ud;
 };
 
 struct action_call {
@@ -52,6 +55,7 @@ struct action_call {
 	json_t *target;         /* the target's configuration; NULL when none */
 	int64_t deadline_ms;    /* now_ms() value */
 	int64_t timeout_ms;
+	int mutates;            /* the step may change things */
 	struct action_env *env;
 };
 
@@ -67,6 +71,9 @@ struct action {
 	 * (SPEC section 2) to `result`. Returns the status; on failure or
 	 * timeout *err says why (caller frees). */
 	enum step_status (*run)(struct action_call *call, json_t *result, char **err);
+	/* Checks the action's text at load time (`runbook check`). Returns 0,
+	 * or -1 with *err. May be NULL. */
+	int (*check)(const char *text, char **err);
 	/* Releases this action's per-run state. May be NULL. */
 	void (*release)(struct action_env *env);
 };

@@ -1,5 +1,5 @@
 /*
- * pending: the sql, ssh, http and notify actions before their own issues
+ * pending: the ssh, http and notify actions before their own issues
  * land. They render exactly what would run (so --dry-run and `runbook test`
  * work today) and, when asked to run, say plainly that they are not
  * available yet instead of pretending.
@@ -16,30 +16,6 @@ static enum step_status not_yet(struct action_call *call, json_t *result, const 
 	*err = xasprintf("the %s action is not available yet in this build; use --dry-run (with --fixtures) "
 			 "to render it", what);
 	return ST_FAILED;
-}
-
-static char *sql_render(const struct action_call *call)
-{
-	struct sbuf sb;
-	sbuf_init(&sb);
-	size_t len = strlen(call->text);
-	while (len && (call->text[len - 1] == '\n' || call->text[len - 1] == ' '))
-		len--; /* the bind values follow the statement directly */
-	sbuf_add(&sb, call->text, len);
-	size_t i;
-	json_t *v;
-	json_array_foreach(call->args, i, v) {
-		if (json_is_null(v))
-			sbuf_addf(&sb, "\n  -- $%zu = NULL", i + 1);
-		else
-			sbuf_addf(&sb, "\n  -- $%zu = '%s'", i + 1, json_string_value(v));
-	}
-	return sbuf_detach(&sb);
-}
-
-static enum step_status sql_run(struct action_call *call, json_t *result, char **err)
-{
-	return not_yet(call, result, "sql (PostgreSQL)", err);
 }
 
 /* The host list of an ssh target: `hosts`, or `host` as a string or list. */
@@ -118,15 +94,6 @@ static enum step_status notify_run(struct action_call *call, json_t *result, cha
 {
 	return not_yet(call, result, "notify", err);
 }
-
-const struct action action_sql = {
-	.name = "sql",
-	.target_type = "postgres",
-	.spec = SPEC_TEXT,
-	.slot = 0,
-	.render = sql_render,
-	.run = sql_run,
-};
 
 const struct action action_ssh = {
 	.name = "ssh",

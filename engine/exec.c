@@ -189,7 +189,8 @@ static int on_action(void *ud, const char *name, const char *target, const char 
 	struct action_call call = {
 		.step_id = r->cur ? r->cur->id : "?", .file = r->rb->file, .line = r->cur ? r->cur->line : 0,
 		.text = text, .args = args, .target_name = target, .target = cfg,
-		.deadline_ms = r->cur_deadline, .timeout_ms = r->cur ? r->cur->timeout_ms : 0, .env = &r->env,
+		.deadline_ms = r->cur_deadline, .timeout_ms = r->cur ? r->cur->timeout_ms : 0,
+		.mutates = r->cur ? r->cur->mutates : 0, .env = &r->env,
 	};
 	json_t *res = json_object();
 	int rc = 0;
@@ -266,6 +267,7 @@ static int render_call(struct run *r, const struct rb_step *s, struct action_cal
 	call->file = r->rb->file;
 	call->line = s->spec_line;
 	call->timeout_ms = s->timeout_ms;
+	call->mutates = s->mutates;
 	call->deadline_ms = r->cur_deadline;
 	call->env = &r->env;
 	call->target_name = s->on;
@@ -428,6 +430,8 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	r.findings = json_array();
 	r.env.output_cap = ACTION_OUTPUT_CAP;
 	r.env.row_cap = ACTION_ROW_CAP;
+	r.env.secret = on_secret;
+	r.env.secret_ud = &r;
 	char started[40];
 	utc_timestamp(started, sizeof started);
 	int64_t t0 = now_ms();

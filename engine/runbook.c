@@ -521,6 +521,16 @@ static void check_action_spec(struct ld *l, struct rb_step *s, const struct ynod
 			check_lua(l, v, 0, steps);
 		else if (!strcmp(a->name, "sql"))
 			check_templates(l, v, 0, steps);
+		if (a->check) {
+			char *e = NULL;
+			if (a->check(v->str, &e)) {
+				int line, col;
+				scalar_pos(l, v, 0, &line, &col);
+				diag_add(l->d, l->file, line, col, "%s", e);
+				l->errors++;
+				free(e);
+			}
+		}
 		else
 			check_templates(l, v, 1, steps);
 		if (!*v->str)

@@ -1,0 +1,573 @@
+/*
+ * sql: one statement on a PostgreSQL target, over libpq's asynchronous API.
+ *
+ * - One connection per target per run, opened on first use (a non-blocking
+ *   connect bounded by the step's deadline) and reused by later steps.
+ * - Each step is one pipelined round trip: BEGIN [READ ONLY], the step's
+ *   statement_timeout and lock_timeout (set_config(..., true): local to
+ *   the transaction), the statement with its bind values ($1..$n, never
+ *   SQL text; the extended protocol also refuses a second statement), and
+ *   COMMIT. A step that does not mutate cannot write: the server refuses.
+ * - Rows are streamed in single-row mode and capped (rows and bytes); the
+ *   cap is reported. NOTICEs are captured, capped.
+ * - Past the deadline, or on Ctrl-C, the query is cancelled on the server
+ *   and its cancellation awaited, so nothing keeps running there.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "action.h"
+#include "../engine/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CANCEL_GRACE_MS 3000
+#define NOTICE_CAP 100
+
+/* PostgreSQL type OIDs (pg_type.h) that arrive typed. */
+enum { BOOLOID = 16, INT8OID = 20, INT2OID = 21, INT4OID = 23, OIDOID = 26, FLOAT4OID = 700,
+       FLOAT8OID = 701, NUMERICOID = 1700 };
+
+struct pgconn {
+	char *target;
+	PGconn *conn;
+	json_t *notices; /* of the step running now */
+};
+
+struct pgpool {
+	struct pgconn *c;
+	size_t n;
+};
+
+/* ---- load-time check: exactly one statement ---- */
+
+/* Counts the statements in text, skipping strings, quoted identifiers,
+ * dollar quotes and comments. */
+static int count_statements(const char *s)
+{
+	int count = 0, content = 0;
+	for (const char *p = s; *p;) {
+		if (*p == '-' && p[1] == '-') {
+			while (*p && *p != '\n')
+				p++;
+		} else if (*p == '/' && p[1] == '*') {
+			int depth = 1;
+			for (p += 2; *p && depth; p++) {
+				if (*p == '/' && p[1] == '*')
+					depth++, p++;
+				else if (*p == '*' && p[1] == '/')
+					depth--, p++;
+			}
+		} else if (*p == '\'' || *p == '"') {
+			char q = *p++;
+			content = 1;
+			while (*p && !(*p == q && p[1] != q))
+				p += (*p == q) ? 2 : 1;
+			if (*p)
+				p++;
+		} else if (*p == '$' && (p[1] == '$' || isalpha((unsigned char)p[1]) || p[1] == '_')) {
+			const char *e = p + 1;
+			while (isalnum((unsigned char)*e) || *e == '_')
+				e++;
+			if (*e != '$') { /* a parameter like $1 or an identifier char */
+				p++;
+				content = 1;
+				continue;
+			}
+			size_t tl = (size_t)(e - p + 1);
+			const char *close;
+			for (close = e + 1; *close && strncmp(close, p, tl); close++)
+				;
+			p = *close ? close + tl : close;
+			content = 1;
+		} else if (*p == ';') {
+			if (content)
+				count++;
+			content = 0;
+			p++;
+		} else {
+			if (!isspace((unsigned char)*p))
+				content = 1;
+			p++;
+		}
+	}
+	return count + content;
+}
+
+static int sql_check(const char *text, char **err)
+{
+	int n = count_statements(text);
+	if (n == 1)
+		return 0;
+	*err = n ? xasprintf("sql must be exactly one statement, found %d; split them into steps", n)
+		 : xstrdup("sql has no statement");
+	return -1;
+}
+
+/* ---- rendering ---- */
+
+static char *sql_render(const struct action_call *call)
+{
+	struct sbuf sb;
+	sbuf_init(&sb);
+	size_t len = strlen(call->text);
+	while (len && isspace((unsigned char)call->text[len - 1]))
+		len--; /* the bind values follow the statement directly */
+	sbuf_add(&sb, call->text, len);
+	size_t i;
+	json_t *v;
+	json_array_foreach(call->args, i, v) {
+		if (json_is_null(v))
+			sbuf_addf(&sb, "\n  -- $%zu = NULL", i + 1);
+		else
+			sbuf_addf(&sb, "\n  -- $%zu = '%s'", i + 1, json_string_value(v));
+	}
+	return sbuf_detach(&sb);
+}
+
+/* ---- connections ---- */
+
+static void on_notice(void *arg, const PGresult *res)
+{
+	struct pgconn *pc = arg;
+	if (!pc->notices || json_array_size(pc->notices) >= NOTICE_CAP)
+		return;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	char *line = xasprintf("%s: %.2000s", sev ? sev : "NOTICE", msg ? msg : "");
+	json_t *j = json_string(line);
+	if (j)
+		json_array_append_new(pc->notices, j);
+	free(line);
+}
+
+/* Waits until the connection's socket is ready for `events` or the
+ * deadline passes. Returns 0 ready, 1 deadline, 2 interrupted, -1 error. */
+static int wait_socket(PGconn *c, short events, int64_t deadline)
+{
+	for (;;) {
+		if (interrupted)
+			return 2;
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			return 1;
+		struct pollfd pfd = {PQsocket(c), events, 0};
+		int r = poll(&pfd, 1, (int)(left > 100 ? 100 : left));
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+static char *trimmed(const char *s)
+{
+	char *t = xstrdup(s ? s : "");
+	size_t n = strlen(t);
+	while (n && isspace((unsigned char)t[n - 1]))
+		t[--n] = '\0';
+	/* libpq's multi-line messages read better on one line */
+	for (char *p = t; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	return t;
+}
+
+/* Registers the password of a DSN as a secret. */
+static void register_password(struct action_env *env, const char *dsn)
+{
+	if (!env->secret || !dsn || !*dsn)
+		return;
+	char *e = NULL;
+	PQconninfoOption *opts = PQconninfoParse(dsn, &e);
+	if (!opts) {
+		PQfreemem(e);
+		return;
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (!strcmp(o->keyword, "password") && o->val && *o->val)
+			env->secret(env->secret_ud, o->val);
+	PQconninfoFree(opts);
+}
+
+static struct pgconn *get_conn(struct action_call *call, char **err, enum step_status *st)
+{
+	struct pgpool *pool = call->env->slot[action_sql.slot];
+	if (!pool)
+		pool = call->env->slot[action_sql.slot] = xcalloc(1, sizeof *pool);
+	const char *name = call->target_name ? call->target_name : "";
+	for (size_t i = 0; i < pool->n; i++)
+		if (!strcmp(pool->c[i].target, name) && pool->c[i].conn && PQstatus(pool->c[i].conn) == CONNECTION_OK)
+			return &pool->c[i];
+	const char *dsn = json_string_value(json_object_get(call->target, "dsn"));
+	const char *service = json_string_value(json_object_get(call->target, "service"));
+	register_password(call->env, dsn);
+	int64_t left = call->deadline_ms - now_ms();
+	char timeout[32];
+	snprintf(timeout, sizeof timeout, "%lld", (long long)(left > 2000 ? (left + 999) / 1000 : 2));
+	const char *keys[6], *vals[6];
+	int k = 0;
+	if (service) {
+		keys[k] = "service";
+		vals[k++] = service;
+	} else {
+		keys[k] = "dbname";
+		vals[k++] = dsn ? dsn : "";
+	}
+	keys[k] = "connect_timeout", vals[k++] = timeout;
+	keys[k] = "fallback_application_name", vals[k++] = "runbook";
+	keys[k] = NULL, vals[k] = NULL;
+	PGconn *c = PQconnectStartParams(keys, vals, 1);
+	if (!c) {
+		*err = xstrdup("out of memory connecting to PostgreSQL");
+		*st = ST_FAILED;
+		return NULL;
+	}
+	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+	while (PQstatus(c) != CONNECTION_BAD && ps != PGRES_POLLING_OK && ps != PGRES_POLLING_FAILED) {
+		int w = wait_socket(c, ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, call->deadline_ms);
+		if (w) {
+			*err = w == 2 ? xasprintf("interrupted while connecting to target '%s'", name)
+				      : xasprintf("cannot connect to target '%s' within %lld ms", name,
+						  (long long)call->timeout_ms);
+			*st = w == 1 ? ST_TIMEOUT : ST_FAILED;
+			PQfinish(c);
+			return NULL;
+		}
+		ps = PQconnectPoll(c);
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		char *m = trimmed(PQerrorMessage(c));
+		*err = xasprintf("cannot connect to target '%s': %s", name, m);
+		free(m);
+		*st = ST_FAILED;
+		PQfinish(c);
+		return NULL;
+	}
+	if (!PQenterPipelineMode(c)) {
+		*err = xasprintf("cannot use pipeline mode on target '%s'", name);
+		*st = ST_FAILED;
+		PQfinish(c);
+		return NULL;
+	}
+	pool->c = xrealloc(pool->c, (pool->n + 1) * sizeof *pool->c);
+	struct pgconn *pc = &pool->c[pool->n++];
+	pc->target = xstrdup(name);
+	pc->conn = c;
+	pc->notices = NULL;
+	/* the receiver's argument must stay put: the pool may move on realloc */
+	for (size_t i = 0; i < pool->n; i++)
+		if (pool->c[i].conn)
+			PQsetNoticeReceiver(pool->c[i].conn, on_notice, &pool->c[i]);
+	return pc;
+}
+
+static void drop_conn(struct action_env *env, struct pgconn *pc)
+{
+	(void)env;
+	if (pc->conn)
+		PQfinish(pc->conn);
+	pc->conn = NULL;
+}
+
+static void sql_release(struct action_env *env)
+{
+	struct pgpool *pool = env->slot[action_sql.slot];
+	if (!pool)
+		return;
+	for (size_t i = 0; i < pool->n; i++) {
+		drop_conn(env, &pool->c[i]);
+		free(pool->c[i].target);
+		json_decref(pool->c[i].notices);
+	}
+	free(pool->c);
+	free(pool);
+	env->slot[action_sql.slot] = NULL;
+}
+
+/* ---- results ---- */
+
+static json_t *typed_value(const PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col))
+		return json_null();
+	const char *v = PQgetvalue(r, row, col);
+	char *end;
+	switch (PQftype(r, col)) {
+	case BOOLOID:
+		return json_boolean(v[0] == 't');
+	case INT2OID:
+	case INT4OID:
+	case INT8OID:
+	case OIDOID: {
+		errno = 0;
+		long long x = strtoll(v, &end, 10);
+		if (!errno && !*end)
+			return json_integer(x);
+		break;
+	}
+	case NUMERICOID:
+		if (!strchr(v, '.') && !strchr(v, 'e') && !strchr(v, 'E')) {
+			errno = 0;
+			long long x = strtoll(v, &end, 10);
+			if (!errno && !*end)
+				return json_integer(x);
+		}
+		/* fall through */
+	case FLOAT4OID:
+	case FLOAT8OID: {
+		double d = strtod(v, &end);
+		if (!*end && isfinite(d))
+			return json_real(d);
+		break; /* NaN, Infinity: kept as text */
+	}
+	}
+	json_t *s = json_string(v);
+	return s ? s : json_string("(not UTF-8)");
+}
+
+struct collect {
+	json_t *columns, *rows;
+	long long total;
+	size_t bytes;
+	int capped;
+};
+
+static void collect_rows(struct collect *c, const PGresult *r, size_t row_cap, size_t byte_cap)
+{
+	int nf = PQnfields(r);
+	if (!c->columns) {
+		c->columns = json_array();
+		for (int i = 0; i < nf; i++)
+			json_array_append_new(c->columns, json_string(PQfname(r, i)));
+	}
+	for (int row = 0; row < PQntuples(r); row++) {
+		c->total++;
+		if (c->capped)
+			continue;
+		size_t size = 0;
+		for (int i = 0; i < nf; i++)
+			size += (size_t)PQgetlength(r, row, i);
+		if (json_array_size(c->rows) >= row_cap || c->bytes + size > byte_cap) {
+			c->capped = 1;
+			continue;
+		}
+		c->bytes += size;
+		json_t *o = json_object();
+		for (int i = 0; i < nf; i++)
+			json_object_set_new(o, PQfname(r, i), typed_value(r, row, i));
+		json_array_append_new(c->rows, o);
+	}
+}
+
+static void set_pg_error(json_t *result, const PGresult *r, char **err)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+	const char *hint = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT);
+	if (state)
+		json_object_set_new(result, "sqlstate", json_string(state));
+	if (detail)
+		json_object_set_new(result, "detail", json_string(detail));
+	if (hint)
+		json_object_set_new(result, "hint", json_string(hint));
+	if (!*err) {
+		char *m = trimmed(msg ? msg : PQresultErrorMessage(r));
+		*err = xasprintf("%s%s%s%s", m, state ? " (SQLSTATE " : "", state ? state : "", state ? ")" : "");
+		free(m);
+	}
+}
+
+/* The next result, waiting for the socket until the deadline. *w is set
+ * to 1 (deadline) or 2 (interrupted) when it stopped waiting. */
+static PGresult *next_result(PGconn *c, int64_t deadline, int *w)
+{
+	*w = 0;
+	while (PQisBusy(c)) {
+		int r = wait_socket(c, POLLIN, deadline);
+		if (r) {
+			*w = r < 0 ? 3 : r;
+			return NULL;
+		}
+		if (!PQconsumeInput(c)) {
+			*w = 3;
+			return NULL;
+		}
+	}
+	return PQgetResult(c);
+}
+
+/* Cancels the running query on the server. */
+static void cancel(PGconn *c)
+{
+	char buf[256];
+	PGcancel *cn = PQgetCancel(c);
+	if (cn) {
+		PQcancel(cn, buf, sizeof buf);
+		PQfreeCancel(cn);
+	}
+}
+
+static enum step_status sql_run(struct action_call *call, json_t *result, char **err)
+{
+	enum step_status st = ST_FAILED;
+	struct pgconn *pc = get_conn(call, err, &st);
+	if (!pc)
+		return st;
+	PGconn *c = pc->conn;
+	json_decref(pc->notices);
+	pc->notices = json_array();
+
+	size_t nargs = json_array_size(call->args);
+	const char **vals = xcalloc(nargs + 1, sizeof *vals);
+	for (size_t i = 0; i < nargs; i++)
+		vals[i] = json_string_value(json_array_get(call->args, i)); /* NULL for null */
+	char tmo[32];
+	snprintf(tmo, sizeof tmo, "%lldms", (long long)(call->timeout_ms > 0 ? call->timeout_ms : 1));
+	const char *tv[1] = {tmo};
+	int sent = PQsendQueryParams(c, call->mutates ? "BEGIN" : "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) &&
+		   PQsendQueryParams(c, "SELECT set_config('statement_timeout', $1, true), "
+				     "set_config('lock_timeout', $1, true)", 1, NULL, tv, NULL, NULL, 0) &&
+		   PQsendQueryParams(c, call->text, (int)nargs, NULL, vals, NULL, NULL, 0) &&
+		   PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(c) &&
+		   PQflush(c) == 0;
+	free(vals);
+	if (!sent) {
+		char *m = trimmed(PQerrorMessage(c));
+		*err = xasprintf("cannot send the query: %s", m);
+		free(m);
+		drop_conn(call->env, pc);
+		return ST_FAILED;
+	}
+
+	struct collect col = {NULL, json_array(), 0, 0, 0};
+	const char *command = NULL;
+	char cmd[64] = "";
+	long long affected = -1;
+	int stopped = 0, lost = 0, single = 0;
+	int64_t deadline = call->deadline_ms;
+	/* queries: 0 BEGIN, 1 set_config, 2 the statement, 3 COMMIT, then the sync */
+	for (int q = 0; q <= 4 && !lost;) {
+		if (q == 2 && !single) /* pipeline mode: set it before each query's results */
+			single = PQsetSingleRowMode(c) || 1;
+		int w;
+		PGresult *r = next_result(c, deadline, &w);
+		if (w) {
+			if (w == 3) {
+				lost = 1;
+				break;
+			}
+			if (!stopped) { /* deadline or Ctrl-C: cancel on the server, await it */
+				stopped = w;
+				cancel(c);
+				deadline = now_ms() + CANCEL_GRACE_MS;
+				continue;
+			}
+			lost = 1; /* the server did not answer the cancel */
+			break;
+		}
+		if (!r) { /* end of this query's results */
+			q++;
+			continue;
+		}
+		switch (PQresultStatus(r)) {
+		case PGRES_SINGLE_TUPLE:
+		case PGRES_TUPLES_OK:
+			if (q == 2) {
+				collect_rows(&col, r, call->env->row_cap ? call->env->row_cap : ACTION_ROW_CAP,
+					     call->env->output_cap ? call->env->output_cap : ACTION_OUTPUT_CAP);
+				if (PQresultStatus(r) == PGRES_TUPLES_OK)
+					snprintf(cmd, sizeof cmd, "%s", PQcmdStatus(r));
+			}
+			break;
+		case PGRES_COMMAND_OK:
+			if (q == 2) {
+				snprintf(cmd, sizeof cmd, "%s", PQcmdStatus(r));
+				affected = atoll(PQcmdTuples(r));
+			}
+			break;
+		case PGRES_PIPELINE_SYNC:
+			q = 5;
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			break;
+		default:
+			set_pg_error(result, r, err);
+			break;
+		}
+		PQclear(r);
+	}
+	if (!lost && PQtransactionStatus(c) != PQTRANS_IDLE) {
+		/* an error left the transaction open: roll it back */
+		PQsendQueryParams(c, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
+		PQpipelineSync(c);
+		PQflush(c);
+		int64_t until = now_ms() + CANCEL_GRACE_MS;
+		for (int done = 0; !done;) {
+			int w;
+			PGresult *r = next_result(c, until, &w);
+			if (w) {
+				lost = 1;
+				break;
+			}
+			if (r && PQresultStatus(r) == PGRES_PIPELINE_SYNC)
+				done = 1;
+			PQclear(r);
+		}
+	}
+	if (lost)
+		drop_conn(call->env, pc); /* unusable: the next step reconnects */
+
+	if (cmd[0]) {
+		char *sp = strchr(cmd, ' ');
+		if (sp)
+			*sp = '\0';
+		command = cmd;
+	}
+	json_object_set_new(result, "columns", col.columns ? col.columns : json_array());
+	json_object_set_new(result, "rows", col.rows);
+	json_object_set_new(result, "row_count", json_integer(affected >= 0 && !col.total ? affected : col.total));
+	json_object_set_new(result, "command", command ? json_string(command) : json_null());
+	if (col.capped)
+		json_object_set_new(result, "rows_truncated", json_integer(col.total));
+	if (json_array_size(pc->notices))
+		json_object_set(result, "notices", pc->notices);
+
+	if (stopped == 1) {
+		free(*err);
+		*err = xasprintf("timed out after %lld ms; the query was cancelled on the server%s",
+				 (long long)call->timeout_ms, lost ? " (no confirmation; the connection was closed)" : "");
+		return ST_TIMEOUT;
+	}
+	if (stopped == 2) {
+		free(*err);
+		*err = xstrdup("interrupted; the query was cancelled on the server");
+		return ST_FAILED;
+	}
+	const char *state = json_string_value(json_object_get(result, "sqlstate"));
+	if (state && !strcmp(state, "57014")) /* the server's statement_timeout fired first */
+		return ST_TIMEOUT;
+	if (*err)
+		return ST_FAILED;
+	if (lost) {
+		*err = xstrdup("the connection to the server was lost");
+		return ST_FAILED;
+	}
+	return ST_OK;
+}
+
+const struct action action_sql = {
+	.name = "sql",
+	.target_type = "postgres",
+	.spec = SPEC_TEXT,
+	.slot = 0,
+	.render = sql_render,
+	.run = sql_run,
+	.check = sql_check,
+	.release = sql_release,
+};

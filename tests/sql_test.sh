@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# PostgreSQL integration tests: `runbook exec` against a real, throwaway
+# PostgreSQL server this script starts (and always stops).
+# Prints "N passed, N failed".
+set -u
+BIN=${RUNBOOK_BIN:-$(pwd)/runbook}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TMP=$(mktemp -d /tmp/runbook-sql-XXXXXX)
+chmod 755 "$TMP" # the server user must reach its directory
+PGDIR="$TMP/pg"
+cleanup() { "$ROOT/tests/pg.sh" stop "$PGDIR"; rm -rf "$TMP"; }
+trap cleanup EXIT
+"$ROOT/tests/pg.sh" start "$PGDIR" || { echo "0 passed, 1 failed"; exit 1; }
+. "$PGDIR/env"
+DSN=$RUNBOOK_TEST_DSN
+psql_admin() { psql -qAtX "$DSN" "$@"; }
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok    $1"; }
+ko() { fail=$((fail + 1)); echo "FAIL  $1"; [ -n "${2:-}" ] && echo "$2" | head -20 | sed 's/^/      /'; }
+check() { if eval "$2"; then ok "$1"; else ko "$1" "${3:-}"; fi; }
+# The value of "key": in step ID of a pretty-printed report (one key per line).
+field() { # file step key
+	awk -v id="\"id\": \"$2\"" -v key="\"$3\": " '
+		index($0, id) { on = 1; next }
+		on && index($0, "\"id\": ") { on = 0 }
+		on && index($0, key) { sub(/^[^:]*: /, ""); sub(/,$/, ""); print; exit }' "$1"
+}
+
+psql_admin <<'SQL'
+CREATE TABLE t (id int PRIMARY KEY, name text);
+INSERT INTO t VALUES (1, 'one'), (2, 'two');
+SQL
+
+cat > "$TMP/types.yaml" <<'YAML'
+runbook: types
+title: typed values, bind parameters, read-only
+targets:
+  db: {type: postgres, dsn: "${env.RUNBOOK_TEST_DSN}"}
+steps:
+  - id: typed
+    sql: |
+      SELECT 42 AS i, 2.5::float8 AS f, 1.25::numeric AS n, 10::numeric AS ni, true AS b,
+             NULL::text AS z, 'text' AS s, 9000000000::int8 AS big
+  - id: hostile
+    sql: SELECT $1::text AS echoed, (SELECT count(*) FROM t)::int AS rows_in_t
+    args: ["'; DROP TABLE t; --"]
+  - id: delete
+    sql: DELETE FROM t WHERE id = $1
+    args: [1]
+  - id: pid1
+    sql: SELECT pg_backend_pid() AS pid
+  - id: pid2
+    sql: SELECT pg_backend_pid() AS pid
+  - id: lua
+    lua: |
+      local r = sql("db", "SELECT $1::int + 1 AS n, current_setting('transaction_read_only') AS ro", 41)
+      if r.rows[1].n ~= 42 then fail("sql() from Lua returned " .. tostring(r.rows[1].n)) end
+      return {n = r.rows[1].n, ro = r.rows[1].ro, z = steps.typed.rows[1].z == nil,
+              f = steps.typed.rows[1].f, pid_same = steps.pid1.rows[1].pid == steps.pid2.rows[1].pid}
+  - id: notices
+    sql: DO $$ BEGIN RAISE NOTICE 'hello %', 42; END $$
+  - id: many
+    sql: SELECT g AS n FROM generate_series(1, 25000) g
+YAML
+"$BIN" exec "$TMP/types.yaml" --output json > "$TMP/types.json" 2> "$TMP/types.err"
+rc=$?
+check "a failing step makes exit 1" '[ $rc = 1 ]' "rc=$rc $(cat "$TMP/types.err")"
+check "typed step ok" '[ "$(field "$TMP/types.json" typed status)" = "\"ok\"" ]' "$(head -c 2000 "$TMP/types.json")"
+check "integers arrive as numbers" 'grep -q "\"i\": 42," "$TMP/types.json" && grep -q "\"big\": 9000000000" "$TMP/types.json"'
+check "floats and numerics arrive as numbers" 'grep -q "\"f\": 2.5," "$TMP/types.json" && grep -q "\"n\": 1.25," "$TMP/types.json" && grep -q "\"ni\": 10," "$TMP/types.json"'
+check "booleans and NULL arrive typed" 'grep -q "\"b\": true," "$TMP/types.json" && grep -q "\"z\": null," "$TMP/types.json"'
+check "columns in order" 'tr -d " \n" < "$TMP/types.json" | grep -q "\"columns\":\[\"i\",\"f\",\"n\",\"ni\",\"b\",\"z\",\"s\",\"big\"\]"'
+check "command and row_count" '[ "$(field "$TMP/types.json" typed command)" = "\"SELECT\"" ] && [ "$(field "$TMP/types.json" typed row_count)" = 1 ]'
+check "hostile bind value arrives verbatim" "grep -qF '\"echoed\": \"'\\''; DROP TABLE t; --\"' \"\$TMP/types.json\""
+check "hostile bind value did not run" '[ "$(psql_admin -c "SELECT count(*) FROM t")" = 2 ]'
+check "non-mutating DELETE refused by the server (read-only)" '[ "$(field "$TMP/types.json" delete status)" = "\"failed\"" ] && [ "$(field "$TMP/types.json" delete sqlstate)" = "\"25006\"" ] && grep -q "cannot execute DELETE in a read-only transaction" "$TMP/types.json"'
+check "the row is still there" '[ "$(psql_admin -c "SELECT count(*) FROM t WHERE id = 1")" = 1 ]'
+check "one connection reused by every step" 'grep -q "\"pid_same\": true" "$TMP/types.json"'
+check "sql() from Lua, read-only too" 'grep -q "\"n\": 42" "$TMP/types.json" && grep -q "\"ro\": \"on\"" "$TMP/types.json"'
+check "NOTICEs captured" 'grep -q "NOTICE: hello 42" "$TMP/types.json"'
+check "rows capped at 10000, cap reported, count exact" '[ "$(field "$TMP/types.json" many rows_truncated)" = 25000 ] && [ "$(field "$TMP/types.json" many row_count)" = 25000 ] && [ "$(grep -c "\"n\": " "$TMP/types.json")" -ge 10000 ]'
+check "password never printed" '! grep -q "$RUNBOOK_TEST_PASSWORD" "$TMP/types.json" "$TMP/types.err"'
+
+# A mutating step writes only with --apply.
+cat > "$TMP/fix.yaml" <<'YAML'
+runbook: fix
+title: remediation
+targets:
+  db: {type: postgres, dsn: "${env.RUNBOOK_TEST_DSN}"}
+steps:
+  - id: rename
+    mutates: true
+    sql: UPDATE t SET name = $1 WHERE id = 2
+    args: [deux]
+YAML
+"$BIN" exec "$TMP/fix.yaml" --output json > "$TMP/fix1.json" 2>&1
+check "mutating step is would-run without --apply" '[ "$(field "$TMP/fix1.json" rename status)" = "\"would-run\"" ] && [ "$(psql_admin -c "SELECT name FROM t WHERE id = 2")" = two ]'
+"$BIN" exec "$TMP/fix.yaml" --apply --output json > "$TMP/fix2.json" 2>&1
+check "--apply runs it" '[ "$(field "$TMP/fix2.json" rename status)" = "\"ok\"" ] && [ "$(psql_admin -c "SELECT name FROM t WHERE id = 2")" = deux ] && [ "$(field "$TMP/fix2.json" rename row_count)" = 1 ] && [ "$(field "$TMP/fix2.json" rename command)" = "\"UPDATE\"" ]' "$(cat "$TMP/fix2.json")"
+
+# Two statements are refused before anything runs.
+cat > "$TMP/two.yaml" <<'YAML'
+runbook: two
+title: two statements
+targets:
+  db: {type: postgres, dsn: x}
+steps:
+  - id: two
+    sql: "SELECT 1; DELETE FROM t"
+  - id: fine
+    sql: "SELECT ';' AS semi, $$;$$ AS dollar -- ; comment"
+YAML
+"$BIN" check "$TMP/two.yaml" > "$TMP/two.out" 2>&1; rc=$?
+check "two statements refused by check" '[ $rc = 2 ] && grep -q "two.yaml:7:11: sql must be exactly one statement, found 2" "$TMP/two.out" && ! grep -q ":9:" "$TMP/two.out"' "$(cat "$TMP/two.out")"
+
+# Deadline: the query is cancelled on the server and nothing keeps running there.
+cat > "$TMP/slow.yaml" <<'YAML'
+runbook: slow
+title: a slow query
+targets:
+  db: {type: postgres, dsn: "${env.RUNBOOK_TEST_DSN}"}
+steps:
+  - id: sleep
+    timeout: 1s
+    sql: SELECT pg_sleep(600)
+  - id: after
+    sql: SELECT 1 AS still_works
+YAML
+start=$(date +%s%N)
+"$BIN" exec "$TMP/slow.yaml" --output json > "$TMP/slow.json" 2>&1
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+check "timed-out query has status timeout" '[ "$(field "$TMP/slow.json" sleep status)" = "\"timeout\"" ]' "$(cat "$TMP/slow.json")"
+check "timed-out query ended within its deadline plus grace ($took ms)" '[ $took -lt 5000 ]'
+check "no pg_sleep left on the server" '[ "$(psql_admin -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '\''SELECT pg_sleep(600)%'\'' AND state = '\''active'\''")" = 0 ]'
+check "the connection works after a cancel" '[ "$(field "$TMP/slow.json" after status)" = "\"ok\"" ]'
+
+# Ctrl-C cancels the running query on the server and exits 130.
+"$BIN" exec "$TMP/slow.yaml" -p x=1 > /dev/null 2>&1; # (unknown param: exit 2, nothing runs)
+sed -i 's/timeout: 1s/timeout: 60s/' "$TMP/slow.yaml"
+"$BIN" exec "$TMP/slow.yaml" > "$TMP/int.out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+	[ "$(psql_admin -c "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(600)' AND state = 'active'")" = 1 ] && break
+	sleep 0.05
+done
+kill -INT $pid; wait $pid; rc=$?
+check "Ctrl-C during a query exits 130" '[ $rc = 130 ]' "rc=$rc $(cat "$TMP/int.out")"
+sleep 0.2
+check "Ctrl-C cancelled the query on the server" '[ "$(psql_admin -c "SELECT count(*) FROM pg_stat_activity WHERE query = '\''SELECT pg_sleep(600)'\'' AND state = '\''active'\''")" = 0 ]'
+
+# Unreachable server and wrong password: clear errors, within the deadline, redacted.
+cat > "$TMP/conn.yaml" <<'YAML'
+runbook: conn
+title: connection errors
+params:
+  dsn: {required: true}
+targets:
+  db: {type: postgres, dsn: "${params.dsn}"}
+steps:
+  - id: q
+    timeout: 3s
+    sql: SELECT 1
+YAML
+"$BIN" exec "$TMP/conn.yaml" -p dsn="postgres://runbook@127.0.0.1:1/x" --output json > "$TMP/unreach.json" 2>&1; rc=$?
+check "unreachable server: failed with a clear error" '[ $rc = 1 ] && grep -q "cannot connect to target '\''db'\''" "$TMP/unreach.json" && grep -q "Connection refused" "$TMP/unreach.json"' "$(cat "$TMP/unreach.json")"
+bad="postgres://runbook:wrong-Passw0rd-xyz@127.0.0.1:$PGTESTPORT/runbook_test"
+"$BIN" exec "$TMP/conn.yaml" -p dsn="$bad" --output json > "$TMP/badpw.json" 2>&1
+check "wrong password: authentication error" 'grep -q "password authentication failed" "$TMP/badpw.json"' "$(cat "$TMP/badpw.json")"
+check "wrong password: the password is redacted everywhere" '! grep -q "wrong-Passw0rd-xyz" "$TMP/badpw.json"' "$(grep -n Passw0rd "$TMP/badpw.json")"
+"$BIN" exec "$TMP/conn.yaml" -p dsn=x --target db="$DSN" --output json > "$TMP/override.json" 2>&1
+check "--target overrides the DSN" '[ "$(field "$TMP/override.json" q status)" = "\"ok\"" ]' "$(cat "$TMP/override.json")"
+
+# No connection is opened when no step needs it.
+cat > "$TMP/lazy.yaml" <<'YAML'
+runbook: lazy
+title: nothing to do
+targets:
+  db: {type: postgres, dsn: "postgres://nobody@127.0.0.1:1/none"}
+steps:
+  - id: q
+    when: "false"
+    sql: SELECT 1
+  - id: l
+    lua: return 1
+YAML
+"$BIN" exec "$TMP/lazy.yaml" > "$TMP/lazy.out" 2>&1
+check "no connection when no step needs it" '[ $? = 0 ]' "$(cat "$TMP/lazy.out")"
+
+# --record then --dry-run --fixtures gives the same results.
+"$BIN" exec "$TMP/types.yaml" --record "$TMP/rec.json" > /dev/null 2>&1
+"$BIN" exec "$TMP/types.yaml" --dry-run --fixtures "$TMP/rec.json" --output json > "$TMP/replay.json" 2>&1
+check "record/replay: rows come back" 'grep -q "\"i\": 42," "$TMP/replay.json" && [ "$(field "$TMP/replay.json" delete sqlstate)" = "\"25006\"" ] && [ "$(field "$TMP/replay.json" typed status)" = "\"ok\"" ]' "$(head -c 1500 "$TMP/replay.json")"
+check "record/replay: the replay opened no connection" 'grep -q "\"dry_run\": true" "$TMP/replay.json"'
+
+# The shipped runbook against a real server.
+RUNBOOK_PATH="$ROOT/runbooks" "$BIN" exec db-connections --target primary="$DSN" --output json > "$TMP/dbc.json" 2> "$TMP/dbc.err"
+check "db-connections: SQL steps ok on a real server" '[ "$(field "$TMP/dbc.json" connections status)" = "\"ok\"" ] && [ "$(field "$TMP/dbc.json" long_running status)" = "\"ok\"" ] && [ "$(field "$TMP/dbc.json" assess status)" = "\"ok\"" ]' "$(head -c 3000 "$TMP/dbc.json") $(cat "$TMP/dbc.err")"
+check "db-connections: assessment produced a finding" 'grep -q "of max_connections" "$TMP/dbc.json"'
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
