@@ -87,10 +87,13 @@ deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES)
 
+bench: runbook
+	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/bench.sh
+
 demo:
 	$(MAKE) deps
 	$(MAKE) runbook
-	./runbook exec db-connections --dry-run --fixtures tests/fixtures/db-connections-saturated.json
+	bash tests/demo.sh
 
 clean:
 	rm -f runbook librunbook.a tests/check_runbook tests/fuzz_loader */*.o */*.d
