@@ -11,11 +11,11 @@ DATADIR = $(PREFIX)/share/runbook
 MANDIR = $(PREFIX)/share/man/man1
 
 CC ?= cc
-PKGS = lua5.4 yaml-0.1 jansson libpq
+PKGS = lua5.4 yaml-0.1 jansson libpq libssh2
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-missing-field-initializers \
 	  $(shell pkg-config --cflags $(PKGS)) -DRUNBOOK_DATADIR='"$(DATADIR)"' -MMD -MP
-LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm
+LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -25,7 +25,7 @@ endif
 ENGINE = engine/util.o engine/diag.o engine/yaml_tree.o engine/runbook.o engine/template.o \
 	 engine/redact.o engine/exec.o engine/report.o engine/path.o engine/alert.o
 COMMANDS = engine/cmd_list.o engine/cmd_show.o engine/cmd_check.o engine/cmd_exec.o engine/cmd_test.o
-ACTIONS = actions/action.o actions/lua.o actions/shell.o actions/sql.o actions/pending.o
+ACTIONS = actions/action.o actions/lua.o actions/shell.o actions/sql.o actions/ssh.o actions/ssh_config.o actions/pending.o
 SANDBOX = sandbox/sandbox.o sandbox/pattern.o
 LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)
 

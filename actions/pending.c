@@ -1,5 +1,5 @@
 /*
- * pending: the ssh, http and notify actions before their own issues
+ * pending: the http and notify actions before their own issues
  * land. They render exactly what would run (so --dry-run and `runbook test`
  * work today) and, when asked to run, say plainly that they are not
  * available yet instead of pretending.
@@ -16,42 +16,6 @@ static enum step_status not_yet(struct action_call *call, json_t *result, const 
 	*err = xasprintf("the %s action is not available yet in this build; use --dry-run (with --fixtures) "
 			 "to render it", what);
 	return ST_FAILED;
-}
-
-/* The host list of an ssh target: `hosts`, or `host` as a string or list. */
-static json_t *ssh_hosts(json_t *target)
-{
-	json_t *h = json_object_get(target, "hosts");
-	if (!h)
-		h = json_object_get(target, "host");
-	if (json_is_string(h)) {
-		json_t *a = json_array();
-		json_array_append(a, h);
-		return a;
-	}
-	return json_incref(h ? h : json_array());
-}
-
-static char *ssh_render(const struct action_call *call)
-{
-	struct sbuf sb;
-	sbuf_init(&sb);
-	json_t *hosts = ssh_hosts(call->target);
-	const char *user = json_string_value(json_object_get(call->target, "user"));
-	size_t i;
-	json_t *h;
-	json_array_foreach(hosts, i, h) {
-		if (i)
-			sbuf_addc(&sb, '\n');
-		sbuf_addf(&sb, "ssh %s%s%s: %s", user ? user : "", user ? "@" : "", json_string_value(h), call->text);
-	}
-	json_decref(hosts);
-	return sbuf_detach(&sb);
-}
-
-static enum step_status ssh_run(struct action_call *call, json_t *result, char **err)
-{
-	return not_yet(call, result, "ssh", err);
 }
 
 static char *http_render(const struct action_call *call)
@@ -94,16 +58,6 @@ static enum step_status notify_run(struct action_call *call, json_t *result, cha
 {
 	return not_yet(call, result, "notify", err);
 }
-
-const struct action action_ssh = {
-	.name = "ssh",
-	.target_type = "ssh",
-	.spec = SPEC_TEXT,
-	.quote_shell = 1,
-	.slot = 1,
-	.render = ssh_render,
-	.run = ssh_run,
-};
 
 const struct action action_http = {
 	.name = "http",

@@ -1,0 +1,697 @@
+/*
+ * ssh: a command on every host of an ssh target, over libssh2.
+ *
+ * - One SSH session per host per run (found in the run's pool, opened on
+ *   first use), a channel per command.
+ * - Fan-out: the hosts of a target run concurrently, at most `concurrency`
+ *   at once (default 10), each within the step's deadline, so one slow or
+ *   dead host never delays the others past it. The step's status is the
+ *   worst of the hosts'.
+ * - Every wait (TCP connect, handshake, authentication, the command) is a
+ *   non-blocking loop bounded by the deadline.
+ * - Host keys are verified against known_hosts (the target's file, else
+ *   ~/.ssh/known_hosts; hashed entries too); an unknown or changed key is
+ *   refused with its SHA256 fingerprint, like StrictHostKeyChecking=yes.
+ * - Authentication: ssh-agent, then the target's identity, then the
+ *   default key files. Never a password.
+ * - The remote shell prints its PID first (to stderr, removed from the
+ *   output). sshd makes each command a session leader, so past the deadline
+ *   a second channel kills the command's whole process group remotely.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "action.h"
+#include "ssh_config.h"
+#include "../engine/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libssh2.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PID_MARK "runbook-remote-pid:"
+
+struct sshhost {
+	char *key;      /* user@hostname:port */
+	int sock;
+	LIBSSH2_SESSION *s;
+};
+
+struct sshpool {
+	pthread_mutex_t mu;
+	struct sshhost **h;
+	size_t n;
+};
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static void ssh_lib_init(void)
+{
+	libssh2_init(0);
+}
+
+/* ---- rendering ---- */
+
+/* The host list of an ssh target: `hosts`, or `host` as a string or list. */
+static json_t *host_list(json_t *target)
+{
+	json_t *h = json_object_get(target, "hosts");
+	if (!h)
+		h = json_object_get(target, "host");
+	if (json_is_string(h)) {
+		json_t *a = json_array();
+		json_array_append(a, h);
+		return a;
+	}
+	return json_incref(json_is_array(h) ? h : json_array());
+}
+
+static char *ssh_render(const struct action_call *call)
+{
+	struct sbuf sb;
+	sbuf_init(&sb);
+	json_t *hosts = host_list(call->target);
+	const char *user = json_string_value(json_object_get(call->target, "user"));
+	size_t i;
+	json_t *h;
+	json_array_foreach(hosts, i, h) {
+		if (i)
+			sbuf_addc(&sb, '\n');
+		sbuf_addf(&sb, "ssh %s%s%s: %s", user ? user : "", user ? "@" : "", json_string_value(h), call->text);
+	}
+	json_decref(hosts);
+	return sbuf_detach(&sb);
+}
+
+/* ---- waiting ---- */
+
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		if (interrupted)
+			return 2;
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			return 1;
+		struct pollfd p = {fd, events, 0};
+		int r = poll(&p, 1, (int)(left > 100 ? 100 : left));
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Waits for the directions libssh2 is blocked on. */
+static int wait_session(struct sshhost *h, int64_t deadline)
+{
+	int dir = libssh2_session_block_directions(h->s);
+	short ev = 0;
+	if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
+		ev |= POLLIN;
+	if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+		ev |= POLLOUT;
+	return wait_fd(h->sock, ev ? ev : POLLIN, deadline);
+}
+
+/* Repeats a libssh2 call while it would block, within the deadline. */
+#define NB(h, deadline, w, call)                                              \
+	({                                                                    \
+		int rc_;                                                      \
+		w = 0;                                                        \
+		while ((rc_ = (call)) == LIBSSH2_ERROR_EAGAIN) {               \
+			if ((w = wait_session(h, deadline)))                  \
+				break;                                        \
+		}                                                             \
+		rc_;                                                          \
+	})
+
+static const char *why(int w)
+{
+	return w == 2 ? "interrupted" : w == 1 ? "deadline passed" : "socket error";
+}
+
+/* ---- connecting ---- */
+
+static int tcp_connect(const char *host, int port, int64_t deadline, char **err)
+{
+	char ports[16];
+	snprintf(ports, sizeof ports, "%d", port);
+	struct addrinfo hints = {0}, *res = NULL;
+	hints.ai_socktype = SOCK_STREAM;
+	int gai = getaddrinfo(host, ports, &hints, &res);
+	if (gai) {
+		*err = xasprintf("cannot resolve %s: %s", host, gai_strerror(gai));
+		return -1;
+	}
+	int fd = -1;
+	char *last = NULL;
+	for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+		if (fd < 0)
+			continue;
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+			break;
+		int w = errno == EINPROGRESS ? wait_fd(fd, POLLOUT, deadline) : -1;
+		int soerr = 0;
+		socklen_t sl = sizeof soerr;
+		if (w == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+			break;
+		free(last);
+		last = w > 0 ? xasprintf("connect to %s port %d: %s", host, port, w == 1 ? "timed out" : "interrupted")
+			     : xasprintf("connect to %s port %d: %s", host, port, strerror(soerr ? soerr : errno));
+		close(fd);
+		fd = -1;
+		if (w > 0)
+			break;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		*err = last ? last : xasprintf("cannot connect to %s port %d", host, port);
+	else
+		free(last);
+	return fd;
+}
+
+static char *b64(const unsigned char *in, size_t n)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	struct sbuf sb;
+	sbuf_init(&sb);
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+		sbuf_addc(&sb, tab[v >> 18 & 63]);
+		sbuf_addc(&sb, tab[v >> 12 & 63]);
+		if (i + 1 < n)
+			sbuf_addc(&sb, tab[v >> 6 & 63]);
+		if (i + 2 < n)
+			sbuf_addc(&sb, tab[v & 63]);
+	}
+	return sbuf_detach(&sb); /* unpadded, as OpenSSH prints it */
+}
+
+static int check_host_key(struct sshhost *h, const char *host, int port, const char *known, char **err)
+{
+	size_t len;
+	int type;
+	const char *key = libssh2_session_hostkey(h->s, &len, &type);
+	const char *hash = libssh2_hostkey_hash(h->s, LIBSSH2_HOSTKEY_HASH_SHA256);
+	char *fp = hash ? b64((const unsigned char *)hash, 32) : xstrdup("?");
+	int bit;
+	switch (type) {
+	case LIBSSH2_HOSTKEY_TYPE_RSA: bit = LIBSSH2_KNOWNHOST_KEY_SSHRSA; break;
+	case LIBSSH2_HOSTKEY_TYPE_DSS: bit = LIBSSH2_KNOWNHOST_KEY_SSHDSS; break;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: bit = LIBSSH2_KNOWNHOST_KEY_ECDSA_256; break;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: bit = LIBSSH2_KNOWNHOST_KEY_ECDSA_384; break;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: bit = LIBSSH2_KNOWNHOST_KEY_ECDSA_521; break;
+	case LIBSSH2_HOSTKEY_TYPE_ED25519: bit = LIBSSH2_KNOWNHOST_KEY_ED25519; break;
+	default: bit = LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
+	}
+	LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(h->s);
+	int rc = LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
+	struct stat st;
+	if (kh && key && stat(known, &st) == 0) {
+		libssh2_knownhost_readfile(kh, known, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+		struct libssh2_knownhost *found = NULL;
+		rc = libssh2_knownhost_checkp(kh, host, port, key, len,
+					      LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | bit, &found);
+	}
+	if (kh)
+		libssh2_knownhost_free(kh);
+	int ok = rc == LIBSSH2_KNOWNHOST_CHECK_MATCH;
+	if (rc == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+		*err = xasprintf("host key for %s has CHANGED (now SHA256:%s); refusing to connect: check with the host's "
+				 "owner, then fix %s",
+				 host, fp, known);
+	else if (!ok)
+		*err = xasprintf("host key for %s is not known (SHA256:%s); refusing to connect: verify it, then add it "
+				 "to %s (ssh-keyscan -p %d %s)",
+				 host, fp, known, port, host);
+	free(fp);
+	return ok ? 0 : -1;
+}
+
+static int authenticate(struct sshhost *h, const struct ssh_host_config *cfg, int64_t deadline, char **err)
+{
+	int w;
+	const char *user = cfg->user;
+	unsigned ulen = (unsigned)strlen(user);
+	/* 1. ssh-agent */
+	if (getenv("SSH_AUTH_SOCK")) {
+		LIBSSH2_AGENT *ag = libssh2_agent_init(h->s);
+		if (ag && libssh2_agent_connect(ag) == 0 && libssh2_agent_list_identities(ag) == 0) {
+			struct libssh2_agent_publickey *id = NULL, *prev = NULL;
+			while (libssh2_agent_get_identity(ag, &id, prev) == 0) {
+				int rc = NB(h, deadline, w, libssh2_agent_userauth(ag, user, id));
+				if (rc == 0) {
+					libssh2_agent_disconnect(ag);
+					libssh2_agent_free(ag);
+					return 0;
+				}
+				if (w) {
+					*err = xasprintf("authentication as %s: %s", user, why(w));
+					libssh2_agent_disconnect(ag);
+					libssh2_agent_free(ag);
+					return -1;
+				}
+				prev = id;
+			}
+			libssh2_agent_disconnect(ag);
+		}
+		if (ag)
+			libssh2_agent_free(ag);
+	}
+	/* 2. the target's identity, 3. the default key files */
+	const char *defaults[] = {"~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"};
+	for (int i = -1; i < 3; i++) {
+		char *key = i < 0 ? (cfg->identity ? xstrdup(cfg->identity) : NULL) : ssh_expand_home(defaults[i]);
+		struct stat st;
+		if (key && stat(key, &st) == 0) {
+			int rc = NB(h, deadline, w, libssh2_userauth_publickey_fromfile_ex(h->s, user, ulen, NULL, key, NULL));
+			if (rc == 0) {
+				free(key);
+				return 0;
+			}
+			if (w) {
+				*err = xasprintf("authentication as %s: %s", user, why(w));
+				free(key);
+				return -1;
+			}
+		}
+		free(key);
+	}
+	*err = xasprintf("authentication as %s failed (tried ssh-agent%s and the default key files; passwords are never "
+			 "used)",
+			 user, cfg->identity ? " and the target's identity" : "");
+	return -1;
+}
+
+static void host_free(struct sshhost *h)
+{
+	if (!h)
+		return;
+	if (h->s) {
+		libssh2_session_set_blocking(h->s, 0);
+		libssh2_session_disconnect(h->s, "done");
+		libssh2_session_free(h->s);
+	}
+	if (h->sock >= 0)
+		close(h->sock);
+	free(h->key);
+	free(h);
+}
+
+static struct sshhost *open_host(const struct ssh_host_config *cfg, const char *known, int64_t deadline, char **err)
+{
+	struct sshhost *h = xcalloc(1, sizeof *h);
+	h->sock = tcp_connect(cfg->hostname, cfg->port, deadline, err);
+	if (h->sock < 0) {
+		free(h);
+		return NULL;
+	}
+	h->s = libssh2_session_init();
+	libssh2_session_set_blocking(h->s, 0);
+	int w, rc = NB(h, deadline, w, libssh2_session_handshake(h->s, h->sock));
+	if (rc) {
+		*err = w ? xasprintf("SSH handshake with %s: %s", cfg->hostname, why(w))
+			 : xasprintf("SSH handshake with %s failed (%d)", cfg->hostname, rc);
+		host_free(h);
+		return NULL;
+	}
+	if (check_host_key(h, cfg->hostname, cfg->port, known, err) || authenticate(h, cfg, deadline, err)) {
+		host_free(h);
+		return NULL;
+	}
+	libssh2_keepalive_config(h->s, 0, 15);
+	return h;
+}
+
+/* ---- one command on one host ---- */
+
+struct job {
+	struct action_call *call;
+	struct sshpool *pool;
+	const char *alias;
+	json_t *result;           /* this host's result fields */
+	enum step_status status;
+	char *err;
+};
+
+static void read_stream(LIBSSH2_CHANNEL *ch, int stream, struct sbuf *sb, size_t *total, size_t cap, int *again)
+{
+	char buf[16384];
+	for (;;) {
+		ssize_t n = libssh2_channel_read_ex(ch, stream, buf, sizeof buf);
+		if (n == LIBSSH2_ERROR_EAGAIN) {
+			(*again)++;
+			return;
+		}
+		if (n <= 0)
+			return;
+		*total += (size_t)n;
+		if (sb->len < cap)
+			sbuf_add(sb, buf, (size_t)n < cap - sb->len ? (size_t)n : cap - sb->len);
+	}
+}
+
+/* Kills the remote process group through a second channel. */
+static void remote_kill(struct sshhost *h, long pid)
+{
+	int64_t until = now_ms() + 3000;
+	int w;
+	LIBSSH2_CHANNEL *k = NULL;
+	while (!(k = libssh2_channel_open_session(h->s)) &&
+	       libssh2_session_last_errno(h->s) == LIBSSH2_ERROR_EAGAIN && !wait_session(h, until))
+		;
+	if (!k)
+		return;
+	char *cmd = xasprintf("kill -TERM -- -%ld 2>/dev/null; (sleep 1; kill -KILL -- -%ld) </dev/null >/dev/null 2>&1 &",
+			      pid, pid);
+	NB(h, until, w, libssh2_channel_exec(k, cmd));
+	free(cmd);
+	NB(h, until, w, libssh2_channel_send_eof(k));
+	char buf[256];
+	while (!libssh2_channel_eof(k) && now_ms() < until) {
+		ssize_t n = libssh2_channel_read(k, buf, sizeof buf);
+		if (n == LIBSSH2_ERROR_EAGAIN && wait_session(h, until))
+			break;
+		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+			break;
+	}
+	NB(h, until, w, libssh2_channel_close(k));
+	libssh2_channel_free(k);
+}
+
+static json_t *stream_json(struct sbuf *sb)
+{
+	json_t *j = json_stringn(sb->buf ? sb->buf : "", sb->len);
+	if (!j) {
+		for (size_t i = 0; i < sb->len; i++)
+			if ((unsigned char)sb->buf[i] >= 0x80)
+				sb->buf[i] = '?';
+		j = json_stringn(sb->buf, sb->len);
+	}
+	return j;
+}
+
+static struct sshhost *pool_get(struct job *j, struct ssh_host_config *cfg, char **err)
+{
+	struct action_call *call = j->call;
+	char *key = xasprintf("%s@%s:%d", cfg->user, cfg->hostname, cfg->port);
+	pthread_mutex_lock(&j->pool->mu);
+	for (size_t i = 0; i < j->pool->n; i++) {
+		if (j->pool->h[i] && !strcmp(j->pool->h[i]->key, key)) {
+			struct sshhost *h = j->pool->h[i];
+			j->pool->h[i] = NULL; /* taken: one user at a time */
+			pthread_mutex_unlock(&j->pool->mu);
+			free(key);
+			return h;
+		}
+	}
+	pthread_mutex_unlock(&j->pool->mu);
+	const char *kt = json_string_value(json_object_get(call->target, "known_hosts"));
+	char *known = ssh_expand_home(kt ? kt : "~/.ssh/known_hosts");
+	struct sshhost *h = open_host(cfg, known, call->deadline_ms, err);
+	free(known);
+	if (h)
+		h->key = key;
+	else
+		free(key);
+	return h;
+}
+
+static void pool_put(struct sshpool *pool, struct sshhost *h)
+{
+	pthread_mutex_lock(&pool->mu);
+	for (size_t i = 0; i < pool->n; i++)
+		if (!pool->h[i]) {
+			pool->h[i] = h;
+			pthread_mutex_unlock(&pool->mu);
+			return;
+		}
+	pool->h = xrealloc(pool->h, (pool->n + 1) * sizeof *pool->h);
+	pool->h[pool->n++] = h;
+	pthread_mutex_unlock(&pool->mu);
+}
+
+static void run_job(struct job *j)
+{
+	struct action_call *call = j->call;
+	struct ssh_host_config cfg = {0};
+	const char *tu = json_string_value(json_object_get(call->target, "user"));
+	const char *ti = json_string_value(json_object_get(call->target, "identity"));
+	json_t *tp = json_object_get(call->target, "port");
+	cfg.user = tu ? xstrdup(tu) : NULL;
+	cfg.identity = ti ? ssh_expand_home(ti) : NULL;
+	cfg.port = json_is_integer(tp) ? (int)json_integer_value(tp) : 0;
+	char *confpath = ssh_expand_home("~/.ssh/config");
+	ssh_config_lookup(confpath, j->alias, &cfg);
+	free(confpath);
+	j->result = json_object();
+	j->status = ST_FAILED;
+	struct sshhost *h = pool_get(j, &cfg, &j->err);
+	ssh_host_config_release(&cfg);
+	if (!h) {
+		if (interrupted)
+			j->status = ST_FAILED;
+		else if (now_ms() >= call->deadline_ms)
+			j->status = ST_TIMEOUT;
+		json_object_set_new(j->result, "exit_code", json_null());
+		json_object_set_new(j->result, "signal", json_null());
+		return;
+	}
+	int64_t deadline = call->deadline_ms;
+	int w = 0, broken = 0, timed_out = 0, stopped = 0;
+	LIBSSH2_CHANNEL *ch = NULL;
+	while (!(ch = libssh2_channel_open_session(h->s)) && libssh2_session_last_errno(h->s) == LIBSSH2_ERROR_EAGAIN &&
+	       !(w = wait_session(h, deadline)))
+		;
+	struct sbuf out, errb;
+	sbuf_init(&out);
+	sbuf_init(&errb);
+	size_t tout = 0, terr = 0;
+	long pid = 0;
+	char *cmd = xasprintf("printf '%s%%s\\n' \"$$\" >&2; %s", PID_MARK, call->text);
+	if (!ch || NB(h, deadline, w, libssh2_channel_exec(ch, cmd))) {
+		j->err = xasprintf("cannot start the command: %s", w ? why(w) : "channel refused");
+		broken = 1;
+		timed_out = w == 1;
+		stopped = w == 2;
+	}
+	free(cmd);
+	size_t cap = call->env->output_cap ? call->env->output_cap : ACTION_OUTPUT_CAP;
+	while (!broken) {
+		int again = 0;
+		read_stream(ch, 0, &out, &tout, cap, &again);
+		read_stream(ch, SSH_EXTENDED_DATA_STDERR, &errb, &terr, cap + 64, &again);
+		if (!pid && errb.len && memchr(errb.buf, '\n', errb.len) && !strncmp(errb.buf, PID_MARK, strlen(PID_MARK)))
+			pid = strtol(errb.buf + strlen(PID_MARK), NULL, 10);
+		if (libssh2_channel_eof(ch))
+			break;
+		if (again == 2) {
+			libssh2_keepalive_send(h->s, &(int){0});
+			if ((w = wait_session(h, deadline))) {
+				timed_out = w == 1;
+				stopped = w == 2;
+				broken = w < 0;
+				break;
+			}
+		} else if (again == 0 && libssh2_session_last_errno(h->s) && libssh2_session_last_errno(h->s) != LIBSSH2_ERROR_EAGAIN) {
+			broken = 1;
+			j->err = xstrdup("the connection to the host was lost");
+			break;
+		}
+	}
+	if ((timed_out || stopped) && pid > 0)
+		remote_kill(h, pid);
+	/* the PID line is ours, not the command's */
+	if (errb.len && !strncmp(errb.buf, PID_MARK, strlen(PID_MARK))) {
+		char *nl = memchr(errb.buf, '\n', errb.len);
+		size_t skip = nl ? (size_t)(nl - errb.buf) + 1 : errb.len;
+		memmove(errb.buf, errb.buf + skip, errb.len - skip);
+		errb.len -= skip;
+		terr -= skip;
+		errb.buf[errb.len] = '\0';
+	}
+	if (errb.len > cap)
+		errb.len = cap;
+	json_object_set_new(j->result, "stdout", stream_json(&out));
+	json_object_set_new(j->result, "stderr", stream_json(&errb));
+	if (tout > cap)
+		json_object_set_new(j->result, "stdout_truncated", json_integer((json_int_t)tout));
+	if (terr > cap)
+		json_object_set_new(j->result, "stderr_truncated", json_integer((json_int_t)terr));
+	sbuf_release(&out);
+	sbuf_release(&errb);
+	int closed = 0;
+	if (ch && !broken && !timed_out && !stopped) {
+		int64_t until = now_ms() + 2000;
+		closed = NB(h, until, w, libssh2_channel_close(ch)) == 0 && NB(h, until, w, libssh2_channel_wait_closed(ch)) == 0;
+	}
+	char *sig = NULL;
+	if (closed)
+		libssh2_channel_get_exit_signal(ch, &sig, NULL, NULL, NULL, NULL, NULL);
+	if (timed_out || stopped || broken || !closed) {
+		json_object_set_new(j->result, "exit_code", json_null());
+		json_object_set_new(j->result, "signal", json_null());
+		if (timed_out) {
+			free(j->err);
+			j->err = xasprintf("timed out after %lld ms; %s", (long long)call->timeout_ms,
+					   pid ? "the remote command's process group was killed" : "the command could not be killed (no PID)");
+			j->status = ST_TIMEOUT;
+		} else if (stopped) {
+			free(j->err);
+			j->err = xstrdup("interrupted; the remote command's process group was killed");
+		} else if (!j->err) {
+			j->err = xstrdup("the command's exit status did not arrive");
+		}
+	} else if (sig && *sig) {
+		json_object_set_new(j->result, "exit_code", json_null());
+		json_object_set_new(j->result, "signal", json_sprintf("SIG%s", sig));
+		j->err = xasprintf("killed by signal SIG%s", sig);
+	} else {
+		int code = libssh2_channel_get_exit_status(ch);
+		json_object_set_new(j->result, "exit_code", json_integer(code));
+		json_object_set_new(j->result, "signal", json_null());
+		if (code)
+			j->err = xasprintf("exit code %d", code);
+		else
+			j->status = ST_OK;
+	}
+	if (sig)
+		libssh2_free(h->s, sig);
+	if (ch)
+		libssh2_channel_free(ch);
+	if (broken || timed_out || stopped)
+		host_free(h); /* do not reuse a session in an unknown state */
+	else
+		pool_put(j->pool, h);
+}
+
+struct worker {
+	struct job *jobs;
+	size_t n, next;
+	pthread_mutex_t mu;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		size_t i = w->next++;
+		pthread_mutex_unlock(&w->mu);
+		if (i >= w->n)
+			return NULL;
+		run_job(&w->jobs[i]);
+	}
+}
+
+static int severity(enum step_status st)
+{
+	return st == ST_TIMEOUT ? 2 : st == ST_FAILED ? 3 : st == ST_OK ? 0 : 1;
+}
+
+static enum step_status ssh_run(struct action_call *call, json_t *result, char **err)
+{
+	pthread_once(&init_once, ssh_lib_init);
+	struct sshpool *pool = call->env->slot[action_ssh.slot];
+	if (!pool) {
+		pool = xcalloc(1, sizeof *pool);
+		pthread_mutex_init(&pool->mu, NULL);
+		call->env->slot[action_ssh.slot] = pool;
+	}
+	json_t *hosts = host_list(call->target);
+	size_t n = json_array_size(hosts);
+	if (!n) {
+		json_decref(hosts);
+		*err = xstrdup("the target has no hosts");
+		return ST_FAILED;
+	}
+	struct worker w = {xcalloc(n, sizeof(struct job)), n, 0, PTHREAD_MUTEX_INITIALIZER};
+	for (size_t i = 0; i < n; i++) {
+		w.jobs[i].call = call;
+		w.jobs[i].pool = pool;
+		w.jobs[i].alias = json_string_value(json_array_get(hosts, i));
+	}
+	json_t *conc = json_object_get(call->target, "concurrency");
+	size_t threads = json_is_integer(conc) && json_integer_value(conc) > 0 ? (size_t)json_integer_value(conc) : 10;
+	if (threads > n)
+		threads = n;
+	if (threads <= 1) {
+		worker_main(&w);
+	} else {
+		pthread_t *t = xcalloc(threads, sizeof *t);
+		size_t started = 0;
+		for (; started < threads; started++)
+			if (pthread_create(&t[started], NULL, worker_main, &w))
+				break;
+		if (!started)
+			worker_main(&w);
+		for (size_t i = 0; i < started; i++)
+			pthread_join(t[i], NULL);
+		free(t);
+	}
+	enum step_status worst = ST_OK;
+	int multi = json_is_array(json_object_get(call->target, "hosts")) ||
+		    json_is_array(json_object_get(call->target, "host"));
+	json_t *per = multi ? json_object() : NULL;
+	size_t bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct job *j = &w.jobs[i];
+		if (severity(j->status) > severity(worst))
+			worst = j->status;
+		if (j->status != ST_OK)
+			bad++;
+		if (multi) {
+			json_object_set_new(j->result, "status", json_string(step_status_name(j->status)));
+			if (j->err)
+				json_object_set_new(j->result, "error", json_string(j->err));
+			json_object_set_new(per, j->alias, j->result);
+		} else {
+			json_object_update(result, j->result);
+			json_decref(j->result);
+			if (j->err)
+				*err = xstrdup(j->err);
+		}
+		free(j->err);
+	}
+	if (multi) {
+		json_object_set_new(result, "hosts", per);
+		if (bad)
+			*err = xasprintf("%zu of %zu hosts failed", bad, n);
+	}
+	free(w.jobs);
+	json_decref(hosts);
+	return worst;
+}
+
+static void ssh_release(struct action_env *env)
+{
+	struct sshpool *pool = env->slot[action_ssh.slot];
+	if (!pool)
+		return;
+	for (size_t i = 0; i < pool->n; i++)
+		host_free(pool->h[i]);
+	free(pool->h);
+	pthread_mutex_destroy(&pool->mu);
+	free(pool);
+	env->slot[action_ssh.slot] = NULL;
+}
+
+const struct action action_ssh = {
+	.name = "ssh",
+	.target_type = "ssh",
+	.spec = SPEC_TEXT,
+	.quote_shell = 1,
+	.slot = 1,
+	.render = ssh_render,
+	.run = ssh_run,
+	.release = ssh_release,
+};
