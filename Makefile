@@ -34,7 +34,7 @@ TESTS = tests/check_runbook.o tests/check_loader.o tests/check_sandbox.o tests/c
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-.PHONY: all check unit integration pg-integration bench install uninstall clean deps demo fuzz
+.PHONY: all check unit integration pg-integration ssh-integration bench install uninstall clean deps demo fuzz
 
 all: runbook
 
@@ -50,7 +50,7 @@ tests/%.o: tests/%.c
 tests/check_runbook: $(TESTS) librunbook.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
-check: unit integration pg-integration
+check: unit integration pg-integration ssh-integration
 
 unit: tests/check_runbook runbook
 	cd tests && RUNBOOK_BIN=$(CURDIR)/runbook ./check_runbook
@@ -61,6 +61,10 @@ integration: runbook
 # against a real PostgreSQL the script starts and stops itself
 pg-integration: runbook
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/sql_test.sh
+
+# against a real OpenSSH server the script starts and stops itself
+ssh-integration: runbook
+	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/ssh_test.sh
 
 # The loader fuzzer: its own clang build of the engine (libFuzzer + ASan/UBSan).
 FUZZ_SRCS = tests/fuzz_loader.c $(ENGINE:.o=.c) $(ACTIONS:.o=.c) $(SANDBOX:.o=.c)

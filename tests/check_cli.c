@@ -123,8 +123,8 @@ START_TEST(exec_json_and_round_trip)
 	ck_assert(json_is_true(json_object_get(j, "dry_run")));
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "params"), "top")), 5);
 	json_t *steps = json_object_get(j, "steps");
-	ck_assert_uint_eq(json_array_size(steps), 7);
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(steps, 6), "status")), "would-run");
+	ck_assert_uint_eq(json_array_size(steps), 8);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(steps, 7), "status")), "would-run");
 	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(json_array_get(steps, 3), "rendered")), "$1 = '5'"));
 	json_t *f = json_array_get(json_object_get(j, "findings"), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(f, "level")), "critical");
@@ -143,7 +143,7 @@ START_TEST(exec_json_and_round_trip)
 			 0);
 	j = json_loads(out, 0, &je);
 	ck_assert_ptr_nonnull(j);
-	ck_assert_uint_eq(json_array_size(json_object_get(j, "findings")), 4);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "findings")), 5);
 	json_decref(j);
 	unlink("/tmp/runbook-cli-rec.json");
 	free(out), free(err);

@@ -243,8 +243,8 @@ END_TEST
 
 START_TEST(pending_actions_say_so)
 {
-	json_t *r = run_yaml("runbook: t\ntitle: T\ntargets:\n  app: {type: ssh, host: app-1}\nsteps:\n"
-			     "  - id: q\n    ssh: uptime\n",
+	json_t *r = run_yaml("runbook: t\ntitle: T\nsteps:\n"
+			     "  - id: q\n    http: {url: \"http://127.0.0.1:1/\"}\n",
 			     NULL, NULL);
 	ck_assert_str_eq(status(r, "q"), "failed");
 	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(step(r, "q"), "error")), "not available yet"));

@@ -44,7 +44,7 @@ START_TEST(loads_library_runbook)
 	ck_assert_ptr_nonnull(rb);
 	ck_assert_str_eq(rb->id, "db-connections");
 	ck_assert_str_eq(rb->severity, "SEV2");
-	ck_assert_uint_eq(rb->nsteps, 7);
+	ck_assert_uint_eq(rb->nsteps, 8);
 	const struct rb_step *t = runbook_step(rb, "terminate");
 	ck_assert_ptr_nonnull(t);
 	ck_assert_int_eq(t->mutates, 1);

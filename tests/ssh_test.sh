@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# SSH integration tests: `runbook exec` against a real OpenSSH server this
+# script starts (and always stops), with its own HOME (~/.ssh/config,
+# known_hosts) so nothing of the machine's is used. Prints "N passed, N failed".
+set -u
+BIN=${RUNBOOK_BIN:-$(pwd)/runbook}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TMP=$(mktemp -d /tmp/runbook-ssh-XXXXXX)
+agent_pid=
+cleanup() {
+	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
+	pkill -f "sleep 611" 2>/dev/null
+	"$ROOT/tests/sshd.sh" stop "$TMP/sshd"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT
+"$ROOT/tests/sshd.sh" start "$TMP/sshd" || { echo "0 passed, 1 failed"; exit 1; }
+. "$TMP/sshd/env"
+export HOME="$TMP/home"
+unset SSH_AUTH_SOCK
+mkdir -p "$HOME/.ssh"
+cp "$SSHD_DIR/known_hosts" "$HOME/.ssh/known_hosts"
+dead_port=$(( SSHD_PORT == 65000 ? 65001 : 65000 ))
+{
+	echo "Host app"
+	echo "  HostName 127.0.0.1"
+	echo "  Port $SSHD_PORT"
+	echo "  IdentityFile $SSHD_DIR/client_key"
+	echo "Host h??"
+	echo "  HostName 127.0.0.1"
+	echo "  Port $SSHD_PORT"
+	echo "  IdentityFile $SSHD_DIR/client_key"
+	echo "Host hdead"
+	echo "  HostName 127.0.0.1"
+	echo "  Port $dead_port"
+} > "$HOME/.ssh/config"
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok    $1"; }
+ko() { fail=$((fail + 1)); echo "FAIL  $1"; [ -n "${2:-}" ] && echo "$2" | head -30 | sed 's/^/      /'; }
+check() { if eval "$2"; then ok "$1"; else ko "$1" "${3:-}"; fi; }
+field() { # file step key: the value of "key" in step ID of a pretty-printed report
+	awk -v id="\"id\": \"$2\"" -v key="\"$3\": " '
+		index($0, id) { on = 1; next }
+		on && /^    }/ { on = 0 }
+		on && index($0, key) { sub(/^[^:]*: /, ""); sub(/,$/, ""); print; exit }' "$1"
+}
+
+cat > "$TMP/basic.yaml" <<'YAML'
+runbook: basic
+title: commands, exit codes, signals, big outputs, quoting
+params:
+  hostile: {default: "a'; touch /tmp/runbook-ssh-pwned; echo '"}
+targets:
+  app: {type: ssh, host: app}
+steps:
+  - id: out
+    ssh: "echo hello; echo oops >&2; exit 3"
+  - id: sig
+    ssh: "kill -TERM $$"
+  - id: big
+    ssh: "head -c 3000000 /dev/zero | tr '\\0' x; head -c 2000000 /dev/zero | tr '\\0' y >&2"
+  - id: quoted
+    ssh: "printf '%s' ${params.hostile}"
+  - id: p1
+    ssh: "echo $PPID"
+  - id: p2
+    ssh: "echo $PPID"
+  - id: lua
+    lua: |
+      local r = ssh("app", "echo from-lua")
+      return {out = r.stdout, same_session = steps.p1.stdout == steps.p2.stdout}
+YAML
+rm -f /tmp/runbook-ssh-pwned
+"$BIN" exec "$TMP/basic.yaml" --output json > "$TMP/basic.json" 2> "$TMP/basic.err"
+check "stdout, stderr and exit code" '[ "$(field "$TMP/basic.json" out stdout)" = "\"hello\\n\"" ] && [ "$(field "$TMP/basic.json" out stderr)" = "\"oops\\n\"" ] && [ "$(field "$TMP/basic.json" out exit_code)" = 3 ] && [ "$(field "$TMP/basic.json" out status)" = "\"failed\"" ]' "$(head -c 3000 "$TMP/basic.json") $(cat "$TMP/basic.err")"
+check "exit signal recorded, no fake exit code" '[ "$(field "$TMP/basic.json" sig signal)" = "\"SIGTERM\"" ] && [ "$(field "$TMP/basic.json" sig exit_code)" = null ]'
+check "big outputs on both streams, capped, caps reported" '[ "$(field "$TMP/basic.json" big stdout_truncated)" = 3000000 ] && [ "$(field "$TMP/basic.json" big stderr_truncated)" = 2000000 ] && [ "$(field "$TMP/basic.json" big status)" = "\"ok\"" ]'
+check "interpolated values are shell-quoted" '[ "$(field "$TMP/basic.json" quoted stdout)" = "\"a'\''; touch /tmp/runbook-ssh-pwned; echo '\''\"" ] && [ ! -e /tmp/runbook-ssh-pwned ]' "$(field "$TMP/basic.json" quoted stdout)"
+check "one session per host, reused" 'grep -q "\"same_session\": true" "$TMP/basic.json"'
+check "ssh() from Lua" 'grep -q "\"out\": \"from-lua\\\\n\"" "$TMP/basic.json"'
+
+# Remote kill on timeout: nothing is left on the host.
+cat > "$TMP/slow.yaml" <<'YAML'
+runbook: slow
+title: a command past its deadline
+targets:
+  app: {type: ssh, host: app}
+steps:
+  - id: slow
+    timeout: 1s
+    ssh: "sleep 611 & sleep 611"
+  - id: after
+    ssh: "echo still-works"
+YAML
+"$BIN" exec "$TMP/slow.yaml" --output json > "$TMP/slow.json" 2>&1
+check "timeout status" '[ "$(field "$TMP/slow.json" slow status)" = "\"timeout\"" ]' "$(cat "$TMP/slow.json")"
+for _ in $(seq 40); do pgrep -f "sleep 611" > /dev/null || break; sleep 0.1; done
+check "the remote process group was killed (no sleep left)" '! pgrep -f "sleep 611" > /dev/null' "$(pgrep -fa "sleep 611")"
+check "the next step still runs" '[ "$(field "$TMP/slow.json" after stdout)" = "\"still-works\\n\"" ]'
+
+# Host keys: unknown and changed keys are refused with the SHA256 fingerprint.
+fp=$(ssh-keygen -lf "$SSHD_DIR/host_key.pub" | awk '{print $2}')
+: > "$TMP/empty_known_hosts"
+ssh-keygen -q -t ed25519 -N '' -f "$TMP/other_key"
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$TMP/other_key.pub")" > "$TMP/changed_known_hosts"
+cp "$SSHD_DIR/known_hosts" "$TMP/hashed_known_hosts"
+ssh-keygen -q -H -f "$TMP/hashed_known_hosts" > /dev/null 2>&1
+cat > "$TMP/keys.yaml" <<YAML
+runbook: keys
+title: host key checks
+targets:
+  unknown: {type: ssh, host: app, known_hosts: $TMP/empty_known_hosts}
+  changed: {type: ssh, host: app, known_hosts: $TMP/changed_known_hosts}
+  hashed: {type: ssh, host: app, known_hosts: $TMP/hashed_known_hosts}
+steps:
+  - {id: unknown, ssh: "true", on: unknown}
+  - {id: changed, ssh: "true", on: changed}
+  - {id: hashed, ssh: "true", on: hashed}
+YAML
+"$BIN" exec "$TMP/keys.yaml" --output json > "$TMP/keys.json" 2>&1
+check "unknown host key refused, with the fingerprint" '[ "$(field "$TMP/keys.json" unknown status)" = "\"failed\"" ] && grep -q "is not known ($fp)" "$TMP/keys.json"' "fp=$fp $(grep error "$TMP/keys.json")"
+check "changed host key refused, with the fingerprint" '[ "$(field "$TMP/keys.json" changed status)" = "\"failed\"" ] && grep -q "has CHANGED (now $fp)" "$TMP/keys.json"'
+check "hashed known_hosts entries work" '[ "$(field "$TMP/keys.json" hashed status)" = "\"ok\"" ]' "$(grep -A3 '"id": "hashed"' "$TMP/keys.json") $(grep error "$TMP/keys.json")"
+
+# Authentication: the target's key file, ssh-agent, and nothing else.
+cat > "$TMP/auth.yaml" <<YAML
+runbook: auth
+title: authentication
+targets:
+  keyfile: {type: ssh, host: 127.0.0.1, port: $SSHD_PORT, identity: $SSHD_DIR/client_key}
+  agent: {type: ssh, host: 127.0.0.1, port: $SSHD_PORT}
+steps:
+  - {id: keyfile, ssh: "echo key", on: keyfile}
+YAML
+# a run of its own: within one run the session to a host is shared
+sed -e '/id: keyfile/d' -e 's/^steps:/steps:\n  - {id: agent, ssh: "echo agent", on: agent}/' "$TMP/auth.yaml" > "$TMP/agent.yaml"
+"$BIN" exec "$TMP/auth.yaml" --output json > "$TMP/keyfile.json" 2>&1
+check "key file from the target" '[ "$(field "$TMP/keyfile.json" keyfile status)" = "\"ok\"" ]' "$(grep error "$TMP/keyfile.json")"
+"$BIN" exec "$TMP/agent.yaml" --output json > "$TMP/noagent.json" 2>&1
+check "no agent, no key: refused, no password tried" '[ "$(field "$TMP/noagent.json" agent status)" = "\"failed\"" ] && grep -q "passwords are never used" "$TMP/noagent.json"'
+eval "$(ssh-agent -s -a "$TMP/agent.sock")" > /dev/null
+agent_pid=$SSH_AGENT_PID
+ssh-add -q "$SSHD_DIR/client_key" 2> /dev/null
+"$BIN" exec "$TMP/agent.yaml" --output json > "$TMP/agent.json" 2>&1
+check "ssh-agent authentication" '[ "$(field "$TMP/agent.json" agent status)" = "\"ok\"" ]' "$(grep error "$TMP/agent.json")"
+kill "$agent_pid"; agent_pid=; unset SSH_AUTH_SOCK SSH_AGENT_PID
+
+# Fan-out: 20 aliases and one dead address; the dead one fails fast.
+hosts=$(for i in $(seq -w 1 20); do printf 'h%s, ' "$i"; done)
+cat > "$TMP/fan.yaml" <<YAML
+runbook: fan
+title: fan-out
+targets:
+  web: {type: ssh, hosts: [${hosts}hdead], concurrency: 10}
+steps:
+  - id: up
+    timeout: 10s
+    ssh: "echo up"
+YAML
+start=$(date +%s%N)
+"$BIN" exec "$TMP/fan.yaml" --output json > "$TMP/fan.json" 2>&1
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+check "fan-out: 20 hosts ok" '[ "$(grep -c "\"stdout\": \"up\\\\n\"" "$TMP/fan.json")" = 20 ]' "$(head -c 2000 "$TMP/fan.json")"
+check "fan-out: the dead host failed with a clear error" 'grep -q "Connection refused" "$TMP/fan.json" && grep -q "1 of 21 hosts failed" "$TMP/fan.json"'
+check "fan-out: step status is the worst" 'grep -q "^      \"status\": \"failed\"" "$TMP/fan.json"'
+check "fan-out: the dead host did not hold the others ($took ms, deadline 10000)" '[ $took -lt 8000 ]'
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
