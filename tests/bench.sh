@@ -1,20 +1,41 @@
 #!/usr/bin/env bash
-# `make bench`: runbook exec against the same throwaway PostgreSQL as the
-# shell baselines, side by side in one run, interleaved round by round.
-#   (a) runbook exec of the db-connections diagnosis's four SQL steps
-#   (b) the same four queries as a bash script, one psql per query
-#   (c) the same four queries in one psql session
-# Prints medians and the ratios a/b and a/c (targets: <= 0.4 and <= 1.1).
+# `make bench`: runbook against shell baselines on the same throwaway
+# PostgreSQL and OpenSSH servers, side by side in one run, interleaved
+# round by round. Prints medians and ratios.
+#   SQL only: (a) runbook exec of the diagnosis's four SQL steps, (b) a bash
+#     script with one psql per query, (c) one psql session.
+#     Targets: a/b <= 0.4, a/c <= 1.1.
+#   Whole diagnosis (SQL + SSH): (g) runbook exec db-connections, (h) bash
+#     with one psql per query and one ssh per command, (i) tuned bash: one
+#     psql session and an OpenSSH ControlMaster connection.
+#     Targets: g/h <= 0.4, g/i <= 0.6.
+#   Fan-out of uptime to 20 host aliases: (d) runbook, (e) a sequential ssh
+#     loop, (f) ssh ... & + wait. Target: d/f <= 0.9.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${RUNBOOK_BIN:-$ROOT/runbook}
 ROUNDS=${ROUNDS:-25}
 TMP=$(mktemp -d /tmp/runbook-bench-XXXXXX)
 chmod 755 "$TMP"
-trap '"$ROOT/tests/pg.sh" stop "$TMP/pg"; rm -rf "$TMP"' EXIT
+cleanup() {
+	"$ROOT/tests/sshd.sh" stop "$TMP/sshd"
+	"$ROOT/tests/pg.sh" stop "$TMP/pg"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
 "$ROOT/tests/pg.sh" start "$TMP/pg" || exit 1
 . "$TMP/pg/env"
 DSN=$RUNBOOK_TEST_DSN
+"$ROOT/tests/sshd.sh" start "$TMP/sshd" || exit 1
+. "$TMP/sshd/env"
+export HOME="$TMP/home"
+unset SSH_AUTH_SOCK
+mkdir -p "$HOME/.ssh"
+cp "$SSHD_DIR/known_hosts" "$HOME/.ssh/known_hosts"
+for h in app-1.internal $(seq -f 'h%02g' 1 20); do
+	printf 'Host %s\n  HostName 127.0.0.1\n  Port %s\n  IdentityFile %s\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  BatchMode yes\n' \
+		"$h" "$SSHD_PORT" "$SSHD_DIR/client_key" "$HOME/.ssh/known_hosts"
+done > "$HOME/.ssh/config"
 
 # The four diagnosis queries, taken from the shipped runbook so the bench
 # measures exactly what it runs.
@@ -60,10 +81,51 @@ for _ in $(seq "$ROUNDS"); do
 done
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 a=$(median "$TMP/a"); b=$(median "$TMP/b"); c=$(median "$TMP/c")
-awk -v a="$a" -v b="$b" -v c="$c" -v n="$ROUNDS" 'BEGIN {
+
+# the whole diagnosis
+run_g() { "$BIN" --runbooks "$ROOT/runbooks" exec db-connections --target primary="$DSN" --output json > /dev/null; }
+# OpenSSH reads the passwd entry's home, not $HOME: name the config
+SSH="ssh -F $HOME/.ssh/config"
+run_h() { run_b; $SSH app-1.internal uptime > /dev/null; }
+# tuned: the first ssh of the run becomes the master, later ones reuse it
+run_i() {
+	run_c
+	$SSH -o ControlMaster=auto -o ControlPath="$TMP/cm" -o ControlPersist=10 app-1.internal uptime > /dev/null
+	$SSH -o ControlPath="$TMP/cm" -O exit app-1.internal 2> /dev/null
+}
+# fan-out
+hosts=$(seq -f 'h%02g' 1 20 | paste -sd, -)
+printf 'runbook: fan\ntitle: uptime everywhere\ntargets:\n  web: {type: ssh, hosts: [%s], concurrency: 20}\nsteps:\n  - {id: up, ssh: uptime}\n' \
+	"$hosts" > "$TMP/fan.yaml"
+run_d() { "$BIN" exec "$TMP/fan.yaml" --output json > /dev/null; }
+run_e() { for h in $(seq -f 'h%02g' 1 20); do $SSH "$h" uptime > /dev/null; done; }
+run_f() { for h in $(seq -f 'h%02g' 1 20); do $SSH "$h" uptime > /dev/null & done; wait; }
+run_g || { echo "the whole diagnosis failed"; exit 1; }
+run_h && run_f || { echo "the ssh baselines failed"; exit 1; }
+SSH_ROUNDS=${SSH_ROUNDS:-7}
+for x in d e f g h i; do : > "$TMP/$x"; done
+for _ in $(seq "$SSH_ROUNDS"); do
+	for x in g h i d e f; do
+		t=$(date +%s%N); "run_$x"; ms "$t" >> "$TMP/$x"
+	done
+done
+for x in d e f g h i; do eval "$x=\$(median \"\$TMP/\$x\")"; done
+
+awk -v a="$a" -v b="$b" -v c="$c" -v n="$ROUNDS" -v g="$g" -v h="$h" -v i="$i" -v d="$d" -v e="$e" -v f="$f" \
+	-v m="$SSH_ROUNDS" 'BEGIN {
 	printf "PostgreSQL diagnosis, 4 queries, %d rounds (median wall time):\n", n
-	printf "  (a) runbook exec                 %8.2f ms\n", a / 1000
-	printf "  (b) bash, one psql per query     %8.2f ms\n", b / 1000
-	printf "  (c) one psql session             %8.2f ms\n", c / 1000
-	printf "  a/b = %.2f (target <= 0.40)   a/c = %.2f (target <= 1.10)\n", a / b, a / c
+	printf "  (a) runbook exec                          %8.2f ms\n", a / 1000
+	printf "  (b) bash, one psql per query              %8.2f ms\n", b / 1000
+	printf "  (c) one psql session                      %8.2f ms\n", c / 1000
+	printf "  a/b = %.2f (target <= 0.40)   a/c = %.2f (target <= 1.10)\n\n", a / b, a / c
+	printf "Whole db-connections diagnosis (SQL + SSH), %d rounds:\n", m
+	printf "  (g) runbook exec db-connections           %8.2f ms\n", g / 1000
+	printf "  (h) bash: psql per query, ssh per command %8.2f ms\n", h / 1000
+	printf "  (i) tuned bash: one psql, ControlMaster   %8.2f ms\n", i / 1000
+	printf "  g/h = %.2f (target <= 0.40)   g/i = %.2f (target <= 0.60)\n\n", g / h, g / i
+	printf "Fan-out: uptime on 20 host aliases, %d rounds:\n", m
+	printf "  (d) runbook exec                          %8.2f ms\n", d / 1000
+	printf "  (e) sequential ssh loop                   %8.2f ms\n", e / 1000
+	printf "  (f) ssh & + wait                          %8.2f ms\n", f / 1000
+	printf "  d/f = %.2f (target <= 0.90)   d/e = %.2f\n", d / f, d / e
 }'
