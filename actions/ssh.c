@@ -297,7 +297,10 @@ static void host_free(struct sshhost *h)
 	if (!h)
 		return;
 	if (h->s) {
-		libssh2_session_set_blocking(h->s, 0);
+		/* blocking, but bounded: libssh2_session_free may otherwise return
+		 * EAGAIN without freeing anything */
+		libssh2_session_set_timeout(h->s, 1000);
+		libssh2_session_set_blocking(h->s, 1);
 		libssh2_session_disconnect(h->s, "done");
 		libssh2_session_free(h->s);
 	}
@@ -665,7 +668,7 @@ static enum step_status ssh_run(struct action_call *call, json_t *result, char *
 	if (multi) {
 		json_object_set_new(result, "hosts", per);
 		if (bad)
-			*err = xasprintf("%zu of %zu hosts failed", bad, n);
+			*err = xasprintf("%zu of %zu hosts failed or timed out", bad, n);
 	}
 	free(w.jobs);
 	json_decref(hosts);
