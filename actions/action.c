@@ -1,7 +1,10 @@
 /* action: the table of action kinds and helpers they share. */
+#define _POSIX_C_SOURCE 200809L
 #include "action.h"
 #include "../engine/util.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
 
 const struct action *const action_table[] = {
@@ -51,4 +54,32 @@ char *shell_quote(const char *s)
 	}
 	sbuf_addc(&sb, '\'');
 	return sbuf_detach(&sb);
+}
+
+int action_wait_fd(int fd, short events, int64_t deadline_ms)
+{
+	for (;;) {
+		if (interrupted)
+			return 2;
+		int64_t left = deadline_ms - now_ms();
+		if (left <= 0)
+			return 1;
+		struct pollfd p = {fd, events, 0};
+		int r = poll(&p, 1, (int)(left > 100 ? 100 : left)); /* wake up for Ctrl-C */
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+json_t *action_text(char *buf, size_t len)
+{
+	json_t *j = json_stringn(buf ? buf : "", len);
+	if (j)
+		return j;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)buf[i] >= 0x80)
+			buf[i] = '?';
+	return json_stringn(buf, len);
 }

@@ -86,6 +86,13 @@ const struct action *action_find(const char *name);
 /* Releases every action's per-run state. */
 void action_env_release(struct action_env *env);
 
+/* Waits until fd is ready for `events` (poll flags). Returns 0 ready,
+ * 1 the deadline (a now_ms() value) passed, 2 interrupted, -1 error. */
+int action_wait_fd(int fd, short events, int64_t deadline_ms);
+/* Captured output as a JSON string; bytes that are not UTF-8 become '?'
+ * (in buf). Returns a new reference. */
+json_t *action_text(char *buf, size_t len);
+
 /* Returns a new shell-quoted copy of s ('...' with ' escaped). */
 char *shell_quote(const char *s);
 

@@ -99,14 +99,7 @@ static void child(const struct action_call *call, int out, int errfd)
 
 static void set_stream(json_t *result, const char *name, struct stream *s, size_t cap)
 {
-	json_t *str = json_stringn(s->buf.buf ? s->buf.buf : "", s->buf.len);
-	if (!str) { /* not UTF-8: keep the bytes readable */
-		for (size_t i = 0; i < s->buf.len; i++)
-			if ((unsigned char)s->buf.buf[i] >= 0x80)
-				s->buf.buf[i] = '?';
-		str = json_stringn(s->buf.buf, s->buf.len);
-	}
-	json_object_set_new(result, name, str);
+	json_object_set_new(result, name, action_text(s->buf.buf, s->buf.len));
 	if (s->total > cap) {
 		char key[32];
 		snprintf(key, sizeof key, "%s_truncated", name);

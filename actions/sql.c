@@ -145,23 +145,10 @@ static void on_notice(void *arg, const PGresult *res)
 	free(line);
 }
 
-/* Waits until the connection's socket is ready for `events` or the
- * deadline passes. Returns 0 ready, 1 deadline, 2 interrupted, -1 error. */
+/* Waits until the connection's socket is ready for `events`. */
 static int wait_socket(PGconn *c, short events, int64_t deadline)
 {
-	for (;;) {
-		if (interrupted)
-			return 2;
-		int64_t left = deadline - now_ms();
-		if (left <= 0)
-			return 1;
-		struct pollfd pfd = {PQsocket(c), events, 0};
-		int r = poll(&pfd, 1, (int)(left > 100 ? 100 : left));
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -1;
-	}
+	return action_wait_fd(PQsocket(c), events, deadline);
 }
 
 static char *trimmed(const char *s)

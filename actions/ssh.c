@@ -90,23 +90,6 @@ static char *ssh_render(const struct action_call *call)
 
 /* ---- waiting ---- */
 
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	for (;;) {
-		if (interrupted)
-			return 2;
-		int64_t left = deadline - now_ms();
-		if (left <= 0)
-			return 1;
-		struct pollfd p = {fd, events, 0};
-		int r = poll(&p, 1, (int)(left > 100 ? 100 : left));
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -1;
-	}
-}
-
 /* Waits for the directions libssh2 is blocked on. */
 static int wait_session(struct sshhost *h, int64_t deadline)
 {
@@ -116,7 +99,7 @@ static int wait_session(struct sshhost *h, int64_t deadline)
 		ev |= POLLIN;
 	if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
 		ev |= POLLOUT;
-	return wait_fd(h->sock, ev ? ev : POLLIN, deadline);
+	return action_wait_fd(h->sock, ev ? ev : POLLIN, deadline);
 }
 
 /* Repeats a libssh2 call while it would block, within the deadline. */
@@ -158,7 +141,7 @@ static int tcp_connect(const char *host, int port, int64_t deadline, char **err)
 		fcntl(fd, F_SETFL, O_NONBLOCK);
 		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
 			break;
-		int w = errno == EINPROGRESS ? wait_fd(fd, POLLOUT, deadline) : -1;
+		int w = errno == EINPROGRESS ? action_wait_fd(fd, POLLOUT, deadline) : -1;
 		int soerr = 0;
 		socklen_t sl = sizeof soerr;
 		if (w == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
@@ -391,18 +374,6 @@ static void remote_kill(struct sshhost *h, long pid)
 	libssh2_channel_free(k);
 }
 
-static json_t *stream_json(struct sbuf *sb)
-{
-	json_t *j = json_stringn(sb->buf ? sb->buf : "", sb->len);
-	if (!j) {
-		for (size_t i = 0; i < sb->len; i++)
-			if ((unsigned char)sb->buf[i] >= 0x80)
-				sb->buf[i] = '?';
-		j = json_stringn(sb->buf, sb->len);
-	}
-	return j;
-}
-
 static struct sshhost *pool_get(struct job *j, struct ssh_host_config *cfg, char **err)
 {
 	struct action_call *call = j->call;
@@ -524,8 +495,8 @@ static void run_job(struct job *j)
 	}
 	if (errb.len > cap)
 		errb.len = cap;
-	json_object_set_new(j->result, "stdout", stream_json(&out));
-	json_object_set_new(j->result, "stderr", stream_json(&errb));
+	json_object_set_new(j->result, "stdout", action_text(out.buf, out.len));
+	json_object_set_new(j->result, "stderr", action_text(errb.buf, errb.len));
 	if (tout > cap)
 		json_object_set_new(j->result, "stdout_truncated", json_integer((json_int_t)tout));
 	if (terr > cap)

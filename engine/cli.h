@@ -32,6 +32,10 @@ extern const struct command commands[];
 const struct command *command_find(const char *name);
 /* Prints a command's --help text. */
 void command_help(const struct command *c, FILE *out);
+/* Parses the options commands share: --runbooks, and --output text|json
+ * when json is not NULL. Returns the index of the first operand, or -1
+ * after printing a usage error. */
+int command_options(int argc, char **argv, struct globals *g, const char *name, int *json);
 /* Prints "runbook NAME: message" and the usage line; returns EXIT_USAGE. */
 int command_usage_error(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

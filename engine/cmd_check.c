@@ -4,24 +4,17 @@
 #include "path.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 int cmd_check(int argc, char **argv, struct globals *g)
 {
-	static const struct option opts[] = {{"runbooks", required_argument, 0, 'R'}, {0, 0, 0, 0}};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'R')
-			g->runbooks = optarg;
-		else
-			return command_usage_error("check", "bad option");
-	}
+	int first = command_options(argc, argv, g, "check", NULL);
+	if (first < 0)
+		return EXIT_USAGE;
 	struct strlist files = {0};
 	char *err = NULL;
-	if (runbook_collect(argc - optind, argv + optind, g->runbooks, &files, &err)) {
+	if (runbook_collect(argc - first, argv + first, g->runbooks, &files, &err)) {
 		fprintf(stderr, "runbook check: %s\n", err);
 		free(err);
 		strlist_free(&files);

@@ -5,26 +5,17 @@
 #include "report.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 int cmd_list(int argc, char **argv, struct globals *g)
 {
-	static const struct option opts[] = {
-		{"output", required_argument, 0, 'o'}, {"runbooks", required_argument, 0, 'R'}, {0, 0, 0, 0}};
-	int json = 0, c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-		if (c == 'o' && (!strcmp(optarg, "json") || !strcmp(optarg, "text")))
-			json = !strcmp(optarg, "json");
-		else if (c == 'R')
-			g->runbooks = optarg;
-		else
-			return command_usage_error("list", "bad option (--output text|json)");
-	}
-	if (optind < argc)
-		return command_usage_error("list", "unexpected argument '%s'", argv[optind]);
+	int json = 0;
+	int first = command_options(argc, argv, g, "list", &json);
+	if (first < 0)
+		return EXIT_USAGE;
+	if (first < argc)
+		return command_usage_error("list", "unexpected argument '%s'", argv[first]);
 	struct strlist files = {0};
 	char *err = NULL;
 	runbook_collect(0, NULL, g->runbooks, &files, &err);

@@ -6,7 +6,6 @@
 #include "util.h"
 #include "../actions/action.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,24 +111,16 @@ static void print_text(const struct runbook *rb)
 
 int cmd_show(int argc, char **argv, struct globals *g)
 {
-	static const struct option opts[] = {
-		{"output", required_argument, 0, 'o'}, {"runbooks", required_argument, 0, 'R'}, {0, 0, 0, 0}};
-	int json = 0, c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-		if (c == 'o' && (!strcmp(optarg, "json") || !strcmp(optarg, "text")))
-			json = !strcmp(optarg, "json");
-		else if (c == 'R')
-			g->runbooks = optarg;
-		else
-			return command_usage_error("show", "bad option");
-	}
-	if (optind != argc - 1)
+	int json = 0;
+	int first = command_options(argc, argv, g, "show", &json);
+	if (first < 0)
+		return EXIT_USAGE;
+	if (first != argc - 1)
 		return command_usage_error("show", "give one runbook NAME");
 	struct diag_list d;
 	diag_init(&d);
 	char *err = NULL;
-	struct runbook *rb = runbook_find(argv[optind], g->runbooks, &d, &err);
+	struct runbook *rb = runbook_find(argv[first], g->runbooks, &d, &err);
 	if (!rb) {
 		if (err)
 			fprintf(stderr, "runbook show: %s\n", err);

@@ -8,7 +8,6 @@
 #include "path.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,18 +70,12 @@ static char *check_expect(json_t *expect, json_t *report)
 
 int cmd_test(int argc, char **argv, struct globals *g)
 {
-	static const struct option opts[] = {{"runbooks", required_argument, 0, 'R'}, {0, 0, 0, 0}};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'R')
-			g->runbooks = optarg;
-		else
-			return command_usage_error("test", "bad option");
-	}
+	int first = command_options(argc, argv, g, "test", NULL);
+	if (first < 0)
+		return EXIT_USAGE;
 	struct strlist files = {0};
 	char *err = NULL;
-	if (runbook_collect(argc - optind, argv + optind, g->runbooks, &files, &err)) {
+	if (runbook_collect(argc - first, argv + first, g->runbooks, &files, &err)) {
 		fprintf(stderr, "runbook test: %s\n", err);
 		free(err);
 		strlist_free(&files);

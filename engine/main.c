@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "util.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,27 @@ int command_usage_error(const char *name, const char *fmt, ...)
 	else
 		fputc('\n', stderr);
 	return EXIT_USAGE;
+}
+
+int command_options(int argc, char **argv, struct globals *g, const char *name, int *json)
+{
+	static const struct option with_output[] = {
+		{"output", required_argument, 0, 'o'}, {"runbooks", required_argument, 0, 'R'}, {0, 0, 0, 0}};
+	const struct option *opts = json ? with_output : with_output + 1;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, json ? "o:" : "", opts, NULL)) != -1) {
+		if (c == 'o' && (!strcmp(optarg, "json") || !strcmp(optarg, "text"))) {
+			*json = !strcmp(optarg, "json");
+		} else if (c == 'R') {
+			g->runbooks = optarg;
+		} else {
+			command_usage_error(name, c == 'o' ? "--output is text or json, not '%s'" : "bad option%s",
+					    c == 'o' ? optarg : "");
+			return -1;
+		}
+	}
+	return optind;
 }
 
 static void usage(FILE *out)

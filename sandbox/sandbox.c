@@ -455,6 +455,16 @@ static int l_json_decode(lua_State *L)
 	return 1;
 }
 
+/* Calls the function in upvalue 1 with this call's arguments: how every
+ * guard hands over to the original it wraps. */
+static int call_original(lua_State *L, int nresults)
+{
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, nresults);
+	return lua_gettop(L);
+}
+
 /* pcall that cannot swallow a limit. */
 static int l_pcall(lua_State *L)
 {
@@ -478,10 +488,7 @@ static int msgh_guard(lua_State *L)
 	struct sandbox *sb = get_sb(L);
 	if (sb->limit != SB_OK)
 		return 1; /* the error value as it is */
-	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_insert(L, 1);
-	lua_call(L, lua_gettop(L) - 1, 1);
-	return 1;
+	return call_original(L, 1);
 }
 
 static int l_xpcall(lua_State *L)
@@ -559,10 +566,7 @@ static int l_rep(lua_State *L)
 			return luaL_error(L, "%s", m);
 		}
 	}
-	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_insert(L, 1);
-	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-	return lua_gettop(L);
+	return call_original(L, LUA_MULTRET);
 }
 
 /* find/match/gmatch/gsub: bound the matcher's work before calling it. */
@@ -590,10 +594,7 @@ static int l_pattern_guard(lua_State *L)
 		}
 		charge(L, sb, (lua_Integer)(work / 1000));
 	}
-	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_insert(L, 1);
-	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-	return lua_gettop(L);
+	return call_original(L, LUA_MULTRET);
 }
 
 static int l_table_move(lua_State *L)
@@ -602,10 +603,7 @@ static int l_table_move(lua_State *L)
 	lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
 	if (e >= f)
 		charge(L, sb, (e - f) > LUA_MAXINTEGER / 2 ? LUA_MAXINTEGER / 2 : e - f + 1);
-	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_insert(L, 1);
-	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-	return lua_gettop(L);
+	return call_original(L, LUA_MULTRET);
 }
 
 static int l_readonly(lua_State *L)

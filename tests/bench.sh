@@ -30,12 +30,8 @@ DSN=$RUNBOOK_TEST_DSN
 . "$TMP/sshd/env"
 export HOME="$TMP/home"
 unset SSH_AUTH_SOCK
-mkdir -p "$HOME/.ssh"
-cp "$SSHD_DIR/known_hosts" "$HOME/.ssh/known_hosts"
-for h in app-1.internal $(seq -f 'h%02g' 1 20); do
-	printf 'Host %s\n  HostName 127.0.0.1\n  Port %s\n  IdentityFile %s\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  BatchMode yes\n' \
-		"$h" "$SSHD_PORT" "$SSHD_DIR/client_key" "$HOME/.ssh/known_hosts"
-done > "$HOME/.ssh/config"
+. "$ROOT/tests/lib.sh"
+ssh_home app-1.internal $(seq -f 'h%02g' 1 20)
 
 # The four diagnosis queries, taken from the shipped runbook so the bench
 # measures exactly what it runs.

@@ -26,10 +26,8 @@ echo "== starting a throwaway OpenSSH server as the app host (app-1.internal in 
 . "$TMP/sshd/env"
 export HOME="$TMP/home"
 unset SSH_AUTH_SOCK
-mkdir -p "$HOME/.ssh"
-cp "$SSHD_DIR/known_hosts" "$HOME/.ssh/known_hosts"
-printf 'Host app-1.internal\n  HostName 127.0.0.1\n  Port %s\n  IdentityFile %s\n' "$SSHD_PORT" "$SSHD_DIR/client_key" \
-	> "$HOME/.ssh/config"
+. "$ROOT/tests/lib.sh"
+ssh_home app-1.internal
 
 echo "== saturating it: 40 idle sessions, 2 idle in transaction, 3 long-running queries"
 # the clients share one process group, so cleanup ends all of them

@@ -19,22 +19,10 @@ trap cleanup EXIT
 . "$TMP/sshd/env"
 export HOME="$TMP/home"
 unset SSH_AUTH_SOCK
-mkdir -p "$HOME/.ssh"
-cp "$SSHD_DIR/known_hosts" "$HOME/.ssh/known_hosts"
-dead_port=$(( SSHD_PORT == 65000 ? 65001 : 65000 ))
-{
-	echo "Host app"
-	echo "  HostName 127.0.0.1"
-	echo "  Port $SSHD_PORT"
-	echo "  IdentityFile $SSHD_DIR/client_key"
-	echo "Host h??"
-	echo "  HostName 127.0.0.1"
-	echo "  Port $SSHD_PORT"
-	echo "  IdentityFile $SSHD_DIR/client_key"
-	echo "Host hdead"
-	echo "  HostName 127.0.0.1"
-	echo "  Port $dead_port"
-} > "$HOME/.ssh/config"
+. "$ROOT/tests/lib.sh"
+ssh_home app $(seq -f 'h%02g' 1 20)
+dead_port=$(free_port)
+printf 'Host hdead\n  HostName 127.0.0.1\n  Port %s\n' "$dead_port" >> "$HOME/.ssh/config"
 
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok    $1"; }

@@ -10,17 +10,7 @@ dir=${2:?usage: sshd.sh start|stop DIR}
 sshd=/usr/sbin/sshd
 [ -x "$sshd" ] || { echo "sshd.sh: no OpenSSH server (make deps installs openssh-server)" >&2; exit 1; }
 
-free_port() {
-	local port
-	for _ in $(seq 200); do
-		port=$((20000 + RANDOM % 30000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return 0
-		fi
-	done
-	return 1
-}
+. "$(dirname "$0")/lib.sh"
 
 case "$cmd" in
 start)
