@@ -141,6 +141,21 @@ static void print_rows(FILE *out, json_t *res)
 	free(w);
 }
 
+/* stdout, stderr and a non-zero exit code of a command's result. */
+static void print_streams(FILE *out, json_t *r, const char *indent)
+{
+	char *err_prefix = xasprintf("%sstderr: ", indent);
+	json_t *jo = json_object_get(r, "stdout"), *je = json_object_get(r, "stderr");
+	if (json_string_length(jo))
+		indent_text(out, json_string_value(jo), indent);
+	if (json_string_length(je))
+		indent_text(out, json_string_value(je), err_prefix);
+	json_t *ec = json_object_get(r, "exit_code");
+	if (json_is_integer(ec) && json_integer_value(ec))
+		fprintf(out, "%sexit code %lld\n", indent, (long long)json_integer_value(ec));
+	free(err_prefix);
+}
+
 void report_text(FILE *out, int color, const struct runbook *rb, json_t *report)
 {
 	(void)rb;
@@ -153,6 +168,7 @@ void report_text(FILE *out, int color, const struct runbook *rb, json_t *report)
 		const char *action = json_string_value(json_object_get(s, "action"));
 		json_t *rendered = json_object_get(s, "rendered");
 		int has_out = json_object_get(s, "rows") || json_object_get(s, "stdout") || json_object_get(s, "log") ||
+			      json_object_get(s, "hosts") ||
 			      (json_object_get(s, "value") && !json_is_null(json_object_get(s, "value")));
 		if (!strcmp(st, "skipped") && !json_object_get(s, "error"))
 			continue;
@@ -171,14 +187,18 @@ void report_text(FILE *out, int color, const struct runbook *rb, json_t *report)
 		if (!strcmp(st, "would-run") && !json_object_get(s, "error"))
 			continue;
 		print_rows(out, s);
-		json_t *jo = json_object_get(s, "stdout"), *je = json_object_get(s, "stderr");
-		if (json_string_length(jo))
-			indent_text(out, json_string_value(jo), "      ");
-		if (json_string_length(je))
-			indent_text(out, json_string_value(je), "      stderr: ");
-		json_t *ec = json_object_get(s, "exit_code");
-		if (json_is_integer(ec) && json_integer_value(ec))
-			fprintf(out, "      exit code %lld\n", (long long)json_integer_value(ec));
+		print_streams(out, s, "      ");
+		const char *host;
+		json_t *hr;
+		json_object_foreach(json_object_get(s, "hosts"), host, hr) {
+			const char *hs = json_string_value(json_object_get(hr, "status"));
+			fprintf(out, "      %s%s%s %s%s%s\n", color ? C_CYAN : "", host, color ? C_RESET : "",
+				color ? status_color(hs) : "", hs, color ? C_RESET : "");
+			print_streams(out, hr, "        ");
+			const char *he = json_string_value(json_object_get(hr, "error"));
+			if (he)
+				fprintf(out, "        error: %s\n", he);
+		}
 		size_t li;
 		json_t *lv;
 		json_array_foreach(json_object_get(s, "log"), li, lv)
@@ -218,8 +238,9 @@ void report_text(FILE *out, int color, const struct runbook *rb, json_t *report)
 			if (!strcmp(st, names[k]))
 				counts[k]++;
 	}
-	fprintf(out, "\n%s: %zu steps (%d ok, %d failed, %d timeout, %d skipped, %d would-run), %zu finding%s, %lld ms\n",
-		json_string_value(json_object_get(report, "status")), json_array_size(steps), counts[0], counts[1],
+	fprintf(out, "\n%s: %zu step%s (%d ok, %d failed, %d timeout, %d skipped, %d would-run), %zu finding%s, %lld ms\n",
+		json_string_value(json_object_get(report, "status")), json_array_size(steps),
+		json_array_size(steps) == 1 ? "" : "s", counts[0], counts[1],
 		counts[2], counts[3], counts[4], json_array_size(findings), json_array_size(findings) == 1 ? "" : "s",
 		(long long)json_integer_value(json_object_get(report, "duration_ms")));
 }

@@ -13,6 +13,7 @@ Suite *suite_sandbox(void);
 Suite *suite_template(void);
 Suite *suite_executor(void);
 Suite *suite_cli(void);
+Suite *suite_actions(void);
 
 /* Parses YAML text as a runbook named "t.yaml"; diags collects errors. */
 struct runbook *parse_rb(const char *yaml, struct diag_list *d);
