@@ -161,14 +161,18 @@ static json_t *target_config(struct run *r, const char *name, char **err)
 		*err = xasprintf("unknown target '%s'", name);
 		return NULL;
 	}
-	json_t *cfg = template_render_json(r->sb, t->config, 0, r->rb->file, t->line, r->cur_deadline, err);
-	if (!cfg)
-		return NULL;
+	/* the override replaces the DSN before rendering: what it replaces is
+	 * never evaluated (it may name an unset variable) */
+	json_t *raw = json_deep_copy(t->config);
 	json_t *dsn = r->o->target_dsn ? json_object_get(r->o->target_dsn, name) : NULL;
 	if (dsn) {
-		json_object_set(cfg, "dsn", dsn);
-		json_object_del(cfg, "service");
+		json_object_del(raw, "dsn");
+		json_object_del(raw, "service");
 	}
+	json_t *cfg = template_render_json(r->sb, raw, 0, r->rb->file, t->line, r->cur_deadline, err);
+	json_decref(raw);
+	if (cfg && dsn) /* a DSN from the command line is not a template */
+		json_object_set(cfg, "dsn", dsn);
 	return cfg;
 }
 
@@ -271,8 +275,14 @@ static int render_call(struct run *r, const struct rb_step *s, struct action_cal
 	call->deadline_ms = r->cur_deadline;
 	call->env = &r->env;
 	call->target_name = s->on;
-	if (s->on && !(call->target = target_config(r, s->on, err)))
-		return -1;
+	if (s->on && !(call->target = target_config(r, s->on, err))) {
+		if (!r->o->dry_run)
+			return -1;
+		/* a dry run connects to nothing: the target as written will do */
+		free(*err);
+		*err = NULL;
+		call->target = json_deep_copy(runbook_target(r->rb, s->on)->config);
+	}
 	if (!s->on && a->target_type && !(call->target = json_object()))
 		return -1;
 	if (a->spec == SPEC_MAPPING) {

@@ -106,6 +106,12 @@ START_TEST(list_show_test)
 	ck_assert_int_eq(rb("test ../runbooks", &out, &err), 0);
 	ck_assert_ptr_nonnull(strstr(out, "3 passed, 0 failed"));
 	free(out), free(err);
+	/* the specification's example, verbatim, with DATABASE_URL unset */
+	ck_assert_int_eq(rb("check fixtures/spec-example.yaml", &out, &err), 0);
+	free(out), free(err);
+	ck_assert_int_eq(rb("test fixtures/spec-example.yaml", &out, &err), 0);
+	ck_assert_ptr_nonnull(strstr(out, "1 passed, 0 failed"));
+	free(out), free(err);
 }
 END_TEST
 

@@ -197,5 +197,9 @@ RUNBOOK_PATH="$ROOT/runbooks" "$BIN" exec db-connections --target primary="$DSN"
 check "db-connections: SQL steps ok on a real server" '[ "$(field "$TMP/dbc.json" connections status)" = "\"ok\"" ] && [ "$(field "$TMP/dbc.json" long_running status)" = "\"ok\"" ] && [ "$(field "$TMP/dbc.json" assess status)" = "\"ok\"" ]' "$(head -c 3000 "$TMP/dbc.json") $(cat "$TMP/dbc.err")"
 check "db-connections: assessment produced a finding" 'grep -q "of max_connections" "$TMP/dbc.json"'
 
+# The specification's example runbook, verbatim, against the real server.
+"$BIN" exec "$ROOT/tests/fixtures/spec-example.yaml" --target primary="$DSN" --output json > "$TMP/spec.json" 2>&1
+check "spec example: its SQL steps and the assessment run" '[ "$(field "$TMP/spec.json" connections status)" = "\"ok\"" ] && [ "$(field "$TMP/spec.json" max_connections status)" = "\"ok\"" ] && [ "$(field "$TMP/spec.json" long_running status)" = "\"ok\"" ] && [ "$(field "$TMP/spec.json" assess status)" = "\"ok\"" ] && grep -q "\"ratio\": " "$TMP/spec.json"' "$(head -c 3000 "$TMP/spec.json")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
