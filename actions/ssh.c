@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PID_MARK "runbook-remote-pid:"
@@ -45,8 +46,13 @@ struct sshhost {
 
 struct sshpool {
 	pthread_mutex_t mu;
-	struct sshhost **h;
+	pthread_cond_t cv;      /* a background connection finished */
+	struct sshhost **h;     /* idle sessions (NULL: taken) */
 	size_t n;
+	char **pending;         /* keys being connected in the background */
+	size_t npending;
+	pthread_t *warmers;
+	size_t nwarmers;
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -374,24 +380,80 @@ static void remote_kill(struct sshhost *h, long pid)
 	libssh2_channel_free(k);
 }
 
-static struct sshhost *pool_get(struct job *j, struct ssh_host_config *cfg, char **err)
+/* The connection settings of host `alias` of a target: the target's own
+ * user, port and identity, then ~/.ssh/config. */
+static void resolve_host(json_t *target, const char *alias, struct ssh_host_config *cfg)
 {
-	struct action_call *call = j->call;
-	char *key = xasprintf("%s@%s:%d", cfg->user, cfg->hostname, cfg->port);
-	pthread_mutex_lock(&j->pool->mu);
-	for (size_t i = 0; i < j->pool->n; i++) {
-		if (j->pool->h[i] && !strcmp(j->pool->h[i]->key, key)) {
-			struct sshhost *h = j->pool->h[i];
-			j->pool->h[i] = NULL; /* taken: one user at a time */
-			pthread_mutex_unlock(&j->pool->mu);
-			free(key);
+	const char *tu = json_string_value(json_object_get(target, "user"));
+	const char *ti = json_string_value(json_object_get(target, "identity"));
+	json_t *tp = json_object_get(target, "port");
+	memset(cfg, 0, sizeof *cfg);
+	cfg->user = tu ? xstrdup(tu) : NULL;
+	cfg->identity = ti ? ssh_expand_home(ti) : NULL;
+	cfg->port = json_is_integer(tp) ? (int)json_integer_value(tp) : 0;
+	char *confpath = ssh_expand_home("~/.ssh/config");
+	ssh_config_lookup(confpath, alias, cfg);
+	free(confpath);
+}
+
+static char *host_key(const struct ssh_host_config *cfg)
+{
+	return xasprintf("%s@%s:%d", cfg->user, cfg->hostname, cfg->port);
+}
+
+static char *known_hosts_path(json_t *target)
+{
+	const char *kt = json_string_value(json_object_get(target, "known_hosts"));
+	return ssh_expand_home(kt ? kt : "~/.ssh/known_hosts");
+}
+
+/* Called with the pool locked. */
+static int is_pending(struct sshpool *pool, const char *key)
+{
+	for (size_t i = 0; i < pool->npending; i++)
+		if (!strcmp(pool->pending[i], key))
+			return 1;
+	return 0;
+}
+
+static struct sshhost *take_idle(struct sshpool *pool, const char *key)
+{
+	for (size_t i = 0; i < pool->n; i++) {
+		if (pool->h[i] && !strcmp(pool->h[i]->key, key)) {
+			struct sshhost *h = pool->h[i];
+			pool->h[i] = NULL; /* taken: one user at a time */
 			return h;
 		}
 	}
-	pthread_mutex_unlock(&j->pool->mu);
-	const char *kt = json_string_value(json_object_get(call->target, "known_hosts"));
-	char *known = ssh_expand_home(kt ? kt : "~/.ssh/known_hosts");
-	struct sshhost *h = open_host(cfg, known, call->deadline_ms, err);
+	return NULL;
+}
+
+/* An idle session to the host, one being opened in the background (waited
+ * for), or a new one. */
+static struct sshhost *pool_get(struct job *j, struct ssh_host_config *cfg, char **err)
+{
+	struct action_call *call = j->call;
+	struct sshpool *pool = j->pool;
+	char *key = host_key(cfg);
+	pthread_mutex_lock(&pool->mu);
+	struct sshhost *h;
+	while (!(h = take_idle(pool, key)) && is_pending(pool, key) && !interrupted && now_ms() < call->deadline_ms) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L; /* wake up for Ctrl-C and the deadline */
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&pool->cv, &pool->mu, &ts);
+	}
+	pthread_mutex_unlock(&pool->mu);
+	if (h) {
+		free(key);
+		return h;
+	}
+	char *known = known_hosts_path(call->target);
+	h = open_host(cfg, known, call->deadline_ms, err);
 	free(known);
 	if (h)
 		h->key = key;
@@ -400,33 +462,30 @@ static struct sshhost *pool_get(struct job *j, struct ssh_host_config *cfg, char
 	return h;
 }
 
-static void pool_put(struct sshpool *pool, struct sshhost *h)
+/* Called with the pool locked. */
+static void put_locked(struct sshpool *pool, struct sshhost *h)
 {
-	pthread_mutex_lock(&pool->mu);
 	for (size_t i = 0; i < pool->n; i++)
 		if (!pool->h[i]) {
 			pool->h[i] = h;
-			pthread_mutex_unlock(&pool->mu);
 			return;
 		}
 	pool->h = xrealloc(pool->h, (pool->n + 1) * sizeof *pool->h);
 	pool->h[pool->n++] = h;
+}
+
+static void pool_put(struct sshpool *pool, struct sshhost *h)
+{
+	pthread_mutex_lock(&pool->mu);
+	put_locked(pool, h);
 	pthread_mutex_unlock(&pool->mu);
 }
 
 static void run_job(struct job *j)
 {
 	struct action_call *call = j->call;
-	struct ssh_host_config cfg = {0};
-	const char *tu = json_string_value(json_object_get(call->target, "user"));
-	const char *ti = json_string_value(json_object_get(call->target, "identity"));
-	json_t *tp = json_object_get(call->target, "port");
-	cfg.user = tu ? xstrdup(tu) : NULL;
-	cfg.identity = ti ? ssh_expand_home(ti) : NULL;
-	cfg.port = json_is_integer(tp) ? (int)json_integer_value(tp) : 0;
-	char *confpath = ssh_expand_home("~/.ssh/config");
-	ssh_config_lookup(confpath, j->alias, &cfg);
-	free(confpath);
+	struct ssh_host_config cfg;
+	resolve_host(call->target, j->alias, &cfg);
 	j->result = json_object();
 	j->status = ST_FAILED;
 	struct sshhost *h = pool_get(j, &cfg, &j->err);
@@ -567,6 +626,92 @@ static void *worker_main(void *arg)
 	}
 }
 
+static struct sshpool *get_pool(struct action_env *env)
+{
+	pthread_once(&init_once, ssh_lib_init);
+	struct sshpool *pool = env->slot[action_ssh.slot];
+	if (!pool) {
+		pool = xcalloc(1, sizeof *pool);
+		pthread_mutex_init(&pool->mu, NULL);
+		pthread_cond_init(&pool->cv, NULL);
+		env->slot[action_ssh.slot] = pool;
+	}
+	return pool;
+}
+
+struct warm {
+	struct sshpool *pool;
+	struct ssh_host_config cfg;
+	char *known, *key;
+	int64_t deadline;
+};
+
+static void *warm_main(void *arg)
+{
+	struct warm *w = arg;
+	char *err = NULL;
+	struct sshhost *h = open_host(&w->cfg, w->known, w->deadline, &err);
+	free(err); /* the step that needs the host connects again and says why */
+	/* no longer pending and (if it worked) idle in the pool, in one step:
+	 * a waiting step sees one or the other, never neither */
+	pthread_mutex_lock(&w->pool->mu);
+	for (size_t i = 0; i < w->pool->npending; i++)
+		if (!strcmp(w->pool->pending[i], w->key)) {
+			free(w->pool->pending[i]);
+			w->pool->pending[i] = w->pool->pending[--w->pool->npending];
+			break;
+		}
+	if (h) {
+		h->key = w->key;
+		w->key = NULL;
+		put_locked(w->pool, h);
+	}
+	pthread_cond_broadcast(&w->pool->cv);
+	pthread_mutex_unlock(&w->pool->mu);
+	ssh_host_config_release(&w->cfg);
+	free(w->known);
+	free(w->key);
+	free(w);
+	return NULL;
+}
+
+/* Connects to every host of the target in the background. */
+static void ssh_warm(struct action_env *env, json_t *target, int64_t deadline_ms)
+{
+	struct sshpool *pool = get_pool(env);
+	json_t *hosts = host_list(target);
+	size_t i;
+	json_t *a;
+	json_array_foreach(hosts, i, a) {
+		struct warm *w = xcalloc(1, sizeof *w);
+		w->pool = pool;
+		resolve_host(target, json_string_value(a), &w->cfg);
+		w->key = host_key(&w->cfg);
+		w->known = known_hosts_path(target);
+		w->deadline = deadline_ms;
+		pthread_mutex_lock(&pool->mu);
+		int busy = is_pending(pool, w->key);
+		for (size_t k = 0; !busy && k < pool->n; k++)
+			busy = pool->h[k] && !strcmp(pool->h[k]->key, w->key);
+		pthread_t t;
+		if (!busy && pthread_create(&t, NULL, warm_main, w) == 0) {
+			pool->pending = xrealloc(pool->pending, (pool->npending + 1) * sizeof *pool->pending);
+			pool->pending[pool->npending++] = xstrdup(w->key);
+			pool->warmers = xrealloc(pool->warmers, (pool->nwarmers + 1) * sizeof *pool->warmers);
+			pool->warmers[pool->nwarmers++] = t;
+			w = NULL;
+		}
+		pthread_mutex_unlock(&pool->mu);
+		if (w) {
+			ssh_host_config_release(&w->cfg);
+			free(w->known);
+			free(w->key);
+			free(w);
+		}
+	}
+	json_decref(hosts);
+}
+
 static int severity(enum step_status st)
 {
 	return st == ST_TIMEOUT ? 2 : st == ST_FAILED ? 3 : st == ST_OK ? 0 : 1;
@@ -574,13 +719,7 @@ static int severity(enum step_status st)
 
 static enum step_status ssh_run(struct action_call *call, json_t *result, char **err)
 {
-	pthread_once(&init_once, ssh_lib_init);
-	struct sshpool *pool = call->env->slot[action_ssh.slot];
-	if (!pool) {
-		pool = xcalloc(1, sizeof *pool);
-		pthread_mutex_init(&pool->mu, NULL);
-		call->env->slot[action_ssh.slot] = pool;
-	}
+	struct sshpool *pool = get_pool(call->env);
 	json_t *hosts = host_list(call->target);
 	size_t n = json_array_size(hosts);
 	if (!n) {
@@ -651,9 +790,17 @@ static void ssh_release(struct action_env *env)
 	struct sshpool *pool = env->slot[action_ssh.slot];
 	if (!pool)
 		return;
+	/* background connections end by their deadline (or Ctrl-C) */
+	for (size_t i = 0; i < pool->nwarmers; i++)
+		pthread_join(pool->warmers[i], NULL);
+	free(pool->warmers);
+	for (size_t i = 0; i < pool->npending; i++)
+		free(pool->pending[i]);
+	free(pool->pending);
 	for (size_t i = 0; i < pool->n; i++)
 		host_free(pool->h[i]);
 	free(pool->h);
+	pthread_cond_destroy(&pool->cv);
 	pthread_mutex_destroy(&pool->mu);
 	free(pool);
 	env->slot[action_ssh.slot] = NULL;
@@ -667,5 +814,6 @@ const struct action action_ssh = {
 	.slot = 1,
 	.render = ssh_render,
 	.run = ssh_run,
+	.warm = ssh_warm,
 	.release = ssh_release,
 };

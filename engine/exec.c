@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "exec.h"
+#include "path.h"
 #include "template.h"
 #include "util.h"
 #include "../actions/action.h"
@@ -430,6 +431,36 @@ static enum step_status run_step(struct run *r, const struct rb_step *s, json_t 
 	return st;
 }
 
+/*
+ * Connections overlap the work: every target that a step without `when`
+ * will use (mutating steps only with --apply) starts connecting now, in the
+ * background, while the steps run in order. A run then costs about its
+ * slowest connection, not their sum.
+ */
+static void warm_targets(struct run *r)
+{
+	struct strlist seen = {0};
+	for (size_t i = 0; i < r->rb->nsteps; i++) {
+		const struct rb_step *s = &r->rb->steps[i];
+		if (s->when || !s->on || !s->action->warm || (s->mutates && !r->o->apply))
+			continue;
+		int dup = 0;
+		for (size_t k = 0; k < seen.n; k++)
+			dup |= !strcmp(seen.v[k], s->on);
+		if (dup)
+			continue;
+		strlist_push(&seen, s->on);
+		char *err = NULL;
+		r->cur_deadline = now_ms() + s->timeout_ms;
+		json_t *cfg = target_config(r, s->on, &err);
+		if (cfg)
+			s->action->warm(&r->env, cfg, r->cur_deadline);
+		free(err); /* the step renders it again and reports the error */
+		json_decref(cfg);
+	}
+	strlist_free(&seen);
+}
+
 json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct redactor *red)
 {
 	struct run r;
@@ -477,6 +508,8 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	sandbox_set_global(r.sb, "targets", targets);
 	json_decref(targets);
 
+	if (!o->dry_run)
+		warm_targets(&r);
 	int failed = 0, stop = 0;
 	const char *stopped_by = NULL;
 	for (size_t i = 0; i < rb->nsteps; i++) {

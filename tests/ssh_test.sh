@@ -155,5 +155,24 @@ check "fan-out: the dead host failed with a clear error" 'grep -q "Connection re
 check "fan-out: step status is the worst" 'grep -q "^      \"status\": \"failed\"" "$TMP/fan.json"'
 check "fan-out: the dead host did not hold the others ($took ms, deadline 10000)" '[ $took -lt 8000 ]'
 
+# Connections overlap the work: the SSH session is being opened while an
+# earlier step runs. The first step waits until a connection to the sshd is
+# established (it would wait in vain if connecting started only at step 2).
+port_hex=$(printf '%04X' "$SSHD_PORT")
+cat > "$TMP/overlap.yaml" <<YAML
+runbook: overlap
+title: connections start at the beginning of the run
+targets:
+  app: {type: ssh, host: app}
+steps:
+  - id: wait_for_connection
+    timeout: 10s
+    shell: "for i in \$(seq 100); do grep -q ':$port_hex 01 ' /proc/net/tcp && exit 0; sleep 0.05; done; exit 1"
+  - id: remote
+    ssh: "echo hi"
+YAML
+"$BIN" exec "$TMP/overlap.yaml" --output json > "$TMP/overlap.json" 2>&1
+check "the SSH connection opens while earlier steps run" '[ "$(field "$TMP/overlap.json" wait_for_connection status)" = "\"ok\"" ] && [ "$(field "$TMP/overlap.json" remote status)" = "\"ok\"" ]' "$(cat "$TMP/overlap.json")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
