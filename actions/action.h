@@ -73,7 +73,7 @@ struct action {
 	enum step_status (*run)(struct action_call *call, json_t *result, char **err);
 	/* Starts connecting to a target in the background, so the connection
 	 * is ready (or failed) when a step needs it. May be NULL. */
-	void (*warm)(struct action_env *env, json_t *target, int64_t deadline_ms);
+	void (*warm)(struct action_env *env, const char *target_name, json_t *target, int64_t deadline_ms);
 	/* Checks the action's text at load time (`runbook check`). Returns 0,
 	 * or -1 with *err. May be NULL. */
 	int (*check)(const char *text, char **err);

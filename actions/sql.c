@@ -22,8 +22,10 @@
 #include <libpq-fe.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CANCEL_GRACE_MS 3000
 #define NOTICE_CAP 100
@@ -39,8 +41,14 @@ struct pgconn {
 };
 
 struct pgpool {
-	struct pgconn *c;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;      /* a background connection finished */
+	struct pgconn **c;      /* each allocated alone: libpq keeps a pointer for NOTICEs */
 	size_t n;
+	char **pending;         /* targets being connected in the background */
+	size_t npending;
+	pthread_t *warmers;
+	size_t nwarmers;
 };
 
 /* ---- load-time check: exactly one statement ---- */
@@ -181,19 +189,14 @@ static void register_password(struct action_env *env, const char *dsn)
 	PQconninfoFree(opts);
 }
 
-static struct pgconn *get_conn(struct action_call *call, char **err, enum step_status *st)
+/* Opens a connection to a target within the deadline, in pipeline mode.
+ * Touches nothing shared: background connections use it too. */
+static PGconn *connect_pg(const char *name, json_t *target, int64_t deadline, int64_t timeout_ms, char **err,
+			  enum step_status *st)
 {
-	struct pgpool *pool = call->env->slot[action_sql.slot];
-	if (!pool)
-		pool = call->env->slot[action_sql.slot] = xcalloc(1, sizeof *pool);
-	const char *name = call->target_name ? call->target_name : "";
-	for (size_t i = 0; i < pool->n; i++)
-		if (!strcmp(pool->c[i].target, name) && pool->c[i].conn && PQstatus(pool->c[i].conn) == CONNECTION_OK)
-			return &pool->c[i];
-	const char *dsn = json_string_value(json_object_get(call->target, "dsn"));
-	const char *service = json_string_value(json_object_get(call->target, "service"));
-	register_password(call->env, dsn);
-	int64_t left = call->deadline_ms - now_ms();
+	const char *dsn = json_string_value(json_object_get(target, "dsn"));
+	const char *service = json_string_value(json_object_get(target, "service"));
+	int64_t left = deadline - now_ms();
 	char timeout[32];
 	snprintf(timeout, sizeof timeout, "%lld", (long long)(left > 2000 ? (left + 999) / 1000 : 2));
 	const char *keys[6], *vals[6];
@@ -216,11 +219,10 @@ static struct pgconn *get_conn(struct action_call *call, char **err, enum step_s
 	}
 	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
 	while (PQstatus(c) != CONNECTION_BAD && ps != PGRES_POLLING_OK && ps != PGRES_POLLING_FAILED) {
-		int w = wait_socket(c, ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, call->deadline_ms);
+		int w = wait_socket(c, ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
 		if (w) {
 			*err = w == 2 ? xasprintf("interrupted while connecting to target '%s'", name)
-				      : xasprintf("cannot connect to target '%s' within %lld ms", name,
-						  (long long)call->timeout_ms);
+				      : xasprintf("cannot connect to target '%s' within %lld ms", name, (long long)timeout_ms);
 			*st = w == 1 ? ST_TIMEOUT : ST_FAILED;
 			PQfinish(c);
 			return NULL;
@@ -241,16 +243,137 @@ static struct pgconn *get_conn(struct action_call *call, char **err, enum step_s
 		PQfinish(c);
 		return NULL;
 	}
-	pool->c = xrealloc(pool->c, (pool->n + 1) * sizeof *pool->c);
-	struct pgconn *pc = &pool->c[pool->n++];
+	return c;
+}
+
+static struct pgpool *get_pool(struct action_env *env)
+{
+	struct pgpool *pool = env->slot[action_sql.slot];
+	if (!pool) {
+		pool = xcalloc(1, sizeof *pool);
+		pthread_mutex_init(&pool->mu, NULL);
+		pthread_cond_init(&pool->cv, NULL);
+		env->slot[action_sql.slot] = pool;
+	}
+	return pool;
+}
+
+/* Called with the pool locked. */
+static struct pgconn *add_locked(struct pgpool *pool, const char *name, PGconn *c)
+{
+	struct pgconn *pc = xcalloc(1, sizeof *pc);
 	pc->target = xstrdup(name);
 	pc->conn = c;
-	pc->notices = NULL;
-	/* the receiver's argument must stay put: the pool may move on realloc */
-	for (size_t i = 0; i < pool->n; i++)
-		if (pool->c[i].conn)
-			PQsetNoticeReceiver(pool->c[i].conn, on_notice, &pool->c[i]);
+	PQsetNoticeReceiver(c, on_notice, pc);
+	pool->c = xrealloc(pool->c, (pool->n + 1) * sizeof *pool->c);
+	pool->c[pool->n++] = pc;
 	return pc;
+}
+
+/* Called with the pool locked. */
+static int pending_index(struct pgpool *pool, const char *name)
+{
+	for (size_t i = 0; i < pool->npending; i++)
+		if (!strcmp(pool->pending[i], name))
+			return (int)i;
+	return -1;
+}
+
+/* The target's open connection, one being opened in the background
+ * (waited for), or a new one. */
+static struct pgconn *get_conn(struct action_call *call, char **err, enum step_status *st)
+{
+	struct pgpool *pool = get_pool(call->env);
+	const char *name = call->target_name ? call->target_name : "";
+	register_password(call->env, json_string_value(json_object_get(call->target, "dsn")));
+	pthread_mutex_lock(&pool->mu);
+	for (;;) {
+		for (size_t i = 0; i < pool->n; i++)
+			if (!strcmp(pool->c[i]->target, name) && pool->c[i]->conn && PQstatus(pool->c[i]->conn) == CONNECTION_OK) {
+				struct pgconn *pc = pool->c[i];
+				pthread_mutex_unlock(&pool->mu);
+				return pc;
+			}
+		if (pending_index(pool, name) < 0 || interrupted || now_ms() >= call->deadline_ms)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000000L; /* wake up for Ctrl-C and the deadline */
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&pool->cv, &pool->mu, &ts);
+	}
+	pthread_mutex_unlock(&pool->mu);
+	PGconn *c = connect_pg(name, call->target, call->deadline_ms, call->timeout_ms, err, st);
+	if (!c)
+		return NULL;
+	pthread_mutex_lock(&pool->mu);
+	struct pgconn *pc = add_locked(pool, name, c);
+	pthread_mutex_unlock(&pool->mu);
+	return pc;
+}
+
+struct warm {
+	struct pgpool *pool;
+	char *name;
+	json_t *target;
+	int64_t deadline, timeout_ms;
+};
+
+static void *warm_main(void *arg)
+{
+	struct warm *w = arg;
+	char *err = NULL;
+	enum step_status st;
+	PGconn *c = connect_pg(w->name, w->target, w->deadline, w->timeout_ms, &err, &st);
+	free(err); /* the step that needs it connects again and says why */
+	pthread_mutex_lock(&w->pool->mu);
+	int i = pending_index(w->pool, w->name);
+	if (i >= 0) {
+		free(w->pool->pending[i]);
+		w->pool->pending[i] = w->pool->pending[--w->pool->npending];
+	}
+	if (c)
+		add_locked(w->pool, w->name, c);
+	pthread_cond_broadcast(&w->pool->cv);
+	pthread_mutex_unlock(&w->pool->mu);
+	free(w->name);
+	json_decref(w->target);
+	free(w);
+	return NULL;
+}
+
+/* Connects to the target in the background. */
+static void sql_warm(struct action_env *env, const char *target_name, json_t *target, int64_t deadline_ms)
+{
+	struct pgpool *pool = get_pool(env);
+	register_password(env, json_string_value(json_object_get(target, "dsn")));
+	struct warm *w = xcalloc(1, sizeof *w);
+	w->pool = pool;
+	w->name = xstrdup(target_name);
+	w->target = json_deep_copy(target); /* its own: jansson counts references unlocked */
+	w->deadline = deadline_ms;
+	w->timeout_ms = deadline_ms - now_ms();
+	pthread_mutex_lock(&pool->mu);
+	int busy = pending_index(pool, target_name) >= 0;
+	for (size_t i = 0; !busy && i < pool->n; i++)
+		busy = !strcmp(pool->c[i]->target, target_name) && pool->c[i]->conn;
+	pthread_t t;
+	if (!busy && pthread_create(&t, NULL, warm_main, w) == 0) {
+		pool->pending = xrealloc(pool->pending, (pool->npending + 1) * sizeof *pool->pending);
+		pool->pending[pool->npending++] = xstrdup(target_name);
+		pool->warmers = xrealloc(pool->warmers, (pool->nwarmers + 1) * sizeof *pool->warmers);
+		pool->warmers[pool->nwarmers++] = t;
+		w = NULL;
+	}
+	pthread_mutex_unlock(&pool->mu);
+	if (w) {
+		free(w->name);
+		json_decref(w->target);
+		free(w);
+	}
 }
 
 static void drop_conn(struct action_env *env, struct pgconn *pc)
@@ -266,12 +389,22 @@ static void sql_release(struct action_env *env)
 	struct pgpool *pool = env->slot[action_sql.slot];
 	if (!pool)
 		return;
+	/* background connections end by their deadline (or Ctrl-C) */
+	for (size_t i = 0; i < pool->nwarmers; i++)
+		pthread_join(pool->warmers[i], NULL);
+	free(pool->warmers);
+	for (size_t i = 0; i < pool->npending; i++)
+		free(pool->pending[i]);
+	free(pool->pending);
 	for (size_t i = 0; i < pool->n; i++) {
-		drop_conn(env, &pool->c[i]);
-		free(pool->c[i].target);
-		json_decref(pool->c[i].notices);
+		drop_conn(env, pool->c[i]);
+		free(pool->c[i]->target);
+		json_decref(pool->c[i]->notices);
+		free(pool->c[i]);
 	}
 	free(pool->c);
+	pthread_cond_destroy(&pool->cv);
+	pthread_mutex_destroy(&pool->mu);
 	free(pool);
 	env->slot[action_sql.slot] = NULL;
 }
@@ -556,5 +689,6 @@ const struct action action_sql = {
 	.render = sql_render,
 	.run = sql_run,
 	.check = sql_check,
+	.warm = sql_warm,
 	.release = sql_release,
 };

@@ -676,8 +676,9 @@ static void *warm_main(void *arg)
 }
 
 /* Connects to every host of the target in the background. */
-static void ssh_warm(struct action_env *env, json_t *target, int64_t deadline_ms)
+static void ssh_warm(struct action_env *env, const char *target_name, json_t *target, int64_t deadline_ms)
 {
+	(void)target_name; /* sessions are per host, whatever the target */
 	struct sshpool *pool = get_pool(env);
 	json_t *hosts = host_list(target);
 	size_t i;

@@ -454,7 +454,7 @@ static void warm_targets(struct run *r)
 		r->cur_deadline = now_ms() + s->timeout_ms;
 		json_t *cfg = target_config(r, s->on, &err);
 		if (cfg)
-			s->action->warm(&r->env, cfg, r->cur_deadline);
+			s->action->warm(&r->env, s->on, cfg, r->cur_deadline);
 		free(err); /* the step renders it again and reports the error */
 		json_decref(cfg);
 	}
