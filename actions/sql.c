@@ -15,6 +15,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "action.h"
+#include "background.h"
 #include "../engine/util.h"
 
 #include <ctype.h>
@@ -22,10 +23,8 @@
 #include <libpq-fe.h>
 #include <math.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define CANCEL_GRACE_MS 3000
 #define NOTICE_CAP 100
@@ -41,14 +40,9 @@ struct pgconn {
 };
 
 struct pgpool {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;      /* a background connection finished */
+	struct background bg;  /* its mutex guards the pool too */
 	struct pgconn **c;      /* each allocated alone: libpq keeps a pointer for NOTICEs */
 	size_t n;
-	char **pending;         /* targets being connected in the background */
-	size_t npending;
-	pthread_t *warmers;
-	size_t nwarmers;
 };
 
 /* ---- load-time check: exactly one statement ---- */
@@ -251,8 +245,7 @@ static struct pgpool *get_pool(struct action_env *env)
 	struct pgpool *pool = env->slot[action_sql.slot];
 	if (!pool) {
 		pool = xcalloc(1, sizeof *pool);
-		pthread_mutex_init(&pool->mu, NULL);
-		pthread_cond_init(&pool->cv, NULL);
+		background_init(&pool->bg);
 		env->slot[action_sql.slot] = pool;
 	}
 	return pool;
@@ -270,15 +263,6 @@ static struct pgconn *add_locked(struct pgpool *pool, const char *name, PGconn *
 	return pc;
 }
 
-/* Called with the pool locked. */
-static int pending_index(struct pgpool *pool, const char *name)
-{
-	for (size_t i = 0; i < pool->npending; i++)
-		if (!strcmp(pool->pending[i], name))
-			return (int)i;
-	return -1;
-}
-
 /* The target's open connection, one being opened in the background
  * (waited for), or a new one. */
 static struct pgconn *get_conn(struct action_call *call, char **err, enum step_status *st)
@@ -286,32 +270,25 @@ static struct pgconn *get_conn(struct action_call *call, char **err, enum step_s
 	struct pgpool *pool = get_pool(call->env);
 	const char *name = call->target_name ? call->target_name : "";
 	register_password(call->env, json_string_value(json_object_get(call->target, "dsn")));
-	pthread_mutex_lock(&pool->mu);
+	pthread_mutex_lock(&pool->bg.mu);
 	for (;;) {
 		for (size_t i = 0; i < pool->n; i++)
 			if (!strcmp(pool->c[i]->target, name) && pool->c[i]->conn && PQstatus(pool->c[i]->conn) == CONNECTION_OK) {
 				struct pgconn *pc = pool->c[i];
-				pthread_mutex_unlock(&pool->mu);
+				pthread_mutex_unlock(&pool->bg.mu);
 				return pc;
 			}
-		if (pending_index(pool, name) < 0 || interrupted || now_ms() >= call->deadline_ms)
+		if (!background_pending(&pool->bg, name) || interrupted || now_ms() >= call->deadline_ms)
 			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 50 * 1000000L; /* wake up for Ctrl-C and the deadline */
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&pool->cv, &pool->mu, &ts);
+		background_wait(&pool->bg);
 	}
-	pthread_mutex_unlock(&pool->mu);
+	pthread_mutex_unlock(&pool->bg.mu);
 	PGconn *c = connect_pg(name, call->target, call->deadline_ms, call->timeout_ms, err, st);
 	if (!c)
 		return NULL;
-	pthread_mutex_lock(&pool->mu);
+	pthread_mutex_lock(&pool->bg.mu);
 	struct pgconn *pc = add_locked(pool, name, c);
-	pthread_mutex_unlock(&pool->mu);
+	pthread_mutex_unlock(&pool->bg.mu);
 	return pc;
 }
 
@@ -329,16 +306,11 @@ static void *warm_main(void *arg)
 	enum step_status st;
 	PGconn *c = connect_pg(w->name, w->target, w->deadline, w->timeout_ms, &err, &st);
 	free(err); /* the step that needs it connects again and says why */
-	pthread_mutex_lock(&w->pool->mu);
-	int i = pending_index(w->pool, w->name);
-	if (i >= 0) {
-		free(w->pool->pending[i]);
-		w->pool->pending[i] = w->pool->pending[--w->pool->npending];
-	}
+	pthread_mutex_lock(&w->pool->bg.mu); /* connected and no longer pending, at once */
 	if (c)
 		add_locked(w->pool, w->name, c);
-	pthread_cond_broadcast(&w->pool->cv);
-	pthread_mutex_unlock(&w->pool->mu);
+	background_done(&w->pool->bg, w->name);
+	pthread_mutex_unlock(&w->pool->bg.mu);
 	free(w->name);
 	json_decref(w->target);
 	free(w);
@@ -356,19 +328,13 @@ static void sql_warm(struct action_env *env, const char *target_name, json_t *ta
 	w->target = json_deep_copy(target); /* its own: jansson counts references unlocked */
 	w->deadline = deadline_ms;
 	w->timeout_ms = deadline_ms - now_ms();
-	pthread_mutex_lock(&pool->mu);
-	int busy = pending_index(pool, target_name) >= 0;
+	pthread_mutex_lock(&pool->bg.mu);
+	int busy = 0;
 	for (size_t i = 0; !busy && i < pool->n; i++)
 		busy = !strcmp(pool->c[i]->target, target_name) && pool->c[i]->conn;
-	pthread_t t;
-	if (!busy && pthread_create(&t, NULL, warm_main, w) == 0) {
-		pool->pending = xrealloc(pool->pending, (pool->npending + 1) * sizeof *pool->pending);
-		pool->pending[pool->npending++] = xstrdup(target_name);
-		pool->warmers = xrealloc(pool->warmers, (pool->nwarmers + 1) * sizeof *pool->warmers);
-		pool->warmers[pool->nwarmers++] = t;
+	if (!busy && background_start(&pool->bg, target_name, warm_main, w) == 0)
 		w = NULL;
-	}
-	pthread_mutex_unlock(&pool->mu);
+	pthread_mutex_unlock(&pool->bg.mu);
 	if (w) {
 		free(w->name);
 		json_decref(w->target);
@@ -389,13 +355,7 @@ static void sql_release(struct action_env *env)
 	struct pgpool *pool = env->slot[action_sql.slot];
 	if (!pool)
 		return;
-	/* background connections end by their deadline (or Ctrl-C) */
-	for (size_t i = 0; i < pool->nwarmers; i++)
-		pthread_join(pool->warmers[i], NULL);
-	free(pool->warmers);
-	for (size_t i = 0; i < pool->npending; i++)
-		free(pool->pending[i]);
-	free(pool->pending);
+	background_release(&pool->bg);
 	for (size_t i = 0; i < pool->n; i++) {
 		drop_conn(env, pool->c[i]);
 		free(pool->c[i]->target);
@@ -403,8 +363,6 @@ static void sql_release(struct action_env *env)
 		free(pool->c[i]);
 	}
 	free(pool->c);
-	pthread_cond_destroy(&pool->cv);
-	pthread_mutex_destroy(&pool->mu);
 	free(pool);
 	env->slot[action_sql.slot] = NULL;
 }

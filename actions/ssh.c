@@ -20,6 +20,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "action.h"
+#include "background.h"
 #include "ssh_config.h"
 #include "../engine/util.h"
 
@@ -45,14 +46,9 @@ struct sshhost {
 };
 
 struct sshpool {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;      /* a background connection finished */
+	struct background bg;   /* its mutex guards the pool too */
 	struct sshhost **h;     /* idle sessions (NULL: taken) */
 	size_t n;
-	char **pending;         /* keys being connected in the background */
-	size_t npending;
-	pthread_t *warmers;
-	size_t nwarmers;
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -407,15 +403,6 @@ static char *known_hosts_path(json_t *target)
 	return ssh_expand_home(kt ? kt : "~/.ssh/known_hosts");
 }
 
-/* Called with the pool locked. */
-static int is_pending(struct sshpool *pool, const char *key)
-{
-	for (size_t i = 0; i < pool->npending; i++)
-		if (!strcmp(pool->pending[i], key))
-			return 1;
-	return 0;
-}
-
 static struct sshhost *take_idle(struct sshpool *pool, const char *key)
 {
 	for (size_t i = 0; i < pool->n; i++) {
@@ -435,19 +422,12 @@ static struct sshhost *pool_get(struct job *j, struct ssh_host_config *cfg, char
 	struct action_call *call = j->call;
 	struct sshpool *pool = j->pool;
 	char *key = host_key(cfg);
-	pthread_mutex_lock(&pool->mu);
+	pthread_mutex_lock(&pool->bg.mu);
 	struct sshhost *h;
-	while (!(h = take_idle(pool, key)) && is_pending(pool, key) && !interrupted && now_ms() < call->deadline_ms) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000L; /* wake up for Ctrl-C and the deadline */
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&pool->cv, &pool->mu, &ts);
-	}
-	pthread_mutex_unlock(&pool->mu);
+	while (!(h = take_idle(pool, key)) && background_pending(&pool->bg, key) && !interrupted &&
+	       now_ms() < call->deadline_ms)
+		background_wait(&pool->bg);
+	pthread_mutex_unlock(&pool->bg.mu);
 	if (h) {
 		free(key);
 		return h;
@@ -476,9 +456,9 @@ static void put_locked(struct sshpool *pool, struct sshhost *h)
 
 static void pool_put(struct sshpool *pool, struct sshhost *h)
 {
-	pthread_mutex_lock(&pool->mu);
+	pthread_mutex_lock(&pool->bg.mu);
 	put_locked(pool, h);
-	pthread_mutex_unlock(&pool->mu);
+	pthread_mutex_unlock(&pool->bg.mu);
 }
 
 static void run_job(struct job *j)
@@ -632,8 +612,7 @@ static struct sshpool *get_pool(struct action_env *env)
 	struct sshpool *pool = env->slot[action_ssh.slot];
 	if (!pool) {
 		pool = xcalloc(1, sizeof *pool);
-		pthread_mutex_init(&pool->mu, NULL);
-		pthread_cond_init(&pool->cv, NULL);
+		background_init(&pool->bg);
 		env->slot[action_ssh.slot] = pool;
 	}
 	return pool;
@@ -654,20 +633,14 @@ static void *warm_main(void *arg)
 	free(err); /* the step that needs the host connects again and says why */
 	/* no longer pending and (if it worked) idle in the pool, in one step:
 	 * a waiting step sees one or the other, never neither */
-	pthread_mutex_lock(&w->pool->mu);
-	for (size_t i = 0; i < w->pool->npending; i++)
-		if (!strcmp(w->pool->pending[i], w->key)) {
-			free(w->pool->pending[i]);
-			w->pool->pending[i] = w->pool->pending[--w->pool->npending];
-			break;
-		}
+	pthread_mutex_lock(&w->pool->bg.mu);
+	background_done(&w->pool->bg, w->key);
 	if (h) {
 		h->key = w->key;
 		w->key = NULL;
 		put_locked(w->pool, h);
 	}
-	pthread_cond_broadcast(&w->pool->cv);
-	pthread_mutex_unlock(&w->pool->mu);
+	pthread_mutex_unlock(&w->pool->bg.mu);
 	ssh_host_config_release(&w->cfg);
 	free(w->known);
 	free(w->key);
@@ -690,19 +663,14 @@ static void ssh_warm(struct action_env *env, const char *target_name, json_t *ta
 		w->key = host_key(&w->cfg);
 		w->known = known_hosts_path(target);
 		w->deadline = deadline_ms;
-		pthread_mutex_lock(&pool->mu);
-		int busy = is_pending(pool, w->key);
+		pthread_mutex_lock(&pool->bg.mu);
+		int busy = 0;
 		for (size_t k = 0; !busy && k < pool->n; k++)
 			busy = pool->h[k] && !strcmp(pool->h[k]->key, w->key);
-		pthread_t t;
-		if (!busy && pthread_create(&t, NULL, warm_main, w) == 0) {
-			pool->pending = xrealloc(pool->pending, (pool->npending + 1) * sizeof *pool->pending);
-			pool->pending[pool->npending++] = xstrdup(w->key);
-			pool->warmers = xrealloc(pool->warmers, (pool->nwarmers + 1) * sizeof *pool->warmers);
-			pool->warmers[pool->nwarmers++] = t;
+		char *key = w->key; /* the thread may free w as soon as it starts */
+		if (!busy && background_start(&pool->bg, key, warm_main, w) == 0)
 			w = NULL;
-		}
-		pthread_mutex_unlock(&pool->mu);
+		pthread_mutex_unlock(&pool->bg.mu);
 		if (w) {
 			ssh_host_config_release(&w->cfg);
 			free(w->known);
@@ -791,18 +759,10 @@ static void ssh_release(struct action_env *env)
 	struct sshpool *pool = env->slot[action_ssh.slot];
 	if (!pool)
 		return;
-	/* background connections end by their deadline (or Ctrl-C) */
-	for (size_t i = 0; i < pool->nwarmers; i++)
-		pthread_join(pool->warmers[i], NULL);
-	free(pool->warmers);
-	for (size_t i = 0; i < pool->npending; i++)
-		free(pool->pending[i]);
-	free(pool->pending);
+	background_release(&pool->bg);
 	for (size_t i = 0; i < pool->n; i++)
 		host_free(pool->h[i]);
 	free(pool->h);
-	pthread_cond_destroy(&pool->cv);
-	pthread_mutex_destroy(&pool->mu);
 	free(pool);
 	env->slot[action_ssh.slot] = NULL;
 }
