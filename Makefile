@@ -11,7 +11,7 @@ DATADIR = $(PREFIX)/share/runbook
 MANDIR = $(PREFIX)/share/man/man1
 
 CC ?= cc
-PKGS = lua5.4 yaml-0.1 jansson libpq libssh2
+PKGS = lua5.4 yaml-0.1 jansson libpq libssh2 sqlite3 libcrypto
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-missing-field-initializers \
 	  $(shell pkg-config --cflags $(PKGS)) -DRUNBOOK_DATADIR='"$(DATADIR)"' -MMD -MP
@@ -23,14 +23,16 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 ENGINE = engine/util.o engine/diag.o engine/yaml_tree.o engine/runbook.o engine/template.o \
-	 engine/redact.o engine/exec.o engine/report.o engine/path.o engine/alert.o
-COMMANDS = engine/cmd_list.o engine/cmd_show.o engine/cmd_check.o engine/cmd_exec.o engine/cmd_test.o
+	 engine/redact.o engine/exec.o engine/report.o engine/path.o engine/alert.o engine/store.o \
+	 engine/incident.o
+COMMANDS = engine/cmd_list.o engine/cmd_show.o engine/cmd_check.o engine/cmd_exec.o engine/cmd_test.o \
+	   engine/cmd_incident.o engine/cmd_timeline.o
 ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/ssh.o actions/ssh_config.o actions/pending.o
 SANDBOX = sandbox/sandbox.o sandbox/pattern.o
 LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)
 
 TESTS = tests/check_runbook.o tests/check_loader.o tests/check_sandbox.o tests/check_template.o \
-	tests/check_executor.o tests/check_actions.o tests/check_cli.o
+	tests/check_executor.o tests/check_actions.o tests/check_store.o tests/check_cli.o
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 

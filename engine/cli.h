@@ -18,6 +18,7 @@
 
 struct globals {
 	const char *runbooks; /* --runbooks DIR[:DIR...] */
+	const char *store;    /* --store URL */
 };
 
 struct command {
@@ -44,5 +45,7 @@ int cmd_show(int argc, char **argv, struct globals *g);
 int cmd_check(int argc, char **argv, struct globals *g);
 int cmd_exec(int argc, char **argv, struct globals *g);
 int cmd_test(int argc, char **argv, struct globals *g);
+int cmd_incident(int argc, char **argv, struct globals *g);
+int cmd_timeline(int argc, char **argv, struct globals *g);
 
 #endif

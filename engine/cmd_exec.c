@@ -5,6 +5,7 @@
 #include "exec.h"
 #include "path.h"
 #include "report.h"
+#include "store.h"
 #include "util.h"
 
 #include <errno.h>
@@ -55,6 +56,18 @@ static int write_json_file(const char *path, json_t *doc, char **err)
 	return 0;
 }
 
+/* Where a real run records its events. */
+struct timeline {
+	struct store *store;
+	char *id, *actor;
+};
+
+static int record_event(void *ud, const char *kind, const char *summary, json_t *data, char **err)
+{
+	struct timeline *tl = ud;
+	return store_append(tl->store, tl->id, kind, tl->actor, summary, data, err);
+}
+
 static int split_kv(const char *s, char **k, char **v)
 {
 	const char *eq = strchr(s, '=');
@@ -72,7 +85,8 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 		{"incident", required_argument, 0, 'i'}, {"dry-run", no_argument, 0, 'n'},
 		{"fixtures", required_argument, 0, 'f'}, {"record", required_argument, 0, 'r'},
 		{"apply", no_argument, 0, 'A'}, {"output", required_argument, 0, 'o'},
-		{"target", required_argument, 0, 't'}, {"runbooks", required_argument, 0, 'R'}, {0, 0, 0, 0}};
+		{"target", required_argument, 0, 't'}, {"runbooks", required_argument, 0, 'R'},
+		{"store", required_argument, 0, 'S'}, {0, 0, 0, 0}};
 	struct exec_opts o;
 	memset(&o, 0, sizeof o);
 	json_t *given = json_object(), *dsns = json_object();
@@ -106,6 +120,7 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 		case 'r': record_path = optarg; break;
 		case 'A': o.apply = 1; break;
 		case 'R': g->runbooks = optarg; break;
+		case 'S': g->store = optarg; break;
 		case 'o':
 			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
 				command_usage_error("exec", "--output is text or json, not '%s'", optarg);
@@ -126,6 +141,7 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 	struct diag_list d;
 	diag_init(&d);
 	char *err = NULL;
+	struct timeline tl = {0};
 	struct runbook *rb = runbook_find(argv[optind], g->runbooks, &d, &err);
 	json_t *alert = NULL, *params = NULL;
 	if (!rb) {
@@ -152,6 +168,36 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 	}
 	o.params = params;
 	o.alert = alert;
+	/* the timeline: a real run records to an incident; a dry run does not */
+	if (!o.dry_run) {
+		if (!(tl.store = store_open(g->store, &err))) {
+			fprintf(stderr, "runbook exec: the timeline store is unavailable, so nothing runs: %s\n"
+					"(--dry-run runs without it)\n", err);
+			goto fail;
+		}
+		tl.actor = store_actor();
+		if (o.incident) {
+			json_t *inc = store_incident_get(tl.store, o.incident, &err);
+			if (!inc) {
+				fprintf(stderr, "runbook exec: %s\n", err);
+				goto fail;
+			}
+			json_decref(inc);
+			tl.id = xstrdup(o.incident);
+		} else {
+			json_t *f = json_pack("{s:s, s:s, s:s, s:s?}", "title", rb->title, "severity", rb->severity, "runbook",
+					      rb->id, "component", rb->component);
+			int bad = store_incident_create(tl.store, f, tl.actor, &tl.id, &err);
+			json_decref(f);
+			if (bad) {
+				fprintf(stderr, "runbook exec: cannot open an incident: %s\n", err);
+				goto fail;
+			}
+		}
+		o.incident = tl.id;
+		o.record = record_event;
+		o.record_ud = &tl;
+	}
 	o.target_dsn = dsns;
 	o.confirm = !o.apply && !json && isatty(0) && isatty(2);
 
@@ -186,6 +232,9 @@ fail:
 	diag_print(&d, stderr);
 	rc = EXIT_USAGE;
 done:
+	free(tl.id);
+	free(tl.actor);
+	store_close(tl.store);
 	free(err);
 	diag_release(&d);
 	json_decref(params);

@@ -14,6 +14,7 @@
 #include "util.h"
 #include "../actions/action.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,7 +29,27 @@ struct run {
 	const struct rb_step *cur;
 	json_t *cur_result;
 	int64_t cur_deadline;
+	char *record_error;   /* the timeline store failed: the run stops */
 };
+
+/* Records an event in the timeline, if there is one. */
+static void record(struct run *r, const char *kind, json_t *data, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void record(struct run *r, const char *kind, json_t *data, const char *fmt, ...)
+{
+	if (!r->o->record || r->record_error)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *summary = xvasprintf(fmt, ap);
+	va_end(ap);
+	char *safe = redact_str(r->red, summary);
+	char *err = NULL;
+	if (r->o->record(r->o->record_ud, kind, safe, data, &err))
+		r->record_error = err ? err : xstrdup("the timeline store failed");
+	free(safe);
+	free(summary);
+}
 
 /* ---- parameters ---- */
 
@@ -107,7 +128,10 @@ static void on_finding(void *ud, const char *level, const char *msg)
 	if (!f) /* the message was not UTF-8 */
 		f = json_pack("{s:s, s:s, s:s?}", "level", level, "message", "(finding message is not valid UTF-8)",
 			      "step", r->cur ? r->cur->id : NULL);
+	if (r->red)
+		redact_json(r->red, f);
 	json_array_append_new(r->findings, f);
+	record(r, "finding", f, "%s: %s", level, json_string_value(json_object_get(f, "message")));
 }
 
 static void on_log(void *ud, const char *msg)
@@ -510,6 +534,14 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 
 	if (!o->dry_run)
 		warm_targets(&r);
+	char where[256] = "localhost";
+	gethostname(where, sizeof where - 1);
+	json_t *started_data = json_pack("{s:s, s:O, s:s, s:b}", "runbook", rb->id, "params", params, "host", where,
+					 "dry_run", o->dry_run);
+	if (red)
+		redact_json(red, started_data);
+	record(&r, "runbook.started", started_data, "runbook %s started", rb->id);
+	json_decref(started_data);
 	int failed = 0, stop = 0;
 	const char *stopped_by = NULL;
 	for (size_t i = 0; i < rb->nsteps; i++) {
@@ -526,7 +558,9 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 		json_object_set_new(res, "started_at", json_string(ts));
 		int64_t st0 = now_ms();
 		enum step_status st;
-		if (interrupted) {
+		if (r.record_error) {
+			st = set_error(res, ST_SKIPPED, xasprintf("not run: the timeline store failed: %s", r.record_error));
+		} else if (interrupted) {
 			st = set_error(res, ST_SKIPPED, xstrdup("not run: the run was interrupted"));
 		} else if (stop) {
 			st = set_error(res, ST_SKIPPED, xasprintf("not run: step '%s' failed and stops the run", stopped_by));
@@ -544,6 +578,9 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 			redact_json(red, res);
 		sandbox_set_step(r.sb, s->id, res);
 		json_array_append(steps, res);
+		if (st != ST_SKIPPED || !r.record_error)
+			record(&r, "step", res, "step %s: %s (%lld ms)", s->id, step_status_name(st),
+			       (long long)json_integer_value(json_object_get(res, "duration_ms")));
 		if (o->progress)
 			o->progress(o->progress_ud, s, res, 0);
 		json_decref(res);
@@ -557,8 +594,17 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	}
 	action_env_release(&r.env);
 	sandbox_free(r.sb);
-	json_object_set_new(report, "status", json_string(interrupted ? "aborted" : failed ? "failed" : "ok"));
+	const char *status = interrupted ? "aborted" : failed || r.record_error ? "failed" : "ok";
+	json_object_set_new(report, "status", json_string(status));
 	json_object_set_new(report, "duration_ms", json_integer(now_ms() - t0));
+	json_t *fin = json_pack("{s:s, s:s, s:I, s:I}", "runbook", rb->id, "status", status, "duration_ms",
+				(json_int_t)(now_ms() - t0), "findings", (json_int_t)json_array_size(r.findings));
+	record(&r, "runbook.finished", fin, "runbook %s finished: %s", rb->id, status);
+	json_decref(fin);
+	if (r.record_error) {
+		json_object_set_new(report, "error", json_sprintf("the timeline store failed: %s", r.record_error));
+		free(r.record_error);
+	}
 	json_object_set_new(report, "steps", steps);
 	json_object_set_new(report, "findings", r.findings);
 	if (red)

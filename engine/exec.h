@@ -24,6 +24,11 @@ struct exec_opts {
 	json_t *target_dsn;   /* target name -> DSN override, or NULL */
 	const char *incident; /* incident id, or NULL */
 	const struct sandbox_limits *limits;
+	/* timeline: called for runbook.started, each step, each finding and
+	 * runbook.finished, with redacted data; a non-zero return (the store
+	 * failed) stops the run (may be NULL) */
+	int (*record)(void *ud, const char *kind, const char *summary, json_t *data, char **err);
+	void *record_ud;
 	/* progress: called after each step with its result (may be NULL) */
 	void (*progress)(void *ud, const struct rb_step *step, json_t *result, int starting);
 	void *progress_ud;

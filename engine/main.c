@@ -37,6 +37,20 @@ const struct command commands[] = {
 	{"test", cmd_test, "[FILE|DIR]...", "run every runbook's tests: hermetically, dry-run with fixtures",
 	 "  With no argument, tests every runbook on the runbook path.\n"
 	 "  Prints one line per test and 'N passed, N failed'; exits 1 when a test fails.\n"},
+	{"incident", cmd_incident,
+	 "open --title TEXT [--severity SEVn] [--runbook ID] [--component NAME]\n"
+	 "       | list [--output json] | show ID [--output json] | ack ID\n"
+	 "       | resolve ID [--resolution TEXT|false-positive] | note ID TEXT | severity ID SEVn",
+	 "the incident lifecycle by hand: triggered -> acknowledged -> resolved",
+	 "  list flags acknowledgements past the severity's target\n"
+	 "  (SEV1 15 min, SEV2 30 min, SEV3 2 h, SEV4 24 h).\n"
+	 "  --store URL            sqlite:PATH (default $XDG_STATE_HOME/runbook/runbook.db), or RUNBOOK_STORE\n"},
+	{"timeline", cmd_timeline, "ID [--output text|json|markdown] [--verify] [--utc]",
+	 "an incident's events, in order",
+	 "  --output text|json|markdown\n"
+	 "  --verify               check the hash chain; names the first bad event (exit 1)\n"
+	 "  --utc                  times in UTC (default: local time)\n"
+	 "  --store URL            the store (see `runbook incident --help`)\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -72,8 +86,8 @@ int command_usage_error(const char *name, const char *fmt, ...)
 
 int command_options(int argc, char **argv, struct globals *g, const char *name, int *json)
 {
-	static const struct option with_output[] = {
-		{"output", required_argument, 0, 'o'}, {"runbooks", required_argument, 0, 'R'}, {0, 0, 0, 0}};
+	static const struct option with_output[] = {{"output", required_argument, 0, 'o'},
+		{"runbooks", required_argument, 0, 'R'}, {"store", required_argument, 0, 'S'}, {0, 0, 0, 0}};
 	const struct option *opts = json ? with_output : with_output + 1;
 	int c;
 	optind = 1;
@@ -82,6 +96,8 @@ int command_options(int argc, char **argv, struct globals *g, const char *name, 
 			*json = !strcmp(optarg, "json");
 		} else if (c == 'R') {
 			g->runbooks = optarg;
+		} else if (c == 'S') {
+			g->store = optarg;
 		} else {
 			command_usage_error(name, c == 'o' ? "--output is text or json, not '%s'" : "bad option%s",
 					    c == 'o' ? optarg : "");
@@ -100,6 +116,8 @@ static void usage(FILE *out)
 	fprintf(out, "\nGlobal options:\n"
 		     "  --runbooks DIR[:DIR]   where to find runbooks (else RUNBOOK_PATH, ./runbooks,\n"
 		     "                         $XDG_CONFIG_HOME/runbook/runbooks, the installed library)\n"
+		     "  --store URL            the incident store: sqlite:PATH (default\n"
+		     "                         $XDG_STATE_HOME/runbook/runbook.db), or RUNBOOK_STORE\n"
 		     "  --version              print the version\n"
 		     "  -h, --help             this help\n\n"
 		     "`runbook COMMAND --help` describes a command; `man runbook` has the details.\n");
@@ -120,6 +138,10 @@ int main(int argc, char **argv)
 			g.runbooks = argv[++i];
 		} else if (!strncmp(argv[i], "--runbooks=", 11)) {
 			g.runbooks = argv[i] + 11;
+		} else if (!strcmp(argv[i], "--store") && i + 1 < argc) {
+			g.store = argv[++i];
+		} else if (!strncmp(argv[i], "--store=", 8)) {
+			g.store = argv[i] + 8;
 		} else {
 			fprintf(stderr, "runbook: unknown option '%s'\n", argv[i]);
 			usage(stderr);

@@ -16,6 +16,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${RUNBOOK_BIN:-$ROOT/runbook}
 ROUNDS=${ROUNDS:-25}
 TMP=$(mktemp -d /tmp/runbook-bench-XXXXXX)
+export XDG_STATE_HOME="$TMP/state" RUNBOOK_STORE= # incidents go to a store of our own
 chmod 755 "$TMP"
 cleanup() {
 	"$ROOT/tests/sshd.sh" stop "$TMP/sshd"

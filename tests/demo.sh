@@ -5,6 +5,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${RUNBOOK_BIN:-$ROOT/runbook}
 TMP=$(mktemp -d /tmp/runbook-demo-XXXXXX)
+export XDG_STATE_HOME="$TMP/state" RUNBOOK_STORE= # incidents go to a store of our own
 chmod 755 "$TMP"
 group=
 cleanup() {
@@ -48,6 +49,11 @@ echo "== runbook exec db-connections --target primary=<the demo server> -p long_
 echo
 "$BIN" --runbooks "$ROOT/runbooks" exec db-connections --target primary="$DSN" -p long_after=2
 rc=$?
+echo
+echo "== the incident it opened, as the timeline shows it: runbook timeline INC-1"
+echo
+"$BIN" timeline INC-1
+"$BIN" timeline INC-1 --verify
 echo
 echo "== exit status $rc; cleaning up"
 [ "$rc" = 2 ] && exit 2 # the runbook or the command line is wrong: that is a failure

@@ -5,6 +5,7 @@ set -u
 BIN=${RUNBOOK_BIN:-$(pwd)/runbook}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d /tmp/runbook-it-XXXXXX)
+export XDG_STATE_HOME="$TMP/state" RUNBOOK_STORE= # incidents go to a store of our own
 trap 'rm -rf "$TMP"' EXIT
 pass=0 fail=0
 
@@ -84,6 +85,56 @@ check "man page renders" 'man -l "$TMP/prefix/share/man/man1/runbook.1" 2>/dev/n
 check "runbook check runbooks/ is clean" '[ $? = 0 ]' "$(cat "$TMP/check.out")"
 "$BIN" test "$ROOT/runbooks" > "$TMP/test.out" 2>&1; rc=$?
 check "runbook test runbooks/ passes" '[ $rc = 0 ] && grep -q " 0 failed" "$TMP/test.out"' "$(cat "$TMP/test.out")"
+
+# The timeline: a real run opens an incident and records every step.
+st="$XDG_STATE_HOME/runbook/runbook.db"
+check "Ctrl-C run opened an incident" '[ -f "$st" ] && "$BIN" incident show INC-1 > /dev/null'
+"$BIN" timeline INC-1 --output json > "$TMP/tl1.json"
+check "Ctrl-C: the abort is recorded" 'grep -q "runbook slow finished: aborted" "$TMP/tl1.json"' "$(head -c 1500 "$TMP/tl1.json")"
+check "Ctrl-C: the timeline verifies" '"$BIN" timeline INC-1 --verify > /dev/null'
+
+# kill -9 in the middle of a run: what was recorded before stays intact.
+cat > "$TMP/kill.yaml" <<YAML
+runbook: killme
+title: killed mid-run
+steps:
+  - {id: one, shell: "echo one"}
+  - {id: two, shell: "echo two"}
+  - {id: wait, timeout: 60s, shell: "touch $TMP/waiting; sleep 30"}
+  - {id: never, shell: "echo never"}
+YAML
+"$BIN" exec "$TMP/kill.yaml" > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -e "$TMP/waiting" ] && break; sleep 0.05; done
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+inc=$("$BIN" incident list --output json | grep -o '"id": "INC-[0-9]*"' | head -1 | grep -o 'INC-[0-9]*')
+"$BIN" timeline "$inc" > "$TMP/kill.tl"
+check "kill -9: the steps before it are recorded" 'grep -q "step one: ok" "$TMP/kill.tl" && grep -q "step two: ok" "$TMP/kill.tl" && ! grep -q "never" "$TMP/kill.tl"' "$(cat "$TMP/kill.tl")"
+check "kill -9: the timeline verifies" '"$BIN" timeline "$inc" --verify > /dev/null'
+pkill -f "sleep 30" 2>/dev/null
+
+# The lifecycle by hand, with invalid transitions refused.
+id=$("$BIN" incident open --title "checkout errors" --severity SEV1 --component Checkout)
+"$BIN" incident ack "$id" > /dev/null; a1=$?
+"$BIN" incident ack "$id" > /dev/null 2>&1; a2=$?
+"$BIN" incident note "$id" "rolled back the deploy" > /dev/null
+"$BIN" incident severity "$id" SEV2 > /dev/null
+"$BIN" incident resolve "$id" --resolution false-positive > /dev/null; r1=$?
+"$BIN" incident resolve "$id" > /dev/null 2>&1; r2=$?
+check "lifecycle: ack, note, severity, resolve" '[ $a1 = 0 ] && [ $r1 = 0 ] && "$BIN" incident show "$id" | grep -q "resolution *false-positive" && "$BIN" incident show "$id" | grep -q "severity *SEV2"'
+check "lifecycle: invalid transitions exit 2" '[ $a2 = 2 ] && [ $r2 = 2 ]'
+"$BIN" timeline "$id" --output markdown > "$TMP/tl.md"
+check "timeline as markdown" 'grep -q "^# $id: checkout errors" "$TMP/tl.md" && grep -q "| note |" "$TMP/tl.md"' "$(cat "$TMP/tl.md")"
+"$BIN" incident severity "$id" SEV9 > /dev/null 2>&1; rc=$?
+check "bad severity exits 2" '[ $rc = 2 ]'
+
+# An unusable store: said at the start, nothing runs.
+rm -f "$TMP/ran"
+printf 'runbook: touch\ntitle: t\nsteps:\n  - {id: t, shell: "touch %s/ran"}\n' "$TMP" > "$TMP/touch.yaml"
+"$BIN" exec "$TMP/touch.yaml" --store "sqlite:/proc/1/nope/runbook.db" > "$TMP/nostore.out" 2>&1; rc=$?
+check "unusable store: exit 2, clear error, nothing ran" '[ $rc = 2 ] && grep -q "timeline store is unavailable" "$TMP/nostore.out" && [ ! -e "$TMP/ran" ]' "$(cat "$TMP/nostore.out")"
+"$BIN" exec "$TMP/touch.yaml" --dry-run --store "sqlite:/proc/1/nope/runbook.db" > /dev/null 2>&1; rc=$?
+check "a dry run needs no store and records nothing" '[ $rc = 0 ]'
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

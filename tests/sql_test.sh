@@ -6,6 +6,7 @@ set -u
 BIN=${RUNBOOK_BIN:-$(pwd)/runbook}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d /tmp/runbook-sql-XXXXXX)
+export XDG_STATE_HOME="$TMP/state" RUNBOOK_STORE= # incidents go to a store of our own
 chmod 755 "$TMP" # the server user must reach its directory
 PGDIR="$TMP/pg"
 cleanup() { "$ROOT/tests/pg.sh" stop "$PGDIR"; rm -rf "$TMP"; }

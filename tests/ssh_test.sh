@@ -6,6 +6,7 @@ set -u
 BIN=${RUNBOOK_BIN:-$(pwd)/runbook}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d /tmp/runbook-ssh-XXXXXX)
+export XDG_STATE_HOME="$TMP/state" RUNBOOK_STORE= # incidents go to a store of our own
 agent_pid=
 cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null

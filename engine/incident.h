@@ -1,0 +1,20 @@
+/*
+ * incident: the rules of the incident lifecycle (SPEC section 6):
+ * severities SEV1..SEV4 and their acknowledgement targets, and the
+ * transitions triggered -> acknowledged -> resolved.
+ */
+#ifndef RUNBOOK_INCIDENT_H
+#define RUNBOOK_INCIDENT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* Seconds to acknowledge an incident of this severity; -1 if unknown. */
+int64_t incident_ack_target(const char *severity);
+/* True when the incident waits for acknowledgement past its target. */
+int incident_ack_overdue(json_t *incident, int64_t now_epoch);
+/* Parses "2026-11-24T07:00:00.000000Z" into seconds since the epoch. */
+int64_t incident_parse_time(const char *ts);
+int incident_severity_valid(const char *s);
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * Timeline store tests on SQLite: the lifecycle, the hash chain and its
+ * verification against edits, deletions and reorderings made directly in
+ * the database, and many processes appending to one incident at once.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "tests.h"
+#include "../engine/store.h"
+#include "../engine/util.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[64], url[128], path[128];
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/runbook-store-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/state/runbook.db", dir);
+	snprintf(url, sizeof url, "sqlite:%s", path);
+}
+
+static void teardown(void)
+{
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+}
+
+static struct store *open_store(void)
+{
+	char *err = NULL;
+	struct store *st = store_open(url, &err);
+	ck_assert_msg(st != NULL, "store_open: %s", err);
+	return st;
+}
+
+static char *new_incident(struct store *st, int events)
+{
+	json_t *f = json_pack("{s:s, s:s, s:s}", "title", "disk full", "severity", "SEV2", "runbook", "disk");
+	char *id = NULL, *err = NULL;
+	ck_assert_int_eq(store_incident_create(st, f, "tester@host", &id, &err), 0);
+	json_decref(f);
+	for (int i = 0; i < events; i++) {
+		json_t *d = json_pack("{s:i}", "n", i);
+		ck_assert_int_eq(store_append(st, id, "note", "tester@host", "a note", d, &err), 0);
+		json_decref(d);
+	}
+	return id;
+}
+
+/* Runs SQL on the database file behind the store's back. */
+static void tamper(const char *sql)
+{
+	sqlite3 *db;
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	char *m = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &m);
+	ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, m ? m : "");
+	sqlite3_close(db);
+}
+
+static char *verify_incident(struct store *st, const char *id)
+{
+	char *err = NULL;
+	json_t *ev = store_events(st, id, &err);
+	ck_assert_ptr_nonnull(ev);
+	char *bad = store_verify(ev);
+	json_decref(ev);
+	return bad;
+}
+
+START_TEST(incidents_and_events)
+{
+	struct store *st = open_store();
+	char *a = new_incident(st, 3), *b = new_incident(st, 0);
+	ck_assert_str_eq(a, "INC-1");
+	ck_assert_str_eq(b, "INC-2");
+	char *err = NULL;
+	json_t *inc = store_incident_get(st, "INC-1", &err);
+	ck_assert_str_eq(json_string_value(json_object_get(inc, "status")), "triggered");
+	ck_assert_str_eq(json_string_value(json_object_get(inc, "severity")), "SEV2");
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(inc, "detected_at")));
+	json_decref(inc);
+	json_t *ch = json_pack("{s:s, s:s}", "status", "acknowledged", "acknowledged_at", "2026-11-24T08:00:00.000000Z");
+	ck_assert_int_eq(store_incident_update(st, "INC-1", ch, "incident.acknowledged", "t@h", "acked", ch, &err), 0);
+	json_decref(ch);
+	inc = store_incident_get(st, "INC-1", &err);
+	ck_assert_str_eq(json_string_value(json_object_get(inc, "status")), "acknowledged");
+	json_decref(inc);
+	json_t *ev = store_events(st, "INC-1", &err);
+	ck_assert_uint_eq(json_array_size(ev), 5); /* opened, 3 notes, acknowledged */
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(ev, 0), "kind")), "incident.opened");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(ev, 4), "seq")), 5);
+	json_decref(ev);
+	ck_assert_ptr_null(verify_incident(st, "INC-1"));
+	ck_assert_ptr_null(store_incident_get(st, "INC-9", &err));
+	ck_assert_ptr_nonnull(strstr(err, "no incident INC-9"));
+	free(err);
+	json_t *list = store_incident_list(st, &err);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "id")), "INC-2"); /* newest first */
+	json_decref(list);
+	/* the database itself refuses changes to events */
+	sqlite3 *db;
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_ne(sqlite3_exec(db, "UPDATE events SET summary = 'x'", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_ne(sqlite3_exec(db, "DELETE FROM events", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	free(a);
+	free(b);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(tampering_is_detected)
+{
+	struct store *st = open_store();
+	free(new_incident(st, 5));
+	store_close(st);
+	const char *drop = "DROP TRIGGER events_append_only_update; DROP TRIGGER events_append_only_delete;";
+	struct {
+		const char *sql, *expect;
+	} cases[] = {
+		{"UPDATE events SET summary = 'nothing happened' WHERE seq = 3", "event 3 (note"},
+		{"UPDATE events SET data = '{\"n\":99}' WHERE seq = 2", "event 2 (note"},
+		{"DELETE FROM events WHERE seq = 4", "event 4 is missing"},
+		{"UPDATE events SET seq = 100 WHERE seq = 2; UPDATE events SET seq = 2 WHERE seq = 3;"
+		 "UPDATE events SET seq = 3 WHERE seq = 100;",
+		 "event 2 (note) does not follow event 1"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		teardown();
+		setup();
+		st = open_store();
+		free(new_incident(st, 5));
+		ck_assert_ptr_null(verify_incident(st, "INC-1"));
+		char *sql = xasprintf("%s %s", drop, cases[i].sql);
+		tamper(sql);
+		free(sql);
+		char *bad = verify_incident(st, "INC-1");
+		ck_assert_msg(bad && strstr(bad, cases[i].expect), "case %zu: %s", i, bad ? bad : "not detected");
+		free(bad);
+		store_close(st);
+	}
+}
+END_TEST
+
+START_TEST(concurrent_appenders)
+{
+	struct store *st = open_store();
+	char *id = new_incident(st, 0);
+	store_close(st);
+	enum { PROCS = 8, EACH = 200 };
+	pid_t pids[PROCS];
+	for (int p = 0; p < PROCS; p++) {
+		pids[p] = fork();
+		ck_assert_int_ge(pids[p], 0);
+		if (pids[p] == 0) {
+			char *err = NULL;
+			struct store *s = store_open(url, &err);
+			int bad = !s;
+			for (int i = 0; s && i < EACH; i++) {
+				json_t *d = json_pack("{s:i, s:i}", "proc", p, "i", i);
+				bad |= store_append(s, id, "step", "writer", "concurrent", d, &err) != 0;
+				json_decref(d);
+			}
+			store_close(s);
+			_exit(bad);
+		}
+	}
+	for (int p = 0; p < PROCS; p++) {
+		int status;
+		ck_assert_int_eq(waitpid(pids[p], &status, 0), pids[p]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed", p);
+	}
+	st = open_store();
+	char *err = NULL;
+	json_t *ev = store_events(st, id, &err);
+	ck_assert_uint_eq(json_array_size(ev), 1 + PROCS * EACH);
+	/* every (proc, i) exactly once */
+	static char seen[PROCS][EACH];
+	memset(seen, 0, sizeof seen);
+	size_t k;
+	json_t *e;
+	json_array_foreach(ev, k, e) {
+		json_t *d = json_object_get(e, "data");
+		if (!json_object_get(d, "proc"))
+			continue;
+		int p = (int)json_integer_value(json_object_get(d, "proc")), i = (int)json_integer_value(json_object_get(d, "i"));
+		ck_assert(!seen[p][i]);
+		seen[p][i] = 1;
+	}
+	for (int p = 0; p < PROCS; p++)
+		for (int i = 0; i < EACH; i++)
+			ck_assert(seen[p][i]);
+	char *bad = store_verify(ev);
+	ck_assert_msg(bad == NULL, "%s", bad);
+	json_decref(ev);
+	free(id);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(unusable_locations)
+{
+	char *err = NULL;
+	ck_assert_ptr_null(store_open("sqlite:/proc/1/nope/runbook.db", &err));
+	ck_assert_ptr_nonnull(strstr(err, "cannot create /proc/1/nope"));
+	free(err);
+	err = NULL;
+	ck_assert_ptr_null(store_open("postgres://db/x", &err));
+	ck_assert_ptr_nonnull(strstr(err, "only sqlite:PATH"));
+	free(err);
+}
+END_TEST
+
+Suite *suite_store(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("store");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, incidents_and_events);
+	tcase_add_test(tc, tampering_is_detected);
+	tcase_add_test(tc, concurrent_appenders);
+	tcase_add_test(tc, unusable_locations);
+	suite_add_tcase(s, tc);
+	return s;
+}
