@@ -505,8 +505,14 @@ static void run_job(struct job *j)
 		read_stream(ch, SSH_EXTENDED_DATA_STDERR, &errb, &terr, cap + 64, &again);
 		if (!pid && errb.len && memchr(errb.buf, '\n', errb.len) && !strncmp(errb.buf, PID_MARK, strlen(PID_MARK)))
 			pid = strtol(errb.buf + strlen(PID_MARK), NULL, 10);
-		if (libssh2_channel_eof(ch))
+		if (libssh2_channel_eof(ch)) {
+			/* the EOF may have arrived with data behind the stream read
+			 * first: drain both once more */
+			int drained = 0;
+			read_stream(ch, 0, &out, &tout, cap, &drained);
+			read_stream(ch, SSH_EXTENDED_DATA_STDERR, &errb, &terr, cap + 64, &drained);
 			break;
+		}
 		if (again == 2) {
 			libssh2_keepalive_send(h->s, &(int){0});
 			if ((w = wait_session(h, deadline))) {
