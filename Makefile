@@ -23,7 +23,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 ENGINE = engine/util.o engine/diag.o engine/yaml_tree.o engine/runbook.o engine/template.o \
-	 engine/redact.o engine/exec.o engine/report.o engine/path.o engine/alert.o engine/store.o \
+	 engine/redact.o engine/exec.o engine/report.o engine/path.o engine/alert.o engine/store.o engine/store_sqlite.o engine/store_pg.o \
 	 engine/incident.o
 COMMANDS = engine/cmd_list.o engine/cmd_show.o engine/cmd_check.o engine/cmd_exec.o engine/cmd_test.o \
 	   engine/cmd_incident.o engine/cmd_timeline.o

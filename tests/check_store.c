@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char dir[64], url[128], path[128];
+static char dir[64], url[160], path[128];
 
 static void setup(void)
 {
@@ -212,8 +212,12 @@ START_TEST(unusable_locations)
 	ck_assert_ptr_nonnull(strstr(err, "cannot create /proc/1/nope"));
 	free(err);
 	err = NULL;
-	ck_assert_ptr_null(store_open("postgres://db/x", &err));
-	ck_assert_ptr_nonnull(strstr(err, "only sqlite:PATH"));
+	ck_assert_ptr_null(store_open("postgres://nobody@127.0.0.1:1/x", &err));
+	ck_assert_ptr_nonnull(strstr(err, "cannot connect to the PostgreSQL store"));
+	free(err);
+	err = NULL;
+	ck_assert_ptr_null(store_open("mysql:whatever", &err));
+	ck_assert_ptr_nonnull(strstr(err, "unknown store"));
 	free(err);
 }
 END_TEST

@@ -1,0 +1,39 @@
+/*
+ * store_backend: what a timeline store backend provides (engine/store.c
+ * dispatches to one: store_sqlite.c or store_pg.c) and the pieces both
+ * share: how an event is hashed and which incident columns exist.
+ */
+#ifndef RUNBOOK_STORE_BACKEND_H
+#define RUNBOOK_STORE_BACKEND_H
+
+#include <jansson.h>
+
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+struct store_backend {
+	const char *name;
+	/* Opens the store at url (creating and migrating); NULL with *err. */
+	void *(*open)(const char *url, char **err);
+	void (*close)(void *db);
+	int (*incident_create)(void *db, json_t *fields, const char *actor, char **id, char **err);
+	/* One incident (id) or all, newest first (id NULL), as an array. */
+	json_t *(*incidents)(void *db, const char *id, char **err);
+	int (*incident_update)(void *db, const char *id, json_t *changes, const char *kind, const char *actor,
+			       const char *summary, json_t *data, char **err);
+	int (*append)(void *db, const char *incident, const char *kind, const char *actor, const char *summary,
+		      json_t *data, char **err);
+	json_t *(*events)(void *db, const char *incident, char **err);
+};
+
+extern const struct store_backend store_sqlite, store_pg;
+
+/* The incident columns, in order; the first is the id. */
+extern const char *const store_incident_cols[];
+extern const size_t store_nincident_cols;
+
+/* A new event after prev_hash: fills time (40 bytes), hash (65 bytes) and
+ * *data_text (compact JSON, caller frees). Returns -1 if not UTF-8. */
+int store_seal_event(const char *incident, long long seq, const char *kind, const char *actor, const char *summary,
+		     json_t *data, const char *prev_hash, char *time, char *hash, char **data_text);
+
+#endif

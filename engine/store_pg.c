@@ -1,0 +1,307 @@
+/*
+ * store_pg: the timeline store in PostgreSQL - one shared database for a
+ * team, any number of users and machines. Same schema ideas as SQLite,
+ * under runbook_* names (the database may hold other things).
+ *
+ * Appends take a transaction-scoped advisory lock on the incident, read
+ * the last seq and hash, and insert, so concurrent appenders from many
+ * processes and machines serialise per incident and never fork the chain.
+ * A COMMIT returns once the server has made it durable (with the server's
+ * synchronous_commit, on by default).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "store_backend.h"
+#include "util.h"
+
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIGRATION_LOCK "7531902468"
+
+struct pg {
+	PGconn *c;
+};
+
+static const char *const migrations[] = {
+	"CREATE SEQUENCE runbook_incident_n;"
+	"CREATE TABLE runbook_incidents ("
+	"  n bigint PRIMARY KEY, id text NOT NULL UNIQUE, title text NOT NULL,"
+	"  severity text NOT NULL CHECK (severity IN ('SEV1','SEV2','SEV3','SEV4')),"
+	"  status text NOT NULL CHECK (status IN ('triggered','acknowledged','resolved')),"
+	"  started_at text, detected_at text NOT NULL, acknowledged_at text, resolved_at text,"
+	"  fingerprint text, runbook text, component text, commander text, resolution text);"
+	"CREATE TABLE runbook_events ("
+	"  incident text NOT NULL REFERENCES runbook_incidents(id), seq bigint NOT NULL, time text NOT NULL,"
+	"  kind text NOT NULL, actor text NOT NULL, summary text NOT NULL, data text NOT NULL,"
+	"  prev_hash text NOT NULL, hash text NOT NULL, PRIMARY KEY (incident, seq));"
+	"CREATE FUNCTION runbook_events_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+	"  $$ BEGIN RAISE EXCEPTION 'events are append-only'; END $$;"
+	"CREATE TRIGGER runbook_events_append_only BEFORE UPDATE OR DELETE ON runbook_events"
+	"  FOR EACH ROW EXECUTE FUNCTION runbook_events_append_only();",
+};
+
+static char *pg_error(PGconn *c, const PGresult *r)
+{
+	const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	char *s = xstrdup(m ? m : PQerrorMessage(c));
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Runs a statement with text parameters; NULL (with *err) on failure. */
+static PGresult *run(struct pg *p, const char *sql, int n, const char *const *vals, char **err)
+{
+	PGresult *r = PQexecParams(p->c, sql, n, NULL, vals, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return r;
+	if (err && !*err) {
+		char *m = pg_error(p->c, r);
+		*err = xasprintf("PostgreSQL store: %s", m);
+		free(m);
+	}
+	PQclear(r);
+	return NULL;
+}
+
+/* Runs SQL without parameters (the simple protocol: migrations hold
+ * several statements). */
+static int ok(struct pg *p, const char *sql, char **err)
+{
+	PGresult *r = PQexec(p->c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	int good = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+	if (!good && err && !*err) {
+		char *m = pg_error(p->c, r);
+		*err = xasprintf("PostgreSQL store: %s", m);
+		free(m);
+	}
+	PQclear(r);
+	return good ? 0 : -1;
+}
+
+static void pg_close(void *db)
+{
+	struct pg *p = db;
+	if (!p)
+		return;
+	PQfinish(p->c);
+	free(p);
+}
+
+static int migrate(struct pg *p, char **err)
+{
+	if (ok(p, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", err))
+		return -1;
+	int rc = ok(p, "CREATE TABLE IF NOT EXISTS runbook_schema_version (version int NOT NULL)", err);
+	PGresult *r = rc ? NULL : run(p, "SELECT coalesce(max(version), 0) FROM runbook_schema_version", 0, NULL, err);
+	int version = r ? atoi(PQgetvalue(r, 0, 0)) : 0;
+	PQclear(r);
+	if (!r)
+		rc = -1;
+	int n = (int)ARRAY_LEN(migrations);
+	if (!rc && version > n) {
+		*err = xasprintf("PostgreSQL store: its schema (version %d) is newer than this runbook (%d)", version, n);
+		rc = -1;
+	}
+	for (int v = version; !rc && v < n; v++) {
+		char *ins = xasprintf("INSERT INTO runbook_schema_version VALUES (%d)", v + 1);
+		rc = ok(p, "BEGIN", err) || ok(p, migrations[v], err) || ok(p, ins, err) || ok(p, "COMMIT", err);
+		free(ins);
+		if (rc)
+			ok(p, "ROLLBACK", NULL);
+	}
+	ok(p, "SELECT pg_advisory_unlock(" MIGRATION_LOCK ")", NULL);
+	return rc;
+}
+
+static void *pg_open(const char *url, char **err)
+{
+	const char *keys[] = {"dbname", "connect_timeout", "fallback_application_name", NULL};
+	const char *vals[] = {url, "10", "runbook", NULL};
+	struct pg *p = xcalloc(1, sizeof *p);
+	p->c = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(p->c) != CONNECTION_OK) {
+		char *m = pg_error(p->c, NULL);
+		*err = xasprintf("cannot connect to the PostgreSQL store: %s", m);
+		free(m);
+		pg_close(p);
+		return NULL;
+	}
+	PQsetNoticeProcessor(p->c, NULL, NULL);
+	if (ok(p, "SET client_min_messages = warning", err) || migrate(p, err)) {
+		pg_close(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Appends inside an open transaction. */
+static int append_locked(struct pg *p, const char *incident, const char *kind, const char *actor,
+			 const char *summary, json_t *data, char **err)
+{
+	const char *v1[] = {incident};
+	PGresult *r = run(p, "SELECT pg_advisory_xact_lock(hashtext('runbook:' || $1))", 1, v1, err);
+	if (!r)
+		return -1;
+	PQclear(r);
+	r = run(p, "SELECT seq, hash FROM runbook_events WHERE incident = $1 ORDER BY seq DESC LIMIT 1", 1, v1, err);
+	if (!r)
+		return -1;
+	long long seq = 1;
+	char prev[65] = ZERO_HASH;
+	if (PQntuples(r) == 1) {
+		seq = atoll(PQgetvalue(r, 0, 0)) + 1;
+		snprintf(prev, sizeof prev, "%s", PQgetvalue(r, 0, 1));
+	}
+	PQclear(r);
+	char time[40], hash[65], *datas = NULL, seqs[24];
+	if (store_seal_event(incident, seq, kind, actor, summary, data, prev, time, hash, &datas)) {
+		*err = xstrdup("the event is not valid UTF-8");
+		return -1;
+	}
+	snprintf(seqs, sizeof seqs, "%lld", seq);
+	const char *v[] = {incident, seqs, time, kind, actor, summary, datas, prev, hash};
+	r = run(p, "INSERT INTO runbook_events VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, v, err);
+	free(datas);
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
+static int finish(struct pg *p, int good, char **err)
+{
+	if (good && ok(p, "COMMIT", err) == 0)
+		return 0;
+	ok(p, "ROLLBACK", NULL);
+	return -1;
+}
+
+static int pg_append(void *db, const char *incident, const char *kind, const char *actor, const char *summary,
+		     json_t *data, char **err)
+{
+	struct pg *p = db;
+	if (ok(p, "BEGIN", err))
+		return -1;
+	return finish(p, append_locked(p, incident, kind, actor, summary, data, err) == 0, err);
+}
+
+static int pg_incident_create(void *db, json_t *f, const char *actor, char **id, char **err)
+{
+	struct pg *p = db;
+	if (ok(p, "BEGIN", err))
+		return -1;
+	char now[40];
+	utc_timestamp(now, sizeof now);
+	const char *started = json_string_value(json_object_get(f, "started_at"));
+	const char *v[] = {json_string_value(json_object_get(f, "title")), json_string_value(json_object_get(f, "severity")),
+		started ? started : now, now, json_string_value(json_object_get(f, "fingerprint")),
+		json_string_value(json_object_get(f, "runbook")), json_string_value(json_object_get(f, "component"))};
+	PGresult *r = run(p,
+			  "INSERT INTO runbook_incidents (n, id, title, severity, status, started_at, detected_at, fingerprint, "
+			  "runbook, component) SELECT n, 'INC-' || n, $1, $2, 'triggered', $3, $4, $5, $6, $7 "
+			  "FROM (SELECT nextval('runbook_incident_n') AS n) s RETURNING id",
+			  7, v, err);
+	int good = r != NULL;
+	*id = good ? xstrdup(PQgetvalue(r, 0, 0)) : NULL;
+	PQclear(r);
+	if (good) {
+		char *summary = xasprintf("%s opened: %s", *id, v[0]);
+		good = append_locked(p, *id, "incident.opened", actor, summary, f, err) == 0;
+		free(summary);
+	}
+	if (finish(p, good, err)) {
+		free(*id);
+		*id = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *pg_incidents(void *db, const char *id, char **err)
+{
+	struct pg *p = db;
+	struct sbuf sql;
+	sbuf_init(&sql);
+	sbuf_adds(&sql, "SELECT ");
+	for (size_t i = 0; i < store_nincident_cols; i++)
+		sbuf_addf(&sql, "%s%s", i ? ", " : "", store_incident_cols[i]);
+	sbuf_adds(&sql, id ? " FROM runbook_incidents WHERE id = $1" : " FROM runbook_incidents ORDER BY n DESC");
+	const char *v[] = {id};
+	PGresult *r = run(p, sql.buf, id ? 1 : 0, v, err);
+	sbuf_release(&sql);
+	if (!r)
+		return NULL;
+	json_t *a = json_array();
+	for (int row = 0; row < PQntuples(r); row++) {
+		json_t *o = json_object();
+		for (int i = 0; i < (int)store_nincident_cols; i++)
+			json_object_set_new(o, store_incident_cols[i],
+					    PQgetisnull(r, row, i) ? json_null() : json_string(PQgetvalue(r, row, i)));
+		json_array_append_new(a, o);
+	}
+	PQclear(r);
+	return a;
+}
+
+static int pg_incident_update(void *db, const char *id, json_t *changes, const char *kind, const char *actor,
+			      const char *summary, json_t *data, char **err)
+{
+	struct pg *p = db;
+	if (ok(p, "BEGIN", err))
+		return -1;
+	int good = 1;
+	const char *k;
+	json_t *v;
+	json_object_foreach(changes, k, v) {
+		/* k was checked against the column list by the caller */
+		char *sql = xasprintf("UPDATE runbook_incidents SET %s = $1 WHERE id = $2", k);
+		const char *vals[] = {json_string_value(v), id};
+		PGresult *r = run(p, sql, 2, vals, err);
+		free(sql);
+		PQclear(r);
+		if (!(good = r != NULL))
+			break;
+	}
+	if (good)
+		good = append_locked(p, id, kind, actor, summary, data, err) == 0;
+	return finish(p, good, err);
+}
+
+static json_t *pg_events(void *db, const char *incident, char **err)
+{
+	struct pg *p = db;
+	const char *v[] = {incident};
+	PGresult *r = run(p,
+			  "SELECT seq, time, kind, actor, summary, data, prev_hash, hash FROM runbook_events "
+			  "WHERE incident = $1 ORDER BY seq",
+			  1, v, err);
+	if (!r)
+		return NULL;
+	json_t *a = json_array();
+	for (int row = 0; row < PQntuples(r); row++) {
+		json_t *data = json_loads(PQgetvalue(r, row, 5), JSON_DECODE_ANY, NULL);
+		json_t *e = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:s, s:s}", "incident", incident, "seq",
+				      (json_int_t)atoll(PQgetvalue(r, row, 0)), "time", PQgetvalue(r, row, 1), "kind",
+				      PQgetvalue(r, row, 2), "actor", PQgetvalue(r, row, 3), "summary", PQgetvalue(r, row, 4),
+				      "data", data ? data : json_string("(unreadable data)"), "prev_hash",
+				      PQgetvalue(r, row, 6), "hash", PQgetvalue(r, row, 7));
+		if (e)
+			json_array_append_new(a, e);
+	}
+	PQclear(r);
+	return a;
+}
+
+const struct store_backend store_pg = {
+	.name = "postgres",
+	.open = pg_open,
+	.close = pg_close,
+	.incident_create = pg_incident_create,
+	.incidents = pg_incidents,
+	.incident_update = pg_incident_update,
+	.append = pg_append,
+	.events = pg_events,
+};

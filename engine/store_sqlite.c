@@ -1,0 +1,375 @@
+/*
+ * store_sqlite: the timeline store in an SQLite file (the default).
+ *
+ * Durability: WAL with synchronous=FULL, so a COMMIT is on disk when it
+ * returns. Appends run in BEGIN IMMEDIATE transactions, which serialise
+ * writers across processes: the next seq and prev_hash are read and the
+ * new event written under one write lock, so concurrent appenders never
+ * duplicate a seq or fork the chain. Triggers refuse UPDATE and DELETE on
+ * events; the hash chain shows any change made around them.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "store_backend.h"
+#include "util.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct sq {
+	sqlite3 *db;
+	char *path;
+};
+
+static const char *const migrations[] = {
+	/* 1: incidents and their append-only events */
+	"CREATE TABLE incidents ("
+	"  n INTEGER PRIMARY KEY,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  title TEXT NOT NULL,"
+	"  severity TEXT NOT NULL CHECK (severity IN ('SEV1','SEV2','SEV3','SEV4')),"
+	"  status TEXT NOT NULL CHECK (status IN ('triggered','acknowledged','resolved')),"
+	"  started_at TEXT, detected_at TEXT NOT NULL, acknowledged_at TEXT, resolved_at TEXT,"
+	"  fingerprint TEXT, runbook TEXT, component TEXT, commander TEXT, resolution TEXT);"
+	"CREATE TABLE events ("
+	"  incident TEXT NOT NULL REFERENCES incidents(id),"
+	"  seq INTEGER NOT NULL, time TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL,"
+	"  summary TEXT NOT NULL, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,"
+	"  PRIMARY KEY (incident, seq));"
+	"CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events"
+	"  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+	"CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events"
+	"  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+};
+
+
+static int mkdirs(const char *dir)
+{
+	char *p = xstrdup(dir);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) && errno != EEXIST) {
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	int rc = mkdir(p, 0700) && errno != EEXIST ? -1 : 0;
+	free(p);
+	return rc;
+}
+
+static int exec_sql(struct sq *st, const char *sql, char **err)
+{
+	char *m = NULL;
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &m) != SQLITE_OK) {
+		*err = xasprintf("%s: %s", st->path, m ? m : sqlite3_errmsg(st->db));
+		sqlite3_free(m);
+		return -1;
+	}
+	return 0;
+}
+
+static int migrate(struct sq *st, char **err)
+{
+	if (exec_sql(st, "BEGIN IMMEDIATE", err))
+		return -1;
+	if (exec_sql(st, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", err))
+		goto fail;
+	sqlite3_stmt *q;
+	int version = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT max(version) FROM schema_version", -1, &q, NULL) == SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW)
+			version = sqlite3_column_int(q, 0);
+		sqlite3_finalize(q);
+	}
+	int n = (int)ARRAY_LEN(migrations);
+	if (version > n) {
+		*err = xasprintf("%s: the store's schema (version %d) is newer than this runbook (%d)", st->path, version, n);
+		goto fail;
+	}
+	for (int v = version; v < n; v++) {
+		char *ins = xasprintf("INSERT INTO schema_version VALUES (%d)", v + 1);
+		int rc = exec_sql(st, migrations[v], err) || exec_sql(st, ins, err);
+		free(ins);
+		if (rc)
+			goto fail;
+	}
+	return exec_sql(st, "COMMIT", err);
+fail:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static void sq_close(void *db);
+
+static void *sq_open(const char *url, char **err)
+{
+	struct sq *st = xcalloc(1, sizeof *st);
+	st->path = xstrdup(url + 7); /* after "sqlite:" */
+	char *dir = xstrdup(st->path), *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdirs(dir)) {
+			*err = xasprintf("cannot create %s: %s", dir, strerror(errno));
+			free(dir);
+			sq_close(st);
+			return NULL;
+		}
+	}
+	free(dir);
+	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		*err = xasprintf("cannot open the store %s: %s", st->path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		sq_close(st);
+		return NULL;
+	}
+	sqlite3_busy_timeout(st->db, 30000);
+	if (exec_sql(st, "PRAGMA journal_mode=WAL", err) || exec_sql(st, "PRAGMA synchronous=FULL", err) ||
+	    exec_sql(st, "PRAGMA foreign_keys=ON", err) || migrate(st, err)) {
+		sq_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+static void sq_close(void *db)
+{
+	struct sq *st = db;
+	if (!st)
+		return;
+	if (st->db)
+		sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+}
+
+
+
+
+static const char *text_or_null(sqlite3_stmt *q, int col)
+{
+	return sqlite3_column_type(q, col) == SQLITE_NULL ? NULL : (const char *)sqlite3_column_text(q, col);
+}
+
+/* Appends inside an open write transaction. */
+static int append_locked(struct sq *st, const char *incident, const char *kind, const char *actor,
+			 const char *summary, json_t *data, char **err)
+{
+	sqlite3_stmt *q;
+	long long seq = 1;
+	char prev[65] = ZERO_HASH;
+	if (sqlite3_prepare_v2(st->db, "SELECT seq, hash FROM events WHERE incident = ? ORDER BY seq DESC LIMIT 1", -1,
+			       &q, NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_text(q, 1, incident, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		seq = sqlite3_column_int64(q, 0) + 1;
+		snprintf(prev, sizeof prev, "%s", (const char *)sqlite3_column_text(q, 1));
+	}
+	sqlite3_finalize(q);
+	char time[40], hash[65], *datas = NULL;
+	if (store_seal_event(incident, seq, kind, actor, summary, data, prev, time, hash, &datas)) {
+		*err = xstrdup("the event is not valid UTF-8");
+		return -1;
+	}
+	int rc = sqlite3_prepare_v2(st->db, "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, incident, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, seq);
+		sqlite3_bind_text(q, 3, time, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 5, actor, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 6, summary, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 7, datas, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 8, prev, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 9, hash, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_finalize(q);
+	}
+	free(datas);
+	if (rc == SQLITE_OK)
+		return 0;
+dberr:
+	*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+	return -1;
+}
+
+static int commit_or_rollback(struct sq *st, int ok, char **err)
+{
+	if (ok && exec_sql(st, "COMMIT", err) == 0)
+		return 0;
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int sq_append(void *db, const char *incident, const char *kind, const char *actor, const char *summary,
+		     json_t *data, char **err)
+{
+	struct sq *st = db;
+	if (exec_sql(st, "BEGIN IMMEDIATE", err))
+		return -1;
+	return commit_or_rollback(st, append_locked(st, incident, kind, actor, summary, data, err) == 0, err);
+}
+
+static int sq_incident_create(void *db, json_t *f, const char *actor, char **id, char **err)
+{
+	struct sq *st = db;
+	if (exec_sql(st, "BEGIN IMMEDIATE", err))
+		return -1;
+	sqlite3_stmt *q;
+	long long n = 1;
+	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(max(n), 0) + 1 FROM incidents", -1, &q, NULL) == SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW)
+			n = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	*id = xasprintf("INC-%lld", n);
+	char now[40];
+	utc_timestamp(now, sizeof now);
+	const char *started = json_string_value(json_object_get(f, "started_at"));
+	int ok = sqlite3_prepare_v2(st->db,
+				    "INSERT INTO incidents (n, id, title, severity, status, started_at, detected_at, "
+				    "fingerprint, runbook, component) VALUES (?, ?, ?, ?, 'triggered', ?, ?, ?, ?, ?)",
+				    -1, &q, NULL) == SQLITE_OK;
+	if (ok) {
+		sqlite3_bind_int64(q, 1, n);
+		sqlite3_bind_text(q, 2, *id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, json_string_value(json_object_get(f, "title")), -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, json_string_value(json_object_get(f, "severity")), -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 5, started ? started : now, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 6, now, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 7, json_string_value(json_object_get(f, "fingerprint")), -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 8, json_string_value(json_object_get(f, "runbook")), -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 9, json_string_value(json_object_get(f, "component")), -1, SQLITE_STATIC);
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		sqlite3_finalize(q);
+	}
+	if (!ok)
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+	if (ok) {
+		char *summary = xasprintf("%s opened: %s", *id, json_string_value(json_object_get(f, "title")));
+		ok = append_locked(st, *id, "incident.opened", actor, summary, f, err) == 0;
+		free(summary);
+	}
+	if (commit_or_rollback(st, ok, err)) {
+		free(*id);
+		*id = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *row_incident(sqlite3_stmt *q)
+{
+	json_t *o = json_object();
+	for (int i = 0; i < (int)store_nincident_cols; i++) {
+		const char *v = text_or_null(q, i);
+		json_object_set_new(o, store_incident_cols[i], v ? json_string(v) : json_null());
+	}
+	return o;
+}
+
+static json_t *sq_incidents(void *db, const char *id, char **err)
+{
+	struct sq *st = db;
+	struct sbuf sql;
+	sbuf_init(&sql);
+	sbuf_adds(&sql, "SELECT ");
+	for (size_t i = 0; i < store_nincident_cols; i++)
+		sbuf_addf(&sql, "%s%s", i ? ", " : "", store_incident_cols[i]);
+	sbuf_adds(&sql, id ? " FROM incidents WHERE id = ?" : " FROM incidents ORDER BY n DESC");
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(st->db, sql.buf, -1, &q, NULL) != SQLITE_OK) {
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+		sbuf_release(&sql);
+		return NULL;
+	}
+	sbuf_release(&sql);
+	if (id)
+		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	json_t *a = json_array();
+	while (sqlite3_step(q) == SQLITE_ROW)
+		json_array_append_new(a, row_incident(q));
+	sqlite3_finalize(q);
+	return a;
+}
+
+
+
+static int sq_incident_update(void *db, const char *id, json_t *changes, const char *kind, const char *actor,
+			      const char *summary, json_t *data, char **err)
+{
+	struct sq *st = db;
+	if (exec_sql(st, "BEGIN IMMEDIATE", err))
+		return -1;
+	int ok = 1;
+	const char *k;
+	json_t *v;
+	json_object_foreach(changes, k, v) {
+		char *sql = xasprintf("UPDATE incidents SET %s = ? WHERE id = ?", k); /* k is one of incident_cols */
+		sqlite3_stmt *q;
+		ok = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK;
+		free(sql);
+		if (!ok)
+			break;
+		if (json_is_null(v))
+			sqlite3_bind_null(q, 1);
+		else
+			sqlite3_bind_text(q, 1, json_string_value(v), -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		sqlite3_finalize(q);
+		if (!ok)
+			break;
+	}
+	if (!ok && !*err)
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+	if (ok)
+		ok = append_locked(st, id, kind, actor, summary, data, err) == 0;
+	return commit_or_rollback(st, ok, err);
+}
+
+static json_t *sq_events(void *db, const char *incident, char **err)
+{
+	struct sq *st = db;
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT seq, time, kind, actor, summary, data, prev_hash, hash FROM events "
+			       "WHERE incident = ? ORDER BY seq",
+			       -1, &q, NULL) != SQLITE_OK) {
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+		return NULL;
+	}
+	sqlite3_bind_text(q, 1, incident, -1, SQLITE_STATIC);
+	json_t *a = json_array();
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		json_t *data = json_loads(text_or_null(q, 5) ? text_or_null(q, 5) : "null", JSON_DECODE_ANY, NULL);
+		json_t *e = json_pack("{s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:o, s:s?, s:s?}", "incident", incident, "seq",
+				      (json_int_t)sqlite3_column_int64(q, 0), "time", text_or_null(q, 1), "kind",
+				      text_or_null(q, 2), "actor", text_or_null(q, 3), "summary", text_or_null(q, 4), "data",
+				      data ? data : json_string("(unreadable data)"), "prev_hash", text_or_null(q, 6), "hash",
+				      text_or_null(q, 7));
+		if (e)
+			json_array_append_new(a, e);
+	}
+	sqlite3_finalize(q);
+	return a;
+}
+
+
+const struct store_backend store_sqlite = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.incident_create = sq_incident_create,
+	.incidents = sq_incidents,
+	.incident_update = sq_incident_update,
+	.append = sq_append,
+	.events = sq_events,
+};
