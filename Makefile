@@ -61,7 +61,7 @@ integration: runbook
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/integration.sh
 
 # against a real PostgreSQL the script starts and stops itself
-pg-integration: runbook
+pg-integration: runbook tests/check_runbook
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/sql_test.sh
 
 # against a real OpenSSH server the script starts and stops itself

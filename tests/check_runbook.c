@@ -15,6 +15,7 @@ int main(void)
 	srunner_add_suite(sr, suite_executor());
 	srunner_add_suite(sr, suite_actions());
 	srunner_add_suite(sr, suite_store());
+	srunner_add_suite(sr, suite_store_pg());
 	srunner_add_suite(sr, suite_cli());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

@@ -1,20 +1,45 @@
 /*
- * Timeline store tests on SQLite: the lifecycle, the hash chain and its
- * verification against edits, deletions and reorderings made directly in
- * the database, and many processes appending to one incident at once.
+ * Timeline store tests: the lifecycle, the hash chain and its verification
+ * against edits, deletions and reorderings made directly in the database,
+ * and many processes appending to one incident at once. The same tests run
+ * on SQLite (suite "store") and, when RUNBOOK_TEST_PG_DSN names a database
+ * (tests/sql_test.sh sets it), on PostgreSQL (suite "store-pg").
  */
 #define _POSIX_C_SOURCE 200809L
 #include "tests.h"
 #include "../engine/store.h"
 #include "../engine/util.h"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char dir[64], url[160], path[128];
+static char dir[64], url[1024], path[128];
+static int on_pg;
+
+/* Runs SQL on the database behind the store's back. */
+static void raw_sql(const char *sql)
+{
+	if (on_pg) {
+		PGconn *c = PQconnectdb(url);
+		ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
+		PGresult *r = PQexec(c, sql);
+		int good = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+		ck_assert_msg(good, "%s: %s", sql, PQerrorMessage(c));
+		PQclear(r);
+		PQfinish(c);
+		return;
+	}
+	sqlite3 *db;
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	char *m = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &m);
+	ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, m ? m : "");
+	sqlite3_close(db);
+}
 
 static void setup(void)
 {
@@ -22,6 +47,16 @@ static void setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/state/runbook.db", dir);
 	snprintf(url, sizeof url, "sqlite:%s", path);
+	on_pg = 0;
+}
+
+static void setup_pg(void)
+{
+	setup();
+	snprintf(url, sizeof url, "%s", getenv("RUNBOOK_TEST_PG_DSN"));
+	on_pg = 1;
+	raw_sql("DROP TABLE IF EXISTS runbook_events, runbook_incidents, runbook_schema_version CASCADE;"
+		"DROP SEQUENCE IF EXISTS runbook_incident_n; DROP FUNCTION IF EXISTS runbook_events_append_only CASCADE");
 }
 
 static void teardown(void)
@@ -51,17 +86,6 @@ static char *new_incident(struct store *st, int events)
 		json_decref(d);
 	}
 	return id;
-}
-
-/* Runs SQL on the database file behind the store's back. */
-static void tamper(const char *sql)
-{
-	sqlite3 *db;
-	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-	char *m = NULL;
-	int rc = sqlite3_exec(db, sql, NULL, NULL, &m);
-	ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, m ? m : "");
-	sqlite3_close(db);
 }
 
 static char *verify_incident(struct store *st, const char *id)
@@ -105,11 +129,22 @@ START_TEST(incidents_and_events)
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "id")), "INC-2"); /* newest first */
 	json_decref(list);
 	/* the database itself refuses changes to events */
-	sqlite3 *db;
-	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-	ck_assert_int_ne(sqlite3_exec(db, "UPDATE events SET summary = 'x'", NULL, NULL, NULL), SQLITE_OK);
-	ck_assert_int_ne(sqlite3_exec(db, "DELETE FROM events", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	if (on_pg) {
+		PGconn *c = PQconnectdb(url);
+		PGresult *r = PQexec(c, "UPDATE runbook_events SET summary = 'x'");
+		ck_assert_int_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+		PQclear(r);
+		r = PQexec(c, "DELETE FROM runbook_events");
+		ck_assert_int_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+		PQclear(r);
+		PQfinish(c);
+	} else {
+		sqlite3 *db;
+		ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+		ck_assert_int_ne(sqlite3_exec(db, "UPDATE events SET summary = 'x'", NULL, NULL, NULL), SQLITE_OK);
+		ck_assert_int_ne(sqlite3_exec(db, "DELETE FROM events", NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+	}
 	free(a);
 	free(b);
 	store_close(st);
@@ -121,25 +156,35 @@ START_TEST(tampering_is_detected)
 	struct store *st = open_store();
 	free(new_incident(st, 5));
 	store_close(st);
-	const char *drop = "DROP TRIGGER events_append_only_update; DROP TRIGGER events_append_only_delete;";
+	const char *drop = on_pg ? "ALTER TABLE runbook_events DISABLE TRIGGER runbook_events_append_only;"
+				 : "DROP TRIGGER events_append_only_update; DROP TRIGGER events_append_only_delete;";
+	const char *t = on_pg ? "runbook_events" : "events";
 	struct {
 		const char *sql, *expect;
 	} cases[] = {
-		{"UPDATE events SET summary = 'nothing happened' WHERE seq = 3", "event 3 (note"},
-		{"UPDATE events SET data = '{\"n\":99}' WHERE seq = 2", "event 2 (note"},
-		{"DELETE FROM events WHERE seq = 4", "event 4 is missing"},
-		{"UPDATE events SET seq = 100 WHERE seq = 2; UPDATE events SET seq = 2 WHERE seq = 3;"
-		 "UPDATE events SET seq = 3 WHERE seq = 100;",
+		{"UPDATE %s SET summary = 'nothing happened' WHERE seq = 3", "event 3 (note"},
+		{"UPDATE %s SET data = '{\"n\":99}' WHERE seq = 2", "event 2 (note"},
+		{"DELETE FROM %s WHERE seq = 4", "event 4 is missing"},
+		{"UPDATE %1$s SET seq = 100 WHERE seq = 2; UPDATE %1$s SET seq = 2 WHERE seq = 3;"
+		 "UPDATE %1$s SET seq = 3 WHERE seq = 100;",
 		 "event 2 (note) does not follow event 1"},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		teardown();
-		setup();
+		if (on_pg)
+			setup_pg();
+		else
+			setup();
 		st = open_store();
 		free(new_incident(st, 5));
 		ck_assert_ptr_null(verify_incident(st, "INC-1"));
-		char *sql = xasprintf("%s %s", drop, cases[i].sql);
-		tamper(sql);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		char *change = xasprintf(cases[i].sql, t);
+#pragma GCC diagnostic pop
+		char *sql = xasprintf("%s %s", drop, change);
+		free(change);
+		raw_sql(sql);
 		free(sql);
 		char *bad = verify_incident(st, "INC-1");
 		ck_assert_msg(bad && strstr(bad, cases[i].expect), "case %zu: %s", i, bad ? bad : "not detected");
@@ -222,16 +267,35 @@ START_TEST(unusable_locations)
 }
 END_TEST
 
+static void add_tests(TCase *tc, int all)
+{
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, incidents_and_events);
+	tcase_add_test(tc, tampering_is_detected);
+	tcase_add_test(tc, concurrent_appenders);
+	if (all)
+		tcase_add_test(tc, unusable_locations);
+}
+
 Suite *suite_store(void)
 {
 	Suite *s = suite_create("store");
 	TCase *tc = tcase_create("store");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, incidents_and_events);
-	tcase_add_test(tc, tampering_is_detected);
-	tcase_add_test(tc, concurrent_appenders);
-	tcase_add_test(tc, unusable_locations);
+	add_tests(tc, 1);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+Suite *suite_store_pg(void)
+{
+	Suite *s = suite_create("store-pg");
+	const char *dsn = getenv("RUNBOOK_TEST_PG_DSN");
+	if (!dsn || !*dsn)
+		return s; /* empty unless a test PostgreSQL was started for it */
+	TCase *tc = tcase_create("store-pg");
+	tcase_add_checked_fixture(tc, setup_pg, teardown);
+	add_tests(tc, 0);
 	suite_add_tcase(s, tc);
 	return s;
 }

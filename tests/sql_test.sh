@@ -225,5 +225,9 @@ psql_admin -c "ALTER TABLE runbook_events DISABLE TRIGGER runbook_events_append_
 check "pg store: an edited event is detected and named" '[ $rc = 1 ] && grep -q "event 3 (step" "$TMP/verify.out"' "$(cat "$TMP/verify.out")"
 unset RUNBOOK_STORE
 
+# The store's Check suite, the one SQLite passes, on this PostgreSQL.
+(cd "$ROOT/tests" && RUNBOOK_TEST_PG_DSN="$DSN" CK_RUN_SUITE=store-pg ./check_runbook) > "$TMP/store-pg.out" 2>&1
+check "pg store: the store suite passes on PostgreSQL" 'grep -q "100%: Checks: 3, Failures: 0, Errors: 0" "$TMP/store-pg.out"' "$(cat "$TMP/store-pg.out")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
