@@ -93,7 +93,10 @@ deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES)
 
-bench: runbook
+tests/bench_store: tests/bench_store.o librunbook.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: runbook tests/bench_store
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/bench.sh
 
 demo:
@@ -102,6 +105,6 @@ demo:
 	bash tests/demo.sh
 
 clean:
-	rm -f runbook librunbook.a tests/check_runbook tests/fuzz_loader */*.o */*.d
+	rm -f runbook librunbook.a tests/check_runbook tests/fuzz_loader tests/bench_store */*.o */*.d
 
 -include $(wildcard */*.d)

@@ -44,7 +44,8 @@ const struct command commands[] = {
 	 "the incident lifecycle by hand: triggered -> acknowledged -> resolved",
 	 "  list flags acknowledgements past the severity's target\n"
 	 "  (SEV1 15 min, SEV2 30 min, SEV3 2 h, SEV4 24 h).\n"
-	 "  --store URL            sqlite:PATH (default $XDG_STATE_HOME/runbook/runbook.db), or RUNBOOK_STORE\n"},
+	 "  --store URL            sqlite:PATH (default $XDG_STATE_HOME/runbook/runbook.db) or a\n"
+	 "                         PostgreSQL URI/conninfo; else RUNBOOK_STORE\n"},
 	{"timeline", cmd_timeline, "ID [--output text|json|markdown] [--verify] [--utc]",
 	 "an incident's events, in order",
 	 "  --output text|json|markdown\n"
@@ -117,7 +118,8 @@ static void usage(FILE *out)
 		     "  --runbooks DIR[:DIR]   where to find runbooks (else RUNBOOK_PATH, ./runbooks,\n"
 		     "                         $XDG_CONFIG_HOME/runbook/runbooks, the installed library)\n"
 		     "  --store URL            the incident store: sqlite:PATH (default\n"
-		     "                         $XDG_STATE_HOME/runbook/runbook.db), or RUNBOOK_STORE\n"
+		     "                         $XDG_STATE_HOME/runbook/runbook.db) or a PostgreSQL\n"
+		     "                         URI/conninfo; else RUNBOOK_STORE\n"
 		     "  --version              print the version\n"
 		     "  -h, --help             this help\n\n"
 		     "`runbook COMMAND --help` describes a command; `man runbook` has the details.\n");

@@ -36,11 +36,11 @@ listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
 max_connections = $max
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 log_min_messages = warning
 CONF
+	if [ -z "${PG_DURABLE:-}" ]; then # tests want speed; PG_DURABLE=1 keeps the server's durability
+		printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >> "$dir/data/postgresql.conf"
+	fi
 	as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start > /dev/null ||
 		{ cat "$dir/server.log" >&2; exit 1; }
 	as_pg "$bindir/psql" -qX -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 <<SQL > /dev/null
