@@ -4,16 +4,11 @@
 set -u
 BIN=${RUNBOOK_BIN:-$(pwd)/runbook}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/tests/lib.sh"
 TMP=$(mktemp -d /tmp/runbook-it-XXXXXX)
 export XDG_STATE_HOME="$TMP/state" RUNBOOK_STORE= # incidents go to a store of our own
 trap 'rm -rf "$TMP"' EXIT
-pass=0 fail=0
 
-ok() { pass=$((pass + 1)); echo "ok    $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL  $1"; [ -n "${2:-}" ] && echo "$2" | sed 's/^/      /'; }
-check() { # name, condition (evaluated), detail
-	if eval "$2"; then ok "$1"; else ko "$1" "${3:-}"; fi
-}
 
 cat > "$TMP/slow.yaml" <<YAML
 runbook: slow

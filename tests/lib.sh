@@ -25,3 +25,20 @@ ssh_home() {
 		printf '  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  BatchMode yes\n' "$HOME/.ssh/known_hosts"
 	done > "$HOME/.ssh/config"
 }
+
+# Test bookkeeping: check NAME CONDITION [DETAIL] evaluates CONDITION and
+# prints "ok" or "FAIL" (with DETAIL); the script ends with
+# echo "$pass passed, $fail failed".
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok    $1"; }
+ko() { fail=$((fail + 1)); echo "FAIL  $1"; [ -n "${2:-}" ] && echo "$2" | head -30 | sed 's/^/      /'; }
+check() { if eval "$2"; then ok "$1"; else ko "$1" "${3:-}"; fi; }
+
+# field FILE STEP KEY: the value of "KEY" in step STEP of a report printed
+# by `runbook exec --output json` (pretty-printed: one key per line).
+field() {
+	awk -v id="\"id\": \"$2\"" -v key="\"$3\": " '
+		index($0, id) { on = 1; next }
+		on && /^    }/ { on = 0 }
+		on && index($0, key) { sub(/^[^:]*: /, ""); sub(/,$/, ""); print; exit }' "$1"
+}

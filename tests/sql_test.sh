@@ -5,6 +5,7 @@
 set -u
 BIN=${RUNBOOK_BIN:-$(pwd)/runbook}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/tests/lib.sh"
 TMP=$(mktemp -d /tmp/runbook-sql-XXXXXX)
 export XDG_STATE_HOME="$TMP/state" RUNBOOK_STORE= # incidents go to a store of our own
 chmod 755 "$TMP" # the server user must reach its directory
@@ -15,17 +16,7 @@ trap cleanup EXIT
 . "$PGDIR/env"
 DSN=$RUNBOOK_TEST_DSN
 psql_admin() { psql -qAtX "$DSN" "$@"; }
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok    $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL  $1"; [ -n "${2:-}" ] && echo "$2" | head -20 | sed 's/^/      /'; }
-check() { if eval "$2"; then ok "$1"; else ko "$1" "${3:-}"; fi; }
 # The value of "key": in step ID of a pretty-printed report (one key per line).
-field() { # file step key
-	awk -v id="\"id\": \"$2\"" -v key="\"$3\": " '
-		index($0, id) { on = 1; next }
-		on && index($0, "\"id\": ") { on = 0 }
-		on && index($0, key) { sub(/^[^:]*: /, ""); sub(/,$/, ""); print; exit }' "$1"
-}
 
 psql_admin <<'SQL'
 CREATE TABLE t (id int PRIMARY KEY, name text);

@@ -5,6 +5,7 @@
 set -u
 BIN=${RUNBOOK_BIN:-$(pwd)/runbook}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/tests/lib.sh"
 TMP=$(mktemp -d /tmp/runbook-ssh-XXXXXX)
 export XDG_STATE_HOME="$TMP/state" RUNBOOK_STORE= # incidents go to a store of our own
 agent_pid=
@@ -20,21 +21,10 @@ trap cleanup EXIT
 . "$TMP/sshd/env"
 export HOME="$TMP/home"
 unset SSH_AUTH_SOCK
-. "$ROOT/tests/lib.sh"
 ssh_home app $(seq -f 'h%02g' 1 20)
 dead_port=$(free_port)
 printf 'Host hdead\n  HostName 127.0.0.1\n  Port %s\n' "$dead_port" >> "$HOME/.ssh/config"
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok    $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL  $1"; [ -n "${2:-}" ] && echo "$2" | head -30 | sed 's/^/      /'; }
-check() { if eval "$2"; then ok "$1"; else ko "$1" "${3:-}"; fi; }
-field() { # file step key: the value of "key" in step ID of a pretty-printed report
-	awk -v id="\"id\": \"$2\"" -v key="\"$3\": " '
-		index($0, id) { on = 1; next }
-		on && /^    }/ { on = 0 }
-		on && index($0, key) { sub(/^[^:]*: /, ""); sub(/,$/, ""); print; exit }' "$1"
-}
 
 cat > "$TMP/basic.yaml" <<'YAML'
 runbook: basic
