@@ -27,7 +27,7 @@ ENGINE = engine/util.o engine/diag.o engine/yaml_tree.o engine/runbook.o engine/
 	 engine/incident.o
 COMMANDS = engine/cmd_list.o engine/cmd_show.o engine/cmd_check.o engine/cmd_exec.o engine/cmd_test.o \
 	   engine/cmd_incident.o engine/cmd_timeline.o
-ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/ssh.o actions/ssh_config.o actions/pending.o
+ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/ssh.o actions/ssh_config.o actions/known_hosts.o actions/pending.o
 SANDBOX = sandbox/sandbox.o sandbox/pattern.o
 LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)
 

@@ -21,6 +21,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "action.h"
 #include "background.h"
+#include "known_hosts.h"
 #include "ssh_config.h"
 #include "../engine/util.h"
 
@@ -305,6 +306,21 @@ static struct sshhost *open_host(const struct ssh_host_config *cfg, const char *
 	}
 	h->s = libssh2_session_init();
 	libssh2_session_set_blocking(h->s, 0);
+	/* ask for a host key type known_hosts has for this host */
+	char *algs = known_hosts_algorithms(known, cfg->hostname, cfg->port);
+	if (algs && libssh2_session_method_pref(h->s, LIBSSH2_METHOD_HOSTKEY, algs)) {
+		/* this libssh2 lacks some: keep those it supports, in order */
+		struct sbuf ok;
+		sbuf_init(&ok);
+		char *save = NULL;
+		for (char *a = strtok_r(algs, ",", &save); a; a = strtok_r(NULL, ",", &save))
+			if (libssh2_session_method_pref(h->s, LIBSSH2_METHOD_HOSTKEY, a) == 0)
+				sbuf_addf(&ok, "%s%s", ok.len ? "," : "", a);
+		if (ok.len)
+			libssh2_session_method_pref(h->s, LIBSSH2_METHOD_HOSTKEY, ok.buf);
+		sbuf_release(&ok);
+	}
+	free(algs);
 	int w, rc = NB(h, deadline, w, libssh2_session_handshake(h->s, h->sock));
 	if (rc) {
 		*err = w ? xasprintf("SSH handshake with %s: %s", cfg->hostname, why(w))

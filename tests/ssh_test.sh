@@ -81,6 +81,7 @@ check "the next step still runs" '[ "$(field "$TMP/slow.json" after stdout)" = "
 
 # Host keys: unknown and changed keys are refused with the SHA256 fingerprint.
 fp=$(ssh-keygen -lf "$SSHD_DIR/host_key.pub" | awk '{print $2}')
+fp_ecdsa=$(ssh-keygen -lf "$SSHD_DIR/host_key_ecdsa.pub" | awk '{print $2}') # what an empty known_hosts negotiates
 : > "$TMP/empty_known_hosts"
 ssh-keygen -q -t ed25519 -N '' -f "$TMP/other_key"
 echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$TMP/other_key.pub")" > "$TMP/changed_known_hosts"
@@ -99,9 +100,13 @@ steps:
   - {id: hashed, ssh: "true", on: hashed}
 YAML
 "$BIN" exec "$TMP/keys.yaml" --output json > "$TMP/keys.json" 2>&1
-check "unknown host key refused, with the fingerprint" '[ "$(field "$TMP/keys.json" unknown status)" = "\"failed\"" ] && grep -q "is not known ($fp)" "$TMP/keys.json"' "fp=$fp $(grep error "$TMP/keys.json")"
+check "unknown host key refused, with the fingerprint" '[ "$(field "$TMP/keys.json" unknown status)" = "\"failed\"" ] && grep -qE "is not known \(($fp|$fp_ecdsa)\)" "$TMP/keys.json"' "fp=$fp $(grep error "$TMP/keys.json")"
 check "changed host key refused, with the fingerprint" '[ "$(field "$TMP/keys.json" changed status)" = "\"failed\"" ] && grep -q "has CHANGED (now $fp)" "$TMP/keys.json"'
 check "hashed known_hosts entries work" '[ "$(field "$TMP/keys.json" hashed status)" = "\"ok\"" ]' "$(grep -A3 '"id": "hashed"' "$TMP/keys.json") $(grep error "$TMP/keys.json")"
+
+# known_hosts lists only the ED25519 key while the server offers ECDSA first:
+# the handshake must ask for ED25519 (as OpenSSH does), not refuse the host.
+check "the host key type on record is the one negotiated" '[ "$(field "$TMP/keys.json" hashed status)" = "\"ok\"" ] && grep -q "^HostKey.*host_key_ecdsa" "$SSHD_DIR/sshd_config"'
 
 # Authentication: the target's key file, ssh-agent, and nothing else.
 cat > "$TMP/auth.yaml" <<YAML

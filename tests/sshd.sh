@@ -18,6 +18,9 @@ start)
 	mkdir -p /run/sshd 2>/dev/null || true # privilege separation directory
 	port=$(free_port)
 	ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key" -C runbook-test-host
+	# a second host key type the known_hosts file does not list, as on real
+	# servers: clients must ask for the type they know
+	ssh-keygen -q -t ecdsa -N '' -f "$dir/host_key_ecdsa" -C runbook-test-host
 	ssh-keygen -q -t ed25519 -N '' -f "$dir/client_key" -C runbook-test-client
 	cp "$dir/client_key.pub" "$dir/authorized_keys"
 	chmod 600 "$dir/authorized_keys"
@@ -25,6 +28,7 @@ start)
 	cat > "$dir/sshd_config" <<CONF
 Port $port
 ListenAddress 127.0.0.1
+HostKey $dir/host_key_ecdsa
 HostKey $dir/host_key
 PidFile $dir/sshd.pid
 AuthorizedKeysFile $dir/authorized_keys
