@@ -49,10 +49,12 @@ X11Forwarding no
 PermitUserEnvironment no
 CONF
 	"$sshd" -f "$dir/sshd_config" -E "$dir/sshd.log" || { cat "$dir/sshd.log" >&2; exit 1; }
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+	up=
+	for _ in $(seq 200); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
 		sleep 0.05
 	done
+	[ -n "$up" ] || { echo "sshd.sh: sshd did not start listening on port $port" >&2; cat "$dir/sshd.log" >&2; exit 1; }
 	cat > "$dir/env" <<ENV
 export SSHD_PORT=$port
 export SSHD_DIR='$dir'
