@@ -1,10 +1,13 @@
 # Shell helpers shared by the test, demo and bench scripts (sourced).
 
-# A free TCP port on 127.0.0.1 (nothing answers on it right now).
+# A free TCP port on 127.0.0.1 (nothing answers on it right now), below the
+# kernel's ephemeral range so no outgoing connection can be holding it.
 free_port() {
-	local port
+	local port low=32768
+	read -r low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	[ "$low" -gt 12000 ] || low=32768
 	for _ in $(seq 200); do
-		port=$((20000 + RANDOM % 30000))
+		port=$((10000 + RANDOM % (low - 11000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return 0
