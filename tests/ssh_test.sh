@@ -16,7 +16,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap - EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT # KEEP=1: leave the files and the sshd for a look (stop with tests/sshd.sh stop DIR)
 "$ROOT/tests/sshd.sh" start "$TMP/sshd" || { echo "0 passed, 1 failed"; exit 1; }
 . "$TMP/sshd/env"
 export HOME="$TMP/home"
