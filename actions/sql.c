@@ -269,7 +269,6 @@ static struct pgconn *get_conn(struct action_call *call, char **err, enum step_s
 {
 	struct pgpool *pool = get_pool(call->env);
 	const char *name = call->target_name ? call->target_name : "";
-	register_password(call->env, json_string_value(json_object_get(call->target, "dsn")));
 	pthread_mutex_lock(&pool->bg.mu);
 	for (;;) {
 		for (size_t i = 0; i < pool->n; i++)
@@ -283,6 +282,9 @@ static struct pgconn *get_conn(struct action_call *call, char **err, enum step_s
 		background_wait(&pool->bg);
 	}
 	pthread_mutex_unlock(&pool->bg.mu);
+	/* a new connection: its password is a secret from now on (a warmed one
+	 * was registered when the run started) */
+	register_password(call->env, json_string_value(json_object_get(call->target, "dsn")));
 	PGconn *c = connect_pg(name, call->target, call->deadline_ms, call->timeout_ms, err, st);
 	if (!c)
 		return NULL;
@@ -342,9 +344,8 @@ static void sql_warm(struct action_env *env, const char *target_name, json_t *ta
 	}
 }
 
-static void drop_conn(struct action_env *env, struct pgconn *pc)
+static void drop_conn(struct pgconn *pc)
 {
-	(void)env;
 	if (pc->conn)
 		PQfinish(pc->conn);
 	pc->conn = NULL;
@@ -357,7 +358,7 @@ static void sql_release(struct action_env *env)
 		return;
 	background_release(&pool->bg);
 	for (size_t i = 0; i < pool->n; i++) {
-		drop_conn(env, pool->c[i]);
+		drop_conn(pool->c[i]);
 		free(pool->c[i]->target);
 		json_decref(pool->c[i]->notices);
 		free(pool->c[i]);
@@ -519,7 +520,7 @@ static enum step_status sql_run(struct action_call *call, json_t *result, char *
 		char *m = trimmed(PQerrorMessage(c));
 		*err = xasprintf("cannot send the query: %s", m);
 		free(m);
-		drop_conn(call->env, pc);
+		drop_conn(pc);
 		return ST_FAILED;
 	}
 
@@ -599,7 +600,7 @@ static enum step_status sql_run(struct action_call *call, json_t *result, char *
 		}
 	}
 	if (lost)
-		drop_conn(call->env, pc); /* unusable: the next step reconnects */
+		drop_conn(pc); /* unusable: the next step reconnects */
 
 	if (cmd[0]) {
 		char *sp = strchr(cmd, ' ');

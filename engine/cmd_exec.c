@@ -214,7 +214,7 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 	if (json)
 		report_json(stdout, report);
 	else
-		report_text(stdout, prog.color, rb, report);
+		report_text(stdout, prog.color, report);
 	rc = exec_exit_code(report);
 	if (record_path) {
 		json_t *fx = fixtures_of(report);

@@ -156,9 +156,8 @@ static void print_streams(FILE *out, json_t *r, const char *indent)
 	free(err_prefix);
 }
 
-void report_text(FILE *out, int color, const struct runbook *rb, json_t *report)
+void report_text(FILE *out, int color, json_t *report)
 {
-	(void)rb;
 	json_t *steps = json_object_get(report, "steps");
 	size_t i;
 	json_t *s;

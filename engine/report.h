@@ -28,7 +28,7 @@ void progress_step(void *ud, const struct rb_step *step, json_t *result, int sta
 /* Prints the header line of a run. */
 void report_header(struct progress *p, const struct runbook *rb, int dry_run);
 /* Prints step details and findings after the run. */
-void report_text(FILE *out, int color, const struct runbook *rb, json_t *report);
+void report_text(FILE *out, int color, json_t *report);
 /* Prints one JSON document (pretty, sorted as built) and a newline. */
 void report_json(FILE *out, json_t *doc);
 
