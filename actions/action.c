@@ -1,6 +1,7 @@
 /* action: the table of action kinds and helpers they share. */
 #define _POSIX_C_SOURCE 200809L
 #include "action.h"
+#include "../engine/text.h"
 #include "../engine/util.h"
 
 #include <errno.h>
@@ -75,11 +76,5 @@ int action_wait_fd(int fd, short events, int64_t deadline_ms)
 
 json_t *action_text(char *buf, size_t len)
 {
-	json_t *j = json_stringn(buf ? buf : "", len);
-	if (j)
-		return j;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)buf[i] >= 0x80)
-			buf[i] = '?';
-	return json_stringn(buf, len);
+	return text_json(buf, len);
 }

@@ -74,9 +74,10 @@ struct action {
 	/* Starts connecting to a target in the background, so the connection
 	 * is ready (or failed) when a step needs it. May be NULL. */
 	void (*warm)(struct action_env *env, const char *target_name, json_t *target, int64_t deadline_ms);
-	/* Checks the action's text at load time (`runbook check`). Returns 0,
-	 * or -1 with *err. May be NULL. */
-	int (*check)(const char *text, char **err);
+	/* Checks the action's text at load time (`runbook check`) and before it
+	 * runs; `mutates` is the step's. Returns 0, or -1 with *err and *erroff
+	 * (the byte of text at fault). May be NULL. */
+	int (*check)(const char *text, int mutates, char **err, size_t *erroff);
 	/* Releases this action's per-run state. May be NULL. */
 	void (*release)(struct action_env *env);
 };
@@ -92,8 +93,8 @@ void action_env_release(struct action_env *env);
 /* Waits until fd is ready for `events` (poll flags). Returns 0 ready,
  * 1 the deadline (a now_ms() value) passed, 2 interrupted, -1 error. */
 int action_wait_fd(int fd, short events, int64_t deadline_ms);
-/* Captured output as a JSON string; bytes that are not UTF-8 become '?'
- * (in buf). Returns a new reference. */
+/* Captured output as a JSON string: invalid UTF-8 sequences become U+FFFD,
+ * a character cut by a cap is dropped. Returns a new reference. */
 json_t *action_text(char *buf, size_t len);
 
 /* Returns a new shell-quoted copy of s ('...' with ' escaped). */

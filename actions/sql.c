@@ -16,6 +16,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "action.h"
 #include "background.h"
+#include "sql_lex.h"
 #include "../engine/util.h"
 
 #include <ctype.h>
@@ -45,69 +46,21 @@ struct pgpool {
 	size_t n;
 };
 
-/* ---- load-time check: exactly one statement ---- */
+/* ---- load-time check: exactly one statement, nothing with side effects
+ * unless the step mutates ---- */
 
-/* Counts the statements in text, skipping strings, quoted identifiers,
- * dollar quotes and comments. */
-static int count_statements(const char *s)
+static int sql_check(const char *text, int mutates, char **err, size_t *erroff)
 {
-	int count = 0, content = 0;
-	for (const char *p = s; *p;) {
-		if (*p == '-' && p[1] == '-') {
-			while (*p && *p != '\n')
-				p++;
-		} else if (*p == '/' && p[1] == '*') {
-			int depth = 1;
-			for (p += 2; *p && depth; p++) {
-				if (*p == '/' && p[1] == '*')
-					depth++, p++;
-				else if (*p == '*' && p[1] == '/')
-					depth--, p++;
-			}
-		} else if (*p == '\'' || *p == '"') {
-			char q = *p++;
-			content = 1;
-			while (*p && !(*p == q && p[1] != q))
-				p += (*p == q) ? 2 : 1;
-			if (*p)
-				p++;
-		} else if (*p == '$' && (p[1] == '$' || isalpha((unsigned char)p[1]) || p[1] == '_')) {
-			const char *e = p + 1;
-			while (isalnum((unsigned char)*e) || *e == '_')
-				e++;
-			if (*e != '$') { /* a parameter like $1 or an identifier char */
-				p++;
-				content = 1;
-				continue;
-			}
-			size_t tl = (size_t)(e - p + 1);
-			const char *close;
-			for (close = e + 1; *close && strncmp(close, p, tl); close++)
-				;
-			p = *close ? close + tl : close;
-			content = 1;
-		} else if (*p == ';') {
-			if (content)
-				count++;
-			content = 0;
-			p++;
-		} else {
-			if (!isspace((unsigned char)*p))
-				content = 1;
-			p++;
-		}
+	int n = sql_statement_count(text);
+	*erroff = 0;
+	if (n != 1) {
+		*err = n ? xasprintf("sql must be exactly one statement, found %d; split them into steps", n)
+			 : xstrdup("sql has no statement");
+		return -1;
 	}
-	return count + content;
-}
-
-static int sql_check(const char *text, char **err)
-{
-	int n = count_statements(text);
-	if (n == 1)
-		return 0;
-	*err = n ? xasprintf("sql must be exactly one statement, found %d; split them into steps", n)
-		 : xstrdup("sql has no statement");
-	return -1;
+	if (!mutates && (*err = sql_side_effect(text, erroff)))
+		return -1;
+	return 0;
 }
 
 /* ---- rendering ---- */
@@ -164,23 +117,6 @@ static char *trimmed(const char *s)
 		if (*p == '\n')
 			*p = ' ';
 	return t;
-}
-
-/* Registers the password of a DSN as a secret. */
-static void register_password(struct action_env *env, const char *dsn)
-{
-	if (!env->secret || !dsn || !*dsn)
-		return;
-	char *e = NULL;
-	PQconninfoOption *opts = PQconninfoParse(dsn, &e);
-	if (!opts) {
-		PQfreemem(e);
-		return;
-	}
-	for (PQconninfoOption *o = opts; o->keyword; o++)
-		if (!strcmp(o->keyword, "password") && o->val && *o->val)
-			env->secret(env->secret_ud, o->val);
-	PQconninfoFree(opts);
 }
 
 /* Opens a connection to a target within the deadline, in pipeline mode.
@@ -282,9 +218,6 @@ static struct pgconn *get_conn(struct action_call *call, char **err, enum step_s
 		background_wait(&pool->bg);
 	}
 	pthread_mutex_unlock(&pool->bg.mu);
-	/* a new connection: its password is a secret from now on (a warmed one
-	 * was registered when the run started) */
-	register_password(call->env, json_string_value(json_object_get(call->target, "dsn")));
 	PGconn *c = connect_pg(name, call->target, call->deadline_ms, call->timeout_ms, err, st);
 	if (!c)
 		return NULL;
@@ -323,7 +256,6 @@ static void *warm_main(void *arg)
 static void sql_warm(struct action_env *env, const char *target_name, json_t *target, int64_t deadline_ms)
 {
 	struct pgpool *pool = get_pool(env);
-	register_password(env, json_string_value(json_object_get(target, "dsn")));
 	struct warm *w = xcalloc(1, sizeof *w);
 	w->pool = pool;
 	w->name = xstrdup(target_name);
@@ -495,6 +427,10 @@ static void cancel(PGconn *c)
 static enum step_status sql_run(struct action_call *call, json_t *result, char **err)
 {
 	enum step_status st = ST_FAILED;
+	size_t off;
+	/* a runbook's own steps were judged by `check`; Lua sql() text is judged here */
+	if (sql_check(call->text, call->mutates, err, &off))
+		return ST_FAILED;
 	struct pgconn *pc = get_conn(call, err, &st);
 	if (!pc)
 		return st;

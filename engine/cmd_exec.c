@@ -3,6 +3,7 @@
 #include "alert.h"
 #include "cli.h"
 #include "exec.h"
+#include "fixture.h"
 #include "path.h"
 #include "report.h"
 #include "store.h"
@@ -158,7 +159,7 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 			goto fail;
 		}
 	}
-	if (fixtures_path && !(o.fixtures = exec_load_fixtures(rb, fixtures_path, &d)))
+	if (fixtures_path && !(o.fixtures = fixture_load(rb, fixtures_path, &d)))
 		goto fail;
 	if (alert_path && !(alert = alert_load(alert_path, &d)))
 		goto fail;

@@ -2,12 +2,27 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "path.h"
+#include "redact.h"
 #include "report.h"
 #include "util.h"
 #include "../actions/action.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* A target's configuration with any password in its DSN shown as ***.
+ * Returns a new reference. */
+static json_t *safe_config(const struct rb_target *t)
+{
+	json_t *c = json_deep_copy(t->config);
+	const char *dsn = json_string_value(json_object_get(c, "dsn"));
+	if (dsn) {
+		char *m = redact_dsn(dsn);
+		json_object_set_new(c, "dsn", json_string(m));
+		free(m);
+	}
+	return c;
+}
 
 static json_t *as_json(const struct runbook *rb)
 {
@@ -19,7 +34,7 @@ static json_t *as_json(const struct runbook *rb)
 					      p->def, "description", p->description, "from", p->from, "required", p->required));
 	}
 	for (size_t i = 0; i < rb->ntargets; i++)
-		json_object_set(targets, rb->targets[i].name, rb->targets[i].config);
+		json_object_set_new(targets, rb->targets[i].name, safe_config(&rb->targets[i]));
 	for (size_t i = 0; i < rb->nsteps; i++) {
 		const struct rb_step *s = &rb->steps[i];
 		json_t *j = json_pack("{s:s, s:s, s:O, s:I, s:i, s:I, s:s, s:b}", "id", s->id, "action", s->action->name,
@@ -76,7 +91,9 @@ static void print_text(const struct runbook *rb)
 	if (rb->ntargets) {
 		printf("\nTargets\n");
 		for (size_t i = 0; i < rb->ntargets; i++) {
-			char *cfg = json_dumps(rb->targets[i].config, JSON_COMPACT);
+			json_t *safe = safe_config(&rb->targets[i]);
+			char *cfg = json_dumps(safe, JSON_COMPACT);
+			json_decref(safe);
 			printf("  %-16s %-9s %s\n", rb->targets[i].name, rb->targets[i].type, cfg);
 			free(cfg);
 		}

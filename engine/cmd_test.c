@@ -81,6 +81,11 @@ int cmd_test(int argc, char **argv, struct globals *g)
 		strlist_free(&files);
 		return EXIT_USAGE;
 	}
+	if (!files.n) {
+		fprintf(stderr, "runbook test: no runbooks found (give files or directories, or set --runbooks)\n");
+		strlist_free(&files);
+		return EXIT_USAGE;
+	}
 	int passed = 0, failed = 0, invalid = 0;
 	for (size_t i = 0; i < files.n && !interrupted; i++) {
 		struct diag_list d;

@@ -4,6 +4,7 @@
 #include "incident.h"
 #include "report.h"
 #include "store.h"
+#include "text.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -27,6 +28,12 @@ static void when(const char *ts, int utc, char *out, size_t n)
 	strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+/* An event field as terminal-safe text; caller frees. */
+static char *safe(json_t *e, const char *key)
+{
+	return text_escape_json(json_object_get(e, key));
+}
+
 static void step_details(FILE *out, json_t *data, const char *indent)
 {
 	json_t *rows = json_object_get(data, "rows");
@@ -34,19 +41,33 @@ static void step_details(FILE *out, json_t *data, const char *indent)
 	if (json_is_array(rows) && status && !strcmp(status, "ok"))
 		fprintf(out, "%s%lld row%s\n", indent, (long long)json_integer_value(json_object_get(data, "row_count")),
 			json_integer_value(json_object_get(data, "row_count")) == 1 ? "" : "s");
-	const char *so = json_string_value(json_object_get(data, "stdout"));
-	if (so && *so) {
-		int lines = 0;
-		for (const char *p = so; *p && lines < 5; lines++) {
-			const char *nl = strchr(p, '\n');
-			size_t len = nl ? (size_t)(nl - p) : strlen(p);
-			fprintf(out, "%s%.*s\n", indent, (int)len, p);
-			p += len + (nl ? 1 : 0);
-		}
+	char *so = safe(data, "stdout");
+	int lines = 0;
+	for (const char *p = so; *p && lines < 5; lines++) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		fprintf(out, "%s%.*s\n", indent, (int)len, p);
+		p += len + (nl ? 1 : 0);
 	}
-	const char *err = json_string_value(json_object_get(data, "error"));
-	if (err)
+	free(so);
+	if (json_is_string(json_object_get(data, "error"))) {
+		char *err = safe(data, "error");
 		fprintf(out, "%serror: %s\n", indent, err);
+		free(err);
+	}
+}
+
+/* Markdown table cell text: no '|' and no line breaks. */
+static void md_cell(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '|')
+			fputs("\\|", stdout);
+		else if (*s == '\n')
+			fputc(' ', stdout);
+		else
+			fputc(*s, stdout);
+	}
 }
 
 int cmd_timeline(int argc, char **argv, struct globals *g)
@@ -86,21 +107,22 @@ int cmd_timeline(int argc, char **argv, struct globals *g)
 		return EXIT_USAGE;
 	}
 	int rc = EXIT_OK;
-	char *bad = store_verify(events);
-	if (check) {
-		if (bad) {
-			fprintf(stderr, "%s: timeline verification FAILED: %s\n", id, bad);
-			rc = EXIT_FAIL;
-		} else {
-			printf("%s: %zu events, hash chain intact\n", id, json_array_size(events));
-		}
-	}
+	long long bad_seq = 0;
+	char *bad = store_verify(events, &bad_seq);
+	if (check && bad)
+		rc = EXIT_FAIL;
 	if (!strcmp(fmt, "json")) {
 		json_t *doc = json_pack("{s:O, s:O, s:b}", "incident", inc, "events", events, "verified", !bad);
+		if (check)
+			json_object_set_new(doc, "first_bad_seq", bad ? json_integer(bad_seq) : json_null());
 		report_json(stdout, doc);
 		json_decref(doc);
-	} else if (!check && !strcmp(fmt, "markdown")) {
-		printf("# %s: %s\n\n", id, json_string_value(json_object_get(inc, "title")));
+		if (check && bad)
+			fprintf(stderr, "%s: timeline verification FAILED: %s\n", id, bad);
+	} else if (!strcmp(fmt, "markdown")) {
+		char *title = safe(inc, "title");
+		printf("# %s: %s\n\n", id, title);
+		free(title);
 		printf("%s, %s. Times in UTC.\n\n| time | kind | actor | summary |\n|---|---|---|---|\n",
 		       json_string_value(json_object_get(inc, "severity")), json_string_value(json_object_get(inc, "status")));
 		size_t i;
@@ -108,19 +130,34 @@ int cmd_timeline(int argc, char **argv, struct globals *g)
 		json_array_foreach(events, i, e) {
 			char t[40];
 			when(json_string_value(json_object_get(e, "time")), 1, t, sizeof t);
-			char *sum = xstrdup(json_string_value(json_object_get(e, "summary")));
-			for (char *p = sum; *p; p++)
-				if (*p == '|' || *p == '\n')
-					*p = ' ';
-			printf("| %s | %s | %s | %s |\n", t, json_string_value(json_object_get(e, "kind")),
-			       json_string_value(json_object_get(e, "actor")), sum);
+			char *sum = safe(e, "summary"), *actor = safe(e, "actor");
+			printf("| %s | %s | ", t, json_string_value(json_object_get(e, "kind")));
+			md_cell(actor);
+			fputs(" | ", stdout);
+			md_cell(sum);
+			fputs(" |\n", stdout);
 			free(sum);
+			free(actor);
 		}
-	} else if (!check) {
+		if (check)
+			printf("\n%s\n", bad ? "**Verification FAILED**" : "Hash chain verified: every event is intact.");
+		if (check && bad) {
+			printf("\n");
+			md_cell(bad);
+			printf("\n");
+		}
+	} else if (check) { /* text --verify: the verdict alone */
+		if (bad)
+			fprintf(stderr, "%s: timeline verification FAILED at event %lld: %s\n", id, bad_seq, bad);
+		else
+			printf("%s: %zu events, hash chain intact\n", id, json_array_size(events));
+	} else {
 		int color = isatty(1) && !(getenv("NO_COLOR") && *getenv("NO_COLOR"));
-		printf("%s%s%s: %s (%s, %s)%s\n", color ? "\033[1m" : "", id, "", json_string_value(json_object_get(inc, "title")),
+		char *title = safe(inc, "title");
+		printf("%s%s%s: %s (%s, %s)%s\n", color ? "\033[1m" : "", id, "", title,
 		       json_string_value(json_object_get(inc, "severity")), json_string_value(json_object_get(inc, "status")),
 		       color ? "\033[0m" : "");
+		free(title);
 		size_t i;
 		json_t *e;
 		json_array_foreach(events, i, e) {
@@ -128,8 +165,10 @@ int cmd_timeline(int argc, char **argv, struct globals *g)
 			when(json_string_value(json_object_get(e, "time")), utc, t, sizeof t);
 			const char *kind = json_string_value(json_object_get(e, "kind"));
 			int finding = !strcmp(kind, "finding");
-			printf("%s  %-18s %s%s%s\n", t, kind, finding && color ? "\033[33m" : "",
-			       json_string_value(json_object_get(e, "summary")), finding && color ? "\033[0m" : "");
+			char *sum = safe(e, "summary");
+			printf("%s  %-18s %s%s%s\n", t, kind, finding && color ? "\033[33m" : "", sum,
+			       finding && color ? "\033[0m" : "");
+			free(sum);
 			if (!strcmp(kind, "step"))
 				step_details(stdout, json_object_get(e, "data"), "                       | ");
 		}

@@ -9,8 +9,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "exec.h"
+#include "fixture.h"
 #include "path.h"
 #include "template.h"
+#include "text.h"
 #include "util.h"
 #include "../actions/action.h"
 
@@ -29,6 +31,7 @@ struct run {
 	const struct rb_step *cur;
 	json_t *cur_result;
 	int64_t cur_deadline;
+	int writable;         /* the current step is a mutating step that runs */
 	char *record_error;   /* the timeline store failed: the run stops */
 };
 
@@ -198,6 +201,8 @@ static json_t *target_config(struct run *r, const char *name, char **err)
 	json_decref(raw);
 	if (cfg && dsn) /* a DSN from the command line is not a template */
 		json_object_set(cfg, "dsn", dsn);
+	if (cfg && r->red) /* its password is a secret before anything can print it */
+		redact_add_dsn(r->red, json_string_value(json_object_get(cfg, "dsn")));
 	return cfg;
 }
 
@@ -219,7 +224,7 @@ static int on_action(void *ud, const char *name, const char *target, const char 
 		.step_id = r->cur ? r->cur->id : "?", .file = r->rb->file, .line = r->cur ? r->cur->line : 0,
 		.text = text, .args = args, .target_name = target, .target = cfg,
 		.deadline_ms = r->cur_deadline, .timeout_ms = r->cur ? r->cur->timeout_ms : 0,
-		.mutates = r->cur ? r->cur->mutates : 0, .env = &r->env,
+		.mutates = r->writable, .env = &r->env,
 	};
 	json_t *res = json_object();
 	int rc = 0;
@@ -242,50 +247,46 @@ static int on_action(void *ud, const char *name, const char *target, const char 
 
 /* ---- one step ---- */
 
-static void apply_fixture(const struct action *a, json_t *res, json_t *fx)
-{
-	const char *k;
-	json_t *v;
-	json_object_foreach(fx, k, v) {
-		if (strcmp(k, "id") && strcmp(k, "action") && strcmp(k, "target"))
-			json_object_set(res, k, v);
-	}
-	if (!strcmp(a->name, "sql")) {
-		json_t *rows = json_object_get(res, "rows");
-		if (!json_is_array(rows)) {
-			rows = json_array();
-			json_object_set_new(res, "rows", rows);
-		}
-		if (!json_object_get(res, "columns")) {
-			json_t *cols = json_array();
-			json_t *first = json_array_get(rows, 0);
-			const char *ck;
-			json_t *cv;
-			json_object_foreach(first, ck, cv)
-				json_array_append_new(cols, json_string(ck));
-			json_object_set_new(res, "columns", cols);
-		}
-		if (!json_object_get(res, "row_count"))
-			json_object_set_new(res, "row_count", json_integer((json_int_t)json_array_size(rows)));
-	}
-	if (!json_object_get(fx, "status")) {
-		json_t *ec = json_object_get(res, "exit_code");
-		int bad = json_is_integer(ec) && json_integer_value(ec) != 0;
-		json_object_set_new(res, "status", json_string(bad ? "failed" : "ok"));
-	}
-}
-
-static int ask(const struct rb_step *s, const char *rendered)
+/* Asks on the terminal whether a mutating step may run, showing what it
+ * would run and the findings so far (both redacted). */
+static int ask(struct run *r, const struct rb_step *s, const char *rendered)
 {
 	FILE *tty = fopen("/dev/tty", "r+");
 	if (!tty)
 		return 0;
-	fprintf(tty, "\nStep '%s' changes the system:\n%s\nRun it? [y/N] ", s->id, rendered);
+	char *safe = redact_str(r->red, rendered);
+	char *shown = text_escape(safe, strlen(safe), 1);
+	fprintf(tty, "\nStep '%s' changes the system:\n%s\n", s->id, shown);
+	size_t i;
+	json_t *f;
+	json_array_foreach(r->findings, i, f) {
+		if (!i)
+			fputs("Findings so far:\n", tty);
+		char *m = text_escape_json(json_object_get(f, "message"));
+		fprintf(tty, "  %-8s %s\n", json_string_value(json_object_get(f, "level")), m);
+		free(m);
+	}
+	fputs("Run it? [y/N] ", tty);
 	fflush(tty);
+	free(shown);
+	free(safe);
 	char line[16] = "";
 	int yes = fgets(line, sizeof line, tty) && (line[0] == 'y' || line[0] == 'Y');
 	fclose(tty);
 	return yes;
+}
+
+/* Records who allowed (or refused) a mutating step, and how. */
+static void record_approval(struct run *r, const struct rb_step *s, int yes, const char *how)
+{
+	char at[40];
+	utc_timestamp(at, sizeof at);
+	const char *user = getenv("USER") ? getenv("USER") : getenv("LOGNAME");
+	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s}", "step", s->id, "user", user ? user : "unknown", "answer",
+			      yes ? "yes" : "no", "via", how, "time", at);
+	record(r, "approval", d, "step %s: %s %s (%s)", s->id, user ? user : "unknown", yes ? "approved" : "declined",
+	       how);
+	json_decref(d);
 }
 
 /* Renders the step's action into call. Returns 0, or -1 with *err. */
@@ -410,8 +411,15 @@ static enum step_status run_step(struct run *r, const struct rb_step *s, json_t 
 	}
 	enum step_status st;
 	int allowed = !s->mutates || r->o->apply;
-	if (s->mutates && !r->o->apply && r->o->confirm && !r->o->dry_run)
-		allowed = ask(s, rendered);
+	if (s->mutates && !r->o->apply && r->o->confirm && !r->o->dry_run) {
+		allowed = ask(r, s, rendered);
+		record_approval(r, s, allowed, "prompt");
+		/* the deadline is the step's own: it starts after the answer */
+		r->cur_deadline = now_ms() + s->timeout_ms;
+		call.deadline_ms = r->cur_deadline;
+	} else if (s->mutates && r->o->apply && !r->o->dry_run) {
+		record_approval(r, s, 1, "--apply");
+	}
 	json_t *fx = r->o->fixtures ? json_object_get(r->o->fixtures, s->id) : NULL;
 	if (!allowed) {
 		empty_fields(a, res);
@@ -419,7 +427,7 @@ static enum step_status run_step(struct run *r, const struct rb_step *s, json_t 
 		st = ST_WOULD_RUN;
 	} else if (r->o->dry_run && strcmp(a->name, "lua")) {
 		if (fx) {
-			apply_fixture(a, res, fx);
+			fixture_apply(s, res, fx);
 			st = step_status_parse(json_string_value(json_object_get(res, "status")));
 			if ((int)st < 0)
 				st = ST_OK;
@@ -430,6 +438,7 @@ static enum step_status run_step(struct run *r, const struct rb_step *s, json_t 
 		}
 	} else {
 		int attempt = 0;
+		r->writable = s->mutates; /* Lua sql() writes only inside its own running mutating step */
 		for (;;) {
 			json_t *fields = json_object();
 			free(err);
@@ -445,6 +454,7 @@ static enum step_status run_step(struct run *r, const struct rb_step *s, json_t 
 				break;
 			r->cur_deadline = now_ms() + s->timeout_ms;
 		}
+		r->writable = 0;
 		if (attempt > 1)
 			json_object_set_new(res, "attempts", json_integer(attempt));
 		set_error(res, st, err);
@@ -519,6 +529,14 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	}
 	r.env.sandbox = r.sb;
 	sandbox_expose_env(r.sb);
+	/* every env.NAME the runbook mentions is a secret before the first step */
+	size_t ei;
+	json_t *en;
+	json_array_foreach(rb->env_names, ei, en) {
+		const char *val = getenv(json_string_value(en));
+		if (val && red)
+			redact_add(red, val);
+	}
 	json_t *params = o->params ? json_incref(o->params) : json_object();
 	sandbox_set_global(r.sb, "params", params);
 	json_object_set_new(report, "params", params);
@@ -618,55 +636,4 @@ int exec_exit_code(json_t *report)
 	if (st && !strcmp(st, "aborted"))
 		return 130;
 	return st && !strcmp(st, "ok") ? 0 : 1;
-}
-
-json_t *exec_load_fixtures(const struct runbook *rb, const char *path, struct diag_list *diags)
-{
-	char *buf, *e;
-	size_t len;
-	if (read_file(path, YAML_MAX_FILE * 16, &buf, &len, &e)) {
-		diag_add(diags, path, 0, 0, "cannot read fixtures: %s", e);
-		free(e);
-		return NULL;
-	}
-	/* fixtures files may be large: parse them without the runbook size cap */
-	struct ynode *root = NULL;
-	if (len > YAML_MAX_FILE) {
-		json_error_t je;
-		json_t *j = json_loadb(buf, len, 0, &je);
-		free(buf);
-		if (!j) {
-			diag_add(diags, path, je.line, je.column, "%s", je.text);
-			return NULL;
-		}
-		if (!json_is_object(j)) {
-			diag_add(diags, path, 1, 1, "fixtures must be a mapping of step id: result");
-			json_decref(j);
-			return NULL;
-		}
-		return j;
-	}
-	root = yaml_tree_parse(path, buf, len, diags);
-	free(buf);
-	if (!root)
-		return NULL;
-	int bad = 0;
-	if (root->type != YN_MAP) {
-		diag_add(diags, path, root->line, root->col, "fixtures must be a mapping of step id: result");
-		bad = 1;
-	}
-	for (size_t i = 0; !bad && i < ynode_map_len(root); i++) {
-		const struct ynode *k = YMAP_KEY(root, i), *v = YMAP_VAL(root, i);
-		if (!runbook_step(rb, k->str)) {
-			diag_add(diags, path, k->line, k->col, "fixture for unknown step '%s' (runbook %s)", k->str, rb->id);
-			bad = 1;
-		}
-		if (v->type != YN_MAP) {
-			diag_add(diags, path, v->line, v->col, "a fixture must be a mapping of result fields");
-			bad = 1;
-		}
-	}
-	json_t *j = bad ? NULL : ynode_to_json(root);
-	ynode_free(root);
-	return j;
 }

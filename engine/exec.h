@@ -52,8 +52,4 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 /* 0 when every step is ok/skipped/would-run, 130 when interrupted, else 1. */
 int exec_exit_code(json_t *report);
 
-/* Loads a fixtures file (YAML or JSON: step id -> result) checked against
- * rb. Returns a new object, or NULL with diags. */
-json_t *exec_load_fixtures(const struct runbook *rb, const char *path, struct diag_list *diags);
-
 #endif

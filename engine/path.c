@@ -117,6 +117,38 @@ int runbook_files(const char *path, struct strlist *files, char **err)
 	return 0;
 }
 
+/* True when the text of a file declares `runbook: NAME` at its top level,
+ * even if the rest of it does not load. */
+static int declares(const char *path, const char *name)
+{
+	char *buf, *e;
+	size_t len;
+	if (read_file(path, YAML_MAX_FILE, &buf, &len, &e)) {
+		free(e);
+		return 0;
+	}
+	int yes = 0;
+	size_t ln = strlen(name);
+	for (char *line = buf; line && !yes; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, "runbook:", 8))
+			continue;
+		char *v = line + 8;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		char q = *v == '"' || *v == '\'' ? *v++ : 0;
+		if (strncmp(v, name, ln))
+			continue;
+		v += ln;
+		if (q && *v == q)
+			v++;
+		while (*v == ' ' || *v == '\t' || *v == '\r')
+			v++;
+		yes = *v == '\n' || *v == '\0' || *v == '#';
+	}
+	free(buf);
+	return yes;
+}
+
 struct runbook *runbook_find(const char *name, const char *opt, struct diag_list *diags, char **err)
 {
 	if (strchr(name, '/') || str_endswith(name, ".yaml") || str_endswith(name, ".yml"))
@@ -124,6 +156,10 @@ struct runbook *runbook_find(const char *name, const char *opt, struct diag_list
 	struct strlist dirs = {0};
 	runbook_path(opt, &dirs);
 	struct runbook *found = NULL;
+	struct strlist ids = {0}; /* for "did you mean" */
+	struct sbuf broken; /* first errors of files that do not load */
+	sbuf_init(&broken);
+	size_t nbroken = 0;
 	for (size_t i = 0; i < dirs.n && !found; i++) {
 		struct strlist files = {0};
 		char *e = NULL;
@@ -145,16 +181,29 @@ struct runbook *runbook_find(const char *name, const char *opt, struct diag_list
 				struct runbook *rb = runbook_load(files.v[j], &local);
 				if (rb && !strcmp(rb->id, name)) {
 					found = rb;
-				} else if (!rb && named) {
-					/* the file that should define it is broken: say so */
+				} else if (!rb && (named || declares(files.v[j], name))) {
+					/* the file that defines it is broken: say so */
 					for (size_t k = 0; k < local.n; k++)
 						diag_add(diags, local.items[k].file, local.items[k].line, local.items[k].col, "%s",
 							 local.items[k].msg);
+					*err = xasprintf("runbook '%s' is defined in %s, which does not load (%zu error%s above)",
+							 name, files.v[j], local.n, local.n == 1 ? "" : "s");
 					diag_release(&local);
 					strlist_free(&files);
 					strlist_free(&dirs);
+					strlist_free(&ids);
+					sbuf_release(&broken);
 					return NULL;
+				} else if (!rb) {
+					if (pass == 1 && local.n) {
+						char *first = diag_format(&local.items[0]);
+						sbuf_addf(&broken, "\n  %s", first);
+						free(first);
+						nbroken++;
+					}
 				} else {
+					if (pass == 1)
+						strlist_push(&ids, rb->id);
 					runbook_free(rb);
 				}
 				diag_release(&local);
@@ -167,9 +216,21 @@ struct runbook *runbook_find(const char *name, const char *opt, struct diag_list
 		sbuf_init(&sb);
 		for (size_t i = 0; i < dirs.n; i++)
 			sbuf_addf(&sb, "%s%s", i ? ":" : "", dirs.v[i]);
-		*err = xasprintf("no runbook named '%s' on the runbook path (%s); `runbook list` shows them", name, sb.buf);
+		char *cands = NULL;
+		strlist_push(&ids, NULL);
+		const char *dym = did_you_mean(name, (const char *const *)ids.v);
+		char *hint = dym ? xasprintf(" (did you mean '%s'?)", dym) : xstrdup("");
+		*err = xasprintf("no runbook named '%s'%s on the runbook path (%s); `runbook list` shows them%s%s%s", name,
+				 hint, sb.buf ? sb.buf : "", nbroken ? "\n" : "",
+				 nbroken ? (cands = xasprintf("%zu file%s on the path do%s not load, and may define it:", nbroken,
+							      nbroken == 1 ? "" : "s", nbroken == 1 ? "es" : "")) : "",
+				 nbroken ? broken.buf : "");
+		free(cands);
+		free(hint);
 		sbuf_release(&sb);
 	}
+	strlist_free(&ids);
+	sbuf_release(&broken);
 	strlist_free(&dirs);
 	return found;
 }

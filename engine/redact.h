@@ -24,6 +24,14 @@ void redact_release(struct redactor *r);
 void redact_add(struct redactor *r, const char *value);
 /* Returns a new string with every secret replaced; caller frees. */
 char *redact_str(const struct redactor *r, const char *s);
+/* The same for n bytes that may hold NULs; *outn (may be NULL) gets the
+ * result's length. */
+char *redact_mem(const struct redactor *r, const char *s, size_t n, size_t *outn);
+/* Registers the password of a PostgreSQL DSN (conninfo or URI), also when
+ * libpq cannot parse it (its error would quote it). */
+void redact_add_dsn(struct redactor *r, const char *dsn);
+/* Returns a new copy of dsn with its password shown as ***; caller frees. */
+char *redact_dsn(const char *dsn);
 /* Redacts every string (and object key) inside v, in place. */
 void redact_json(const struct redactor *r, json_t *v);
 

@@ -1,6 +1,7 @@
 /* report: text and JSON rendering of a run. See report.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "report.h"
+#include "text.h"
 #include "util.h"
 #include "../actions/action.h"
 
@@ -66,15 +67,20 @@ void progress_step(void *ud, const struct rb_step *step, json_t *res, int starti
 		char *nl = strchr(r, '\n');
 		if (nl)
 			*nl = '\0';
-		fprintf(p->out, "  %s", r);
+		char *e = text_escape(r, strlen(r), 0);
+		fprintf(p->out, "  %s", e);
+		free(e);
 		free(r);
 	}
 	fputc('\n', p->out);
 	fflush(p->out);
 }
 
-static void indent_text(FILE *out, const char *text, const char *prefix)
+/* Text from a server or host, line by line behind prefix, with control
+ * characters escaped. */
+static void indent_text(FILE *out, json_t *v, const char *prefix)
 {
+	char *text = text_escape_json(v);
 	const char *p = text;
 	while (*p) {
 		const char *nl = strchr(p, '\n');
@@ -82,16 +88,21 @@ static void indent_text(FILE *out, const char *text, const char *prefix)
 		fprintf(out, "%s%.*s\n", prefix, (int)n, p);
 		p += n + (nl ? 1 : 0);
 	}
+	free(text);
 }
 
+/* A table cell: escaped, on one line. */
 static char *cell(json_t *v)
 {
 	if (!v || json_is_null(v))
 		return xstrdup("NULL");
-	if (json_is_string(v))
-		return xstrdup(json_string_value(v));
-	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-	return s ? s : xstrdup("?");
+	if (!json_is_string(v))
+		return text_json_dump(v, 0);
+	char *s = text_escape_json(v);
+	for (char *q = s; *q; q++)
+		if (*q == '\n')
+			*q = ' ';
+	return s;
 }
 
 /* SQL rows as an aligned table (at most 50 rows shown; the JSON has all). */
@@ -129,15 +140,17 @@ static void print_rows(FILE *out, json_t *res)
 		fputs("      ", out);
 		for (size_t c = 0; c < nc; c++) {
 			char *s = cell(json_object_get(json_array_get(rows, r), json_string_value(json_array_get(cols, c))));
-			for (char *q = s; *q; q++)
-				if (*q == '\n' || *q == '\t')
-					*q = ' ';
 			fprintf(out, "%s%-*.*s", c ? " | " : "", (int)w[c], 60, s);
 			free(s);
 		}
 		fputc('\n', out);
 	}
-	fprintf(out, "      (%zu row%s%s)\n", nr, nr == 1 ? "" : "s", nr > shown ? ", first 50 shown" : "");
+	json_t *total = json_object_get(res, "rows_truncated");
+	if (json_is_integer(total))
+		fprintf(out, "      (%zu of %lld rows kept: output is capped per step%s)\n", nr,
+			(long long)json_integer_value(total), nr > shown ? "; first 50 shown" : "");
+	else
+		fprintf(out, "      (%zu row%s%s)\n", nr, nr == 1 ? "" : "s", nr > shown ? ", first 50 shown" : "");
 	free(w);
 }
 
@@ -147,9 +160,19 @@ static void print_streams(FILE *out, json_t *r, const char *indent)
 	char *err_prefix = xasprintf("%sstderr: ", indent);
 	json_t *jo = json_object_get(r, "stdout"), *je = json_object_get(r, "stderr");
 	if (json_string_length(jo))
-		indent_text(out, json_string_value(jo), indent);
+		indent_text(out, jo, indent);
 	if (json_string_length(je))
-		indent_text(out, json_string_value(je), err_prefix);
+		indent_text(out, je, err_prefix);
+	static const char *const streams[] = {"stdout", "stderr"};
+	for (int i = 0; i < 2; i++) {
+		char key[32];
+		snprintf(key, sizeof key, "%s_truncated", streams[i]);
+		json_t *t = json_object_get(r, key);
+		json_t *kept = json_object_get(r, streams[i]);
+		if (json_is_integer(t))
+			fprintf(out, "%s(%s truncated: %zu of %lld bytes kept, the output cap)\n", indent, streams[i],
+				json_string_length(kept), (long long)json_integer_value(t));
+	}
 	json_t *ec = json_object_get(r, "exit_code");
 	if (json_is_integer(ec) && json_integer_value(ec))
 		fprintf(out, "%sexit code %lld\n", indent, (long long)json_integer_value(ec));
@@ -180,9 +203,9 @@ void report_text(FILE *out, int color, json_t *report)
 			json_string_value(json_object_get(s, "id")), color ? C_RESET : "", action, target ? " on " : "",
 			target ? target : "", color ? status_color(st) : "", st, color ? C_RESET : "");
 		if (json_is_string(rendered) && strcmp(st, "ok"))
-			indent_text(out, json_string_value(rendered), "    > ");
+			indent_text(out, rendered, "    > ");
 		else if (json_is_string(rendered))
-			indent_text(out, json_string_value(rendered), color ? C_DIM "    > " C_RESET : "    > ");
+			indent_text(out, rendered, color ? C_DIM "    > " C_RESET : "    > ");
 		if (!strcmp(st, "would-run") && !json_object_get(s, "error"))
 			continue;
 		print_rows(out, s);
@@ -194,22 +217,22 @@ void report_text(FILE *out, int color, json_t *report)
 			fprintf(out, "      %s%s%s %s%s%s\n", color ? C_CYAN : "", host, color ? C_RESET : "",
 				color ? status_color(hs) : "", hs, color ? C_RESET : "");
 			print_streams(out, hr, "        ");
-			const char *he = json_string_value(json_object_get(hr, "error"));
-			if (he)
-				fprintf(out, "        error: %s\n", he);
+			json_t *he = json_object_get(hr, "error");
+			if (json_is_string(he))
+				indent_text(out, he, "        error: ");
 		}
 		size_t li;
 		json_t *lv;
 		json_array_foreach(json_object_get(s, "log"), li, lv)
-			indent_text(out, json_string_value(lv), "      log: ");
+			indent_text(out, lv, "      log: ");
 		json_t *val = json_object_get(s, "value");
 		if (val && !json_is_null(val)) {
-			char *t = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
-			fprintf(out, "      value: %s\n", t ? t : "?");
+			char *t = text_json_dump(val, 0);
+			fprintf(out, "      value: %s\n", t);
 			free(t);
 		}
-		const char *err = json_string_value(json_object_get(s, "error"));
-		if (err)
+		json_t *err = json_object_get(s, "error");
+		if (json_is_string(err))
 			indent_text(out, err, color ? C_RED "      error: " C_RESET : "      error: ");
 	}
 	json_t *findings = json_object_get(report, "findings");
@@ -224,9 +247,10 @@ void report_text(FILE *out, int color, json_t *report)
 			for (k = 0; lv[k] && k < sizeof up - 1; k++)
 				up[k] = (char)(lv[k] >= 'a' && lv[k] <= 'z' ? lv[k] - 32 : lv[k]);
 			up[k] = '\0';
-			fprintf(out, "  %s%-8s%s  %s  %s(%s)%s\n", color ? c : "", up, color ? C_RESET : "",
-				json_string_value(json_object_get(f, "message")), color ? C_DIM : "",
-				json_string_value(json_object_get(f, "step")), color ? C_RESET : "");
+			char *m = text_escape_json(json_object_get(f, "message"));
+			fprintf(out, "  %s%-8s%s  %s  %s(%s)%s\n", color ? c : "", up, color ? C_RESET : "", m,
+				color ? C_DIM : "", json_string_value(json_object_get(f, "step")), color ? C_RESET : "");
+			free(m);
 		}
 	}
 	int counts[5] = {0};
@@ -246,7 +270,5 @@ void report_text(FILE *out, int color, json_t *report)
 
 void report_json(FILE *out, json_t *doc)
 {
-	json_dumpf(doc, out, JSON_INDENT(2) | JSON_ENCODE_ANY);
-	fputc('\n', out);
-	fflush(out);
+	text_json_print(out, doc);
 }

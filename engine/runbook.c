@@ -3,12 +3,16 @@
  * Every check adds to the diag list and goes on, so one pass reports all.
  */
 #include "runbook.h"
+#include "fixture.h"
 #include "template.h"
 #include "util.h"
 #include "../actions/action.h"
 #include "../sandbox/sandbox.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +24,7 @@ struct ld {
 	struct diag_list *d;
 	struct runbook *rb;
 	int errors;
+	long cur_step;   /* index of the step being loaded; -1 outside steps */
 };
 
 static void err(struct ld *l, const struct ynode *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -160,32 +165,66 @@ static int text_line(const struct ynode *n)
 	return n->style == YS_LITERAL || n->style == YS_FOLDED ? n->line + 1 : n->line;
 }
 
-/* Reports references to steps that do not exist: steps.NAME in code. */
+/* Reports what code refers to that cannot be there when it runs: a
+ * steps.NAME that does not exist, is the step itself or runs after it, a
+ * params.NAME that is not declared. `base` is code's offset in n. */
 static void check_step_refs(struct ld *l, const struct ynode *n, const char *code, size_t base,
 			    const struct ynode *steps)
 {
-	for (const char *p = code; (p = strstr(p, "steps.")); p++) {
-		if (p > code && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.'))
-			continue;
-		const char *s = p + 6, *e = s;
-		while (isalnum((unsigned char)*e) || *e == '_')
-			e++;
-		if (e == s)
-			continue;
-		char *id = xstrndup(s, (size_t)(e - s));
-		int found = 0;
-		for (size_t i = 0; steps && i < steps->n; i++) {
-			const struct ynode *sid = ynode_get(steps->kids[i], "id");
-			if (sid && sid->type == YN_SCALAR && !strcmp(sid->str, id))
-				found = 1;
-		}
-		if (!found) {
+	static const char *const kinds[] = {"steps.", "params."};
+	for (int kind = 0; kind < 2; kind++) {
+		size_t kl = strlen(kinds[kind]);
+		for (const char *p = code; (p = strstr(p, kinds[kind])); p++) {
+			if (p > code && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.'))
+				continue;
+			const char *s = p + kl, *e = s;
+			while (isalnum((unsigned char)*e) || *e == '_')
+				e++;
+			if (e == s)
+				continue;
+			char *id = xstrndup(s, (size_t)(e - s));
+			const char *cands[129];
+			size_t nc = 0;
+			long found = -1;
+			if (kind == 0) {
+				for (size_t i = 0; steps && i < steps->n && nc < 128; i++) {
+					const struct ynode *sid = ynode_get(steps->kids[i], "id");
+					if (!sid || sid->type != YN_SCALAR)
+						continue;
+					cands[nc++] = sid->str;
+					if (!strcmp(sid->str, id))
+						found = (long)i;
+				}
+			} else {
+				for (size_t i = 0; i < l->rb->nparams && nc < 128; i++) {
+					cands[nc++] = l->rb->params[i].name;
+					if (!strcmp(l->rb->params[i].name, id))
+						found = (long)i;
+				}
+			}
+			cands[nc] = NULL;
 			int line, col;
 			scalar_pos(l, n, base + (size_t)(s - code), &line, &col);
-			diag_add(l->d, l->file, line, col, "reference to unknown step '%s'", id);
-			l->errors++;
+			char *msg = NULL;
+			if (found < 0) {
+				const char *dym = did_you_mean(id, cands);
+				msg = xasprintf("reference to unknown %s '%s'%s%s%s", kind ? "parameter" : "step", id,
+						dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
+			} else if (kind == 0 && l->cur_step >= 0 && found == l->cur_step) {
+				msg = xasprintf("step '%s' refers to itself: its own result does not exist while it runs", id);
+			} else if (kind == 0 && l->cur_step >= 0 && found > l->cur_step) {
+				const struct ynode *me = ynode_get(steps->kids[l->cur_step], "id");
+				msg = xasprintf("reference to step '%s', which runs after this step%s%s%s: it has no result yet",
+						id, me && me->type == YN_SCALAR ? " ('" : "",
+						me && me->type == YN_SCALAR ? me->str : "", me && me->type == YN_SCALAR ? "')" : "");
+			}
+			if (msg) {
+				diag_add(l->d, l->file, line, col, "%s", msg);
+				l->errors++;
+				free(msg);
+			}
+			free(id);
 		}
-		free(id);
 	}
 }
 
@@ -347,17 +386,28 @@ json_t *runbook_param_value(const struct rb_param *p, const char *text, char **e
 	const char *t = p->type ? p->type : "string";
 	char *end;
 	if (!strcmp(t, "int")) {
+		errno = 0;
 		long long v = strtoll(text, &end, 10);
 		if (!*text || *end) {
 			*err = xasprintf("parameter '%s' must be an integer, not '%s'", p->name, text);
 			return NULL;
 		}
+		if (errno == ERANGE) {
+			*err = xasprintf("parameter '%s': %s is out of range (%lld to %lld)", p->name, text, LLONG_MIN,
+					 LLONG_MAX);
+			return NULL;
+		}
 		return json_integer(v);
 	}
 	if (!strcmp(t, "float")) {
+		errno = 0;
 		double v = strtod(text, &end);
 		if (!*text || *end) {
 			*err = xasprintf("parameter '%s' must be a number, not '%s'", p->name, text);
+			return NULL;
+		}
+		if (!isfinite(v) || (errno == ERANGE && fabs(v) > 1)) {
+			*err = xasprintf("parameter '%s' must be a finite number, not '%s'", p->name, text);
 			return NULL;
 		}
 		return json_real(v);
@@ -518,21 +568,18 @@ static void check_action_spec(struct ld *l, struct rb_step *s, const struct ynod
 			return;
 		}
 		if (!strcmp(a->name, "lua"))
-			check_lua(l, v, 0, steps);
-		else if (!strcmp(a->name, "sql"))
-			check_templates(l, v, 0, steps);
-		if (a->check) {
-			char *e = NULL;
-			if (a->check(v->str, &e)) {
-				int line, col;
-				scalar_pos(l, v, 0, &line, &col);
-				diag_add(l->d, l->file, line, col, "%s", e);
-				l->errors++;
-				free(e);
-			}
-		}
+			check_lua(l, v, 0, steps); /* code: never templated */
 		else
-			check_templates(l, v, 1, steps);
+			check_templates(l, v, strcmp(a->name, "sql") != 0, steps);
+		char *e = NULL;
+		size_t off = 0;
+		if (a->check && a->check(v->str, s->mutates, &e, &off)) {
+			int line, col;
+			scalar_pos(l, v, off, &line, &col);
+			diag_add(l->d, l->file, line, col, "%s", e);
+			l->errors++;
+			free(e);
+		}
 		if (!*v->str)
 			err(l, v, "'%s' is empty", a->name);
 		return;
@@ -576,6 +623,7 @@ static void load_step(struct ld *l, const struct ynode *n, const struct ynode *s
 		return;
 	}
 	check_keys(l, n, step_keys, "a step");
+	l->cur_step = (long)index;
 	struct rb_step *s = &rb->steps[rb->nsteps++];
 	s->line = n->line;
 	s->col = n->col;
@@ -719,6 +767,22 @@ static void resolve_targets(struct ld *l, const struct ynode *steps)
 	}
 }
 
+/* "WHAT 'id'" at key k, with the closest step id. */
+static void unknown_step(struct ld *l, const struct ynode *k, const char *what)
+{
+	const char *cands[65];
+	size_t n = 0;
+	for (size_t i = 0; i < l->rb->nsteps && n < 64; i++)
+		if (l->rb->steps[i].id)
+			cands[n++] = l->rb->steps[i].id;
+	cands[n] = NULL;
+	const char *dym = did_you_mean(k->str, cands);
+	if (dym)
+		err(l, k, "%s '%s' (did you mean '%s'?)", what, k->str, dym);
+	else
+		err(l, k, "%s '%s'", what, k->str);
+}
+
 static void load_tests(struct ld *l, const struct ynode *n)
 {
 	static const char *const keys[] = {"name", "params", "alert", "fixtures", "expect", NULL};
@@ -754,13 +818,22 @@ static void load_tests(struct ld *l, const struct ynode *n)
 		if (f && f->type != YN_MAP) {
 			err(l, f, "'fixtures' must be a mapping of step id: result");
 		} else if (f) {
-			for (size_t j = 0; j < ynode_map_len(f); j++) {
-				if (!runbook_step(rb, YMAP_KEY(f, j)->str))
-					err(l, YMAP_KEY(f, j), "fixture for unknown step '%s'", YMAP_KEY(f, j)->str);
-				if (YMAP_VAL(f, j)->type != YN_MAP)
-					err(l, YMAP_VAL(f, j), "a fixture must be a mapping of result fields");
-			}
 			x->fixtures = ynode_to_json(f);
+			for (size_t j = 0; j < ynode_map_len(f); j++) {
+				const struct ynode *fk = YMAP_KEY(f, j), *fv = YMAP_VAL(f, j);
+				const struct rb_step *s = runbook_step(rb, fk->str);
+				if (!s) {
+					unknown_step(l, fk, "fixture for unknown step");
+					continue;
+				}
+				char *why;
+				const char *field;
+				if (s->action && fixture_check(s, json_object_get(x->fixtures, fk->str), &why, &field)) {
+					const struct ynode *at = field && fv->type == YN_MAP ? key_node(fv, field) : fv;
+					err(l, at, "fixture for step '%s': %s", fk->str, why);
+					free(why);
+				}
+			}
 		}
 		if (e && e->type != YN_MAP) {
 			err(l, e, "'expect' must be a mapping");
@@ -774,7 +847,7 @@ static void load_tests(struct ld *l, const struct ynode *n)
 			err(l, es, "expect 'steps' must be a mapping of step id: status");
 		for (size_t j = 0; es && j < ynode_map_len(es); j++) {
 			if (!runbook_step(rb, YMAP_KEY(es, j)->str))
-				err(l, YMAP_KEY(es, j), "expectation for unknown step '%s'", YMAP_KEY(es, j)->str);
+				unknown_step(l, YMAP_KEY(es, j), "expectation for unknown step");
 			const struct ynode *sv = YMAP_VAL(es, j);
 			if (sv->type != YN_SCALAR || step_status_parse(sv->str) < 0)
 				err(l, sv, "expected status must be ok, failed, timeout, skipped or would-run");
@@ -798,9 +871,69 @@ static void load_tests(struct ld *l, const struct ynode *n)
 	}
 }
 
+/* Adds to names every NAME of env.NAME, env["NAME"] or env['NAME'] in s. */
+static void scan_env(json_t *names, const char *s)
+{
+	for (const char *p = s; (p = strstr(p, "env")); p += 3) {
+		if (p > s && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.'))
+			continue;
+		const char *n = p + 3, *e;
+		char close = 0;
+		if (*n == '.') {
+			n++;
+		} else if (*n == '[' && (n[1] == '"' || n[1] == '\'')) {
+			close = n[1];
+			n += 2;
+		} else {
+			continue;
+		}
+		for (e = n; isalnum((unsigned char)*e) || *e == '_'; e++)
+			;
+		if (e == n || (close && *e != close))
+			continue;
+		char *name = xstrndup(n, (size_t)(e - n));
+		int dup = 0;
+		size_t i;
+		json_t *v;
+		json_array_foreach(names, i, v)
+			dup |= !strcmp(json_string_value(v), name);
+		if (!dup)
+			json_array_append_new(names, json_string(name));
+		free(name);
+	}
+}
+
+static void scan_env_json(json_t *names, json_t *v)
+{
+	size_t i;
+	const char *k;
+	json_t *x;
+	if (json_is_string(v))
+		scan_env(names, json_string_value(v));
+	else if (json_is_array(v))
+		json_array_foreach(v, i, x)
+			scan_env_json(names, x);
+	else if (json_is_object(v))
+		json_object_foreach(v, k, x)
+			scan_env_json(names, x);
+}
+
+static void collect_env_names(struct runbook *rb)
+{
+	rb->env_names = json_array();
+	for (size_t i = 0; i < rb->ntargets; i++)
+		scan_env_json(rb->env_names, rb->targets[i].config);
+	for (size_t i = 0; i < rb->nsteps; i++) {
+		scan_env_json(rb->env_names, rb->steps[i].spec);
+		scan_env_json(rb->env_names, rb->steps[i].args);
+		if (rb->steps[i].when)
+			scan_env(rb->env_names, rb->steps[i].when);
+	}
+}
+
 struct runbook *runbook_parse(const char *file, const char *buf, size_t len, struct diag_list *diags)
 {
-	struct ld l = {file, buf, len, diags, NULL, 0};
+	struct ld l = {file, buf, len, diags, NULL, 0, -1};
 	struct ynode *root = yaml_tree_parse(file, buf, len, diags);
 	if (!root)
 		return NULL;
@@ -860,9 +993,11 @@ struct runbook *runbook_parse(const char *file, const char *buf, size_t len, str
 		rb->steps = xcalloc(steps->n, sizeof *rb->steps);
 		for (size_t i = 0; i < steps->n; i++)
 			load_step(&l, steps->kids[i], steps, i);
+		l.cur_step = -1;
 		resolve_targets(&l, steps);
 	}
 	load_tests(&l, ynode_get(root, "tests"));
+	collect_env_names(rb);
 	if (l.errors) {
 		runbook_free(rb);
 		return NULL;
@@ -932,6 +1067,7 @@ void runbook_free(struct runbook *rb)
 	json_decref(rb->escalation);
 	json_decref(rb->tags);
 	json_decref(rb->symptoms);
+	json_decref(rb->env_names);
 	ynode_free(rb->tree);
 	free(rb);
 }

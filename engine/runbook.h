@@ -73,6 +73,7 @@ struct runbook {
 	size_t nsteps;
 	struct rb_test *tests;
 	size_t ntests;
+	json_t *env_names;   /* every env.NAME the targets and steps mention */
 	struct ynode *tree;
 };
 

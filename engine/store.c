@@ -167,14 +167,19 @@ int store_seal_event(const char *incident, long long seq, const char *kind, cons
 	return 0;
 }
 
-char *store_verify(json_t *events)
+char *store_verify(json_t *events, long long *bad_seq)
 {
+	long long dummy;
+	if (!bad_seq)
+		bad_seq = &dummy;
+	*bad_seq = 0;
 	const char *prev = ZERO_HASH;
 	size_t i;
 	json_t *e;
 	json_array_foreach(events, i, e) {
 		json_int_t seq = json_integer_value(json_object_get(e, "seq"));
 		const char *kind = json_string_value(json_object_get(e, "kind"));
+		*bad_seq = (long long)i + 1;
 		if (seq != (json_int_t)i + 1)
 			return xasprintf("event %lld is missing or out of place (found event %lld, %s, at position %zu)",
 					 (long long)i + 1, (long long)seq, kind ? kind : "?", i + 1);
@@ -192,5 +197,6 @@ char *store_verify(json_t *events)
 					 kind ? kind : "?", json_string_value(json_object_get(e, "time")));
 		prev = stored;
 	}
+	*bad_seq = 0;
 	return NULL;
 }

@@ -52,7 +52,7 @@ void store_event_hash(const char *prev_hash, const char *canonical, char out[65]
 /* Checks an incident's events (as store_events returns them): numbered
  * 1..n, each chained to the one before, each matching its hash. Returns
  * NULL when intact, else a new description of the first bad event. */
-char *store_verify(json_t *events);
+char *store_verify(json_t *events, long long *bad_seq);
 
 /* "user@host" of whoever runs this process. Returns a new string. */
 char *store_actor(void);

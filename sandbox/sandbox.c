@@ -18,11 +18,13 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sandbox.h"
+#include "../engine/text.h"
 #include "../engine/util.h"
 
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +43,48 @@ struct sandbox {
 	enum sandbox_limit limit;
 	char *limit_where;    /* "file:line" where a limit was first hit */
 	size_t out_bytes;
-	char *fail_msg;
+	char *fail_msg;       /* fail(msg), or the size cap that was hit */
 	int steps_ref;
+	size_t json_mem;      /* bytes jansson holds for a json.encode/decode now */
 };
+
+/*
+ * jansson allocates outside Lua's allocator: json.decode of a deeply nested
+ * text can need ten times its size. While a host function of a sandbox
+ * calls jansson, its allocations count against that sandbox's memory cap
+ * too (this thread only; plain malloc underneath, so memory jansson hands
+ * out is still freed with free()).
+ */
+static _Thread_local struct sandbox *json_owner;
+
+static void *json_counted_malloc(size_t n)
+{
+	struct sandbox *sb = json_owner;
+	if (sb && sb->enforce && sb->mem + sb->json_mem + n > sb->lim.memory) {
+		if (sb->limit == SB_OK)
+			sb->limit = SB_LIMIT_MEMORY;
+		return NULL;
+	}
+	void *p = malloc(n);
+	if (p && sb)
+		sb->json_mem += malloc_usable_size(p);
+	return p;
+}
+
+static void json_counted_free(void *p)
+{
+	struct sandbox *sb = json_owner;
+	if (p && sb) {
+		size_t n = malloc_usable_size(p);
+		sb->json_mem -= n < sb->json_mem ? n : sb->json_mem;
+	}
+	free(p);
+}
+
+__attribute__((constructor)) static void json_counting(void)
+{
+	json_set_alloc_funcs(json_counted_malloc, json_counted_free);
+}
 
 void sandbox_default_limits(struct sandbox_limits *lim)
 {
@@ -105,6 +146,9 @@ static const char *limit_message(struct sandbox *sb, char *buf, size_t n)
 	case SB_LIMIT_OUTPUT:
 		snprintf(buf, n, "output limit exceeded (%zu bytes per step)", sb->lim.output);
 		break;
+	case SB_LIMIT_SIZE:
+		snprintf(buf, n, "%s", sb->fail_msg ? sb->fail_msg : "size limit exceeded");
+		break;
 	case SB_INTERRUPTED:
 		snprintf(buf, n, "interrupted");
 		break;
@@ -120,7 +164,7 @@ static const char *limit_message(struct sandbox *sb, char *buf, size_t n)
 /* Raises the current limit as a Lua error. */
 static int raise_limit(lua_State *L, struct sandbox *sb)
 {
-	char buf[160];
+	char buf[512];
 	lua_pushstring(L, limit_message(sb, buf, sizeof buf));
 	return lua_error(L);
 }
@@ -212,27 +256,7 @@ static void push_json(lua_State *L, json_t *v, int depth)
 /* A JSON string from bytes, replacing invalid UTF-8 with U+FFFD. */
 static json_t *json_bytes(const char *s, size_t n)
 {
-	json_t *j = json_stringn(s, n);
-	if (j)
-		return j;
-	struct sbuf sb;
-	sbuf_init(&sb);
-	for (size_t i = 0; i < n;) {
-		unsigned char c = (unsigned char)s[i];
-		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-		json_t *t = len && i + len <= n ? json_stringn(s + i, len) : NULL;
-		if (t) {
-			sbuf_add(&sb, s + i, len);
-			json_decref(t);
-			i += len;
-		} else {
-			sbuf_adds(&sb, "\xEF\xBF\xBD");
-			i++;
-		}
-	}
-	j = json_stringn(sb.buf ? sb.buf : "", sb.len);
-	sbuf_release(&sb);
-	return j ? j : json_string("");
+	return text_json(s, n);
 }
 
 /* Converts the value at idx without calling any metamethod. NULL on error
@@ -425,33 +449,63 @@ static int l_ssh(lua_State *L)
 	return call_action(L, "ssh");
 }
 
+/* The memory cap as jansson hit it, raised like any limit. */
+static int json_end(lua_State *L, struct sandbox *sb)
+{
+	json_owner = NULL;
+	sb->json_mem = 0;
+	if (sb->limit != SB_OK)
+		return raise_limit(L, sb);
+	return 0;
+}
+
 static int l_json_encode(lua_State *L)
 {
+	struct sandbox *sb = get_sb(L);
 	luaL_checkany(L, 1);
 	char *err = NULL;
+	json_owner = sb;
 	json_t *j = to_json(L, 1, 0, &err);
 	if (!j) {
-		lua_pushfstring(L, "json.encode: %s", err);
+		lua_pushfstring(L, "json.encode: %s", err ? err : "out of memory");
 		free(err);
+		json_end(L, sb);
 		return lua_error(L);
 	}
 	char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
 	json_decref(j);
+	json_end(L, sb);
 	lua_pushstring(L, s ? s : "null");
 	free(s);
 	return 1;
 }
 
+static int push_decoded(lua_State *L)
+{
+	push_json(L, lua_touserdata(L, 1), 0);
+	return 1;
+}
+
 static int l_json_decode(lua_State *L)
 {
+	struct sandbox *sb = get_sb(L);
 	size_t n;
 	const char *s = luaL_checklstring(L, 1, &n);
 	json_error_t e;
+	json_owner = sb;
 	json_t *j = json_loadb(s, n, JSON_DECODE_ANY, &e);
-	if (!j)
+	if (!j) {
+		json_end(L, sb);
 		return luaL_error(L, "json.decode: %s at line %d column %d", e.text, e.line, e.column);
-	push_json(L, j, 0);
-	json_decref(j);
+	}
+	json_owner = NULL; /* pushing into Lua counts through Lua's allocator */
+	sb->json_mem = 0;
+	lua_pushcfunction(L, push_decoded);
+	lua_pushlightuserdata(L, j);
+	int st = lua_pcall(L, 1, 1, 0);
+	json_decref(j); /* on every path: an error while pushing must not leak it */
+	if (st != LUA_OK)
+		return lua_error(L);
 	return 1;
 }
 
@@ -550,6 +604,21 @@ static int l_collectgarbage(lua_State *L)
 	return 1;
 }
 
+/* A size cap was hit: like every limit, it ends the step (pcall cannot
+ * swallow it). Takes msg. */
+static int size_limit(lua_State *L, struct sandbox *sb, char *msg)
+{
+	if (sb->limit == SB_OK) {
+		free(sb->fail_msg);
+		sb->fail_msg = msg;
+		lua_Debug ar;
+		hit(L, sb, SB_LIMIT_SIZE, lua_getstack(L, 1, &ar) ? &ar : NULL);
+	} else {
+		free(msg);
+	}
+	return raise_limit(L, sb);
+}
+
 static int l_rep(lua_State *L)
 {
 	struct sandbox *sb = get_sb(L);
@@ -559,12 +628,9 @@ static int l_rep(lua_State *L)
 	luaL_optlstring(L, 3, "", &lsep);
 	if (n > 0) {
 		double total = (double)l * (double)n + (double)lsep * (double)(n - 1);
-		if (total > (double)sb->lim.string) {
-			char m[160];
-			snprintf(m, sizeof m, "string.rep: result of %.0f bytes exceeds the string limit (%zu bytes)",
-				 total, sb->lim.string);
-			return luaL_error(L, "%s", m);
-		}
+		if (total > (double)sb->lim.string)
+			return size_limit(L, sb, xasprintf("string.rep: result of %.0f bytes exceeds the string limit "
+							   "(%zu bytes)", total, sb->lim.string));
 	}
 	return call_original(L, LUA_MULTRET);
 }
@@ -579,19 +645,14 @@ static int l_pattern_guard(lua_State *L)
 	const char *name = lua_tostring(L, lua_upvalueindex(2));
 	int plain = !strcmp(name, "find") && lua_toboolean(L, 4);
 	if (!plain) {
-		char m[320];
-		if (ls > sb->lim.pattern_subject) {
-			snprintf(m, sizeof m, "string.%s: subject of %zu bytes exceeds the pattern subject limit (%zu bytes)",
-				 name, ls, sb->lim.pattern_subject);
-			return luaL_error(L, "%s", m);
-		}
+		if (ls > sb->lim.pattern_subject)
+			return size_limit(L, sb, xasprintf("string.%s: subject of %zu bytes exceeds the pattern subject "
+							   "limit (%zu bytes)", name, ls, sb->lim.pattern_subject));
 		double work = pattern_worst_case(s, ls, p, lp, 1);
-		if (work > sb->lim.pattern_work) {
-			snprintf(m, sizeof m, "string.%s: pattern '%.40s' could take %.3g matcher steps on this subject "
-				 "(pattern work limit %.3g); simplify the pattern or use plain find",
-				 name, p, work, sb->lim.pattern_work);
-			return luaL_error(L, "%s", m);
-		}
+		if (work > sb->lim.pattern_work)
+			return size_limit(L, sb, xasprintf("string.%s: pattern '%.40s' could take %.3g matcher steps on "
+							   "this subject (pattern work limit %.3g); simplify the pattern or "
+							   "use plain find", name, p, work, sb->lim.pattern_work));
 		charge(L, sb, (lua_Integer)(work / 1000));
 	}
 	return call_original(L, LUA_MULTRET);
@@ -938,12 +999,14 @@ enum sandbox_limit sandbox_run(struct sandbox *sb, const char *code, int is_expr
 		lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
 		st = lua_pcall(L, 0, 1, 0);
 		lua_sethook(L, NULL, 0, 0);
+		json_owner = NULL; /* an error inside a json host function skipped its own reset */
+		sb->json_mem = 0;
 	}
 	enum sandbox_limit result = sb->limit;
 	if (result == SB_OK && st == LUA_ERRMEM)
 		result = sb->limit = SB_LIMIT_MEMORY;
 	if (result != SB_OK) {
-		char buf[160];
+		char buf[512];
 		limit_message(sb, buf, sizeof buf);
 		if (sb->limit_where && result != SB_FAILED)
 			*err = xasprintf("%s: %s", sb->limit_where, buf);

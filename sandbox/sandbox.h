@@ -36,6 +36,7 @@ enum sandbox_limit {
 	SB_LIMIT_MEMORY,
 	SB_LIMIT_TIMEOUT,
 	SB_LIMIT_OUTPUT,
+	SB_LIMIT_SIZE,     /* string.rep or pattern-matching size caps */
 	SB_INTERRUPTED,
 	SB_FAILED, /* fail(msg) was called */
 };

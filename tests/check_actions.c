@@ -17,15 +17,74 @@ START_TEST(sql_one_statement)
 	const char *one[] = {"SELECT 1", "SELECT 1;", "SELECT ';' AS a", "SELECT $$;$$", "SELECT $tag$ ; $tag$",
 		"SELECT 1 -- ; comment", "SELECT /* ; */ 1", "SELECT \"a;b\" FROM t", "SELECT $1::int",
 		"SELECT 'it''s; fine'"};
+	size_t off;
 	for (size_t i = 0; i < ARRAY_LEN(one); i++) {
 		char *err = NULL;
-		ck_assert_msg(action_sql.check(one[i], &err) == 0, "refused: %s (%s)", one[i], err ? err : "");
+		ck_assert_msg(action_sql.check(one[i], 0, &err, &off) == 0, "refused: %s (%s)", one[i], err ? err : "");
 	}
 	const char *bad[] = {"SELECT 1; SELECT 2", "SELECT 1; DELETE FROM t;", "", "  ;  ", "SELECT 'x'; DROP TABLE t"};
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
 		char *err = NULL;
-		ck_assert_msg(action_sql.check(bad[i], &err) == -1, "accepted: %s", bad[i]);
+		ck_assert_msg(action_sql.check(bad[i], 1, &err, &off) == -1, "accepted: %s", bad[i]);
 		free(err);
+	}
+}
+END_TEST
+
+/* Read-only steps may not call what a READ ONLY transaction lets through;
+ * comments, strings and quoting fool it neither way. */
+START_TEST(sql_side_effects)
+{
+	static const struct {
+		const char *sql;
+		const char *word; /* refused at this word, or NULL: accepted */
+	} cases[] = {
+		{"SELECT pg_terminate_backend(pid) FROM pg_stat_activity", "pg_terminate_backend"},
+		{"SELECT PG_Cancel_Backend (42)", "PG_Cancel_Backend"},
+		{"SELECT pg_catalog.pg_reload_conf()", "pg_reload_conf"},
+		{"SELECT \"pg_terminate_backend\"(1)", "\"pg_terminate_backend\""},
+		{"SELECT pg_terminate_backend /* look away */ (1)", "pg_terminate_backend"},
+		{"SELECT pg_terminate_backend\n-- nothing\n(1)", "pg_terminate_backend"},
+		{"SELECT set_config('work_mem', '1GB', false)", "set_config"},
+		{"SELECT pg_advisory_lock(1)", "pg_advisory_lock"},
+		{"SELECT pg_try_advisory_xact_lock(1)", "pg_try_advisory_xact_lock"},
+		{"SELECT dblink_exec('x', 'DROP TABLE t')", "dblink_exec"},
+		{"SELECT lo_export(1, '/tmp/x')", "lo_export"},
+		{"SELECT pg_switch_wal()", "pg_switch_wal"},
+		{"SELECT pg_promote()", "pg_promote"},
+		{"SELECT pg_notify('c', 'x')", "pg_notify"},
+		{"LOCK TABLE accounts", "LOCK"},
+		{"  (SELECT 1)", NULL},
+		{"checkpoint", "checkpoint"},
+		{"COPY (SELECT 1) TO PROGRAM 'rm -rf /'", "COPY"},
+		{"DO $$ BEGIN PERFORM pg_terminate_backend(1); END $$", "DO"},
+		{"SET ROLE postgres", "SET"},
+		{"DELETE FROM t", "DELETE"},
+		{"SELECT 'pg_terminate_backend(1)' AS s", NULL},
+		{"SELECT 1 -- pg_terminate_backend(1)", NULL},
+		{"SELECT /* pg_cancel_backend(1) */ 1", NULL},
+		{"SELECT $x$ set_config('a','b',false) $x$ AS q", NULL},
+		{"SELECT E'\\' pg_notify(' AS q", NULL},
+		{"SELECT 1 AS \"set\", pg_terminate_backend AS col FROM t", NULL},
+		{"SELECT \"PG_TERMINATE_BACKEND\"(1)", NULL}, /* quoted: exact case, not the function */
+		{"SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_cancel_backend(%'", NULL},
+		{"EXPLAIN SELECT * FROM t", NULL},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char *err = NULL;
+		size_t off = 0;
+		int rc = action_sql.check(cases[i].sql, 0, &err, &off);
+		if (!cases[i].word) {
+			ck_assert_msg(rc == 0, "refused: %s (%s)", cases[i].sql, err ? err : "");
+			continue;
+		}
+		ck_assert_msg(rc == -1, "accepted: %s", cases[i].sql);
+		ck_assert_msg(!strncmp(cases[i].sql + off, cases[i].word, strlen(cases[i].word)),
+			      "%s: refused at offset %zu, not at %s", cases[i].sql, off, cases[i].word);
+		ck_assert_msg(strstr(err, "mutates: true"), "%s: %s", cases[i].sql, err);
+		free(err);
+		/* a mutating step may */
+		ck_assert_int_eq(action_sql.check(cases[i].sql, 1, &err, &off), 0);
 	}
 }
 END_TEST
@@ -90,9 +149,15 @@ END_TEST
 
 START_TEST(action_text_keeps_bytes_readable)
 {
-	char buf[] = "ok \xff\xfe end";
+	/* only the invalid bytes are replaced; the rest of the text stays */
+	char buf[] = "caf\xc3\xa9 \xff\xfe \xe2\x82\xac end";
 	json_t *j = action_text(buf, strlen(buf));
-	ck_assert_str_eq(json_string_value(j), "ok ?? end");
+	ck_assert_str_eq(json_string_value(j), "caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd \xe2\x82\xac end");
+	json_decref(j);
+	/* a cap that cuts a character cuts before it */
+	char cut[] = "ab\xe2\x82\xac";
+	j = action_text(cut, 4);
+	ck_assert_str_eq(json_string_value(j), "ab");
 	json_decref(j);
 }
 END_TEST
@@ -102,6 +167,7 @@ Suite *suite_actions(void)
 	Suite *s = suite_create("actions");
 	TCase *tc = tcase_create("actions");
 	tcase_add_test(tc, sql_one_statement);
+	tcase_add_test(tc, sql_side_effects);
 	tcase_add_test(tc, ssh_config_lookup_rules);
 	tcase_add_test(tc, shell_argv_rendering);
 	tcase_add_test(tc, action_text_keeps_bytes_readable);

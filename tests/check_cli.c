@@ -165,7 +165,7 @@ START_TEST(exec_bad_input_exits_2)
 	ck_assert_int_eq(rb("--runbooks ../runbooks exec db-connections --dry-run -p nope=1", &out, &err), 2);
 	free(out), free(err);
 	ck_assert_int_eq(rb("--runbooks ../runbooks exec db-connections --fixtures fixtures/broken.yaml", &out, &err), 2);
-	ck_assert_ptr_nonnull(strstr(err, "fixtures/broken.yaml:1:1: fixture for unknown step 'runbook'"));
+	ck_assert_ptr_nonnull(strstr(err, "fixtures/broken.yaml:1:7: not a fixtures file (JSON as --record writes it)"));
 	free(out), free(err);
 	ck_assert_int_eq(rb("exec fixtures/broken.yaml --dry-run", &out, &err), 2);
 	ck_assert_ptr_nonnull(strstr(err, "broken.yaml:3:1"));

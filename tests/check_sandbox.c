@@ -121,13 +121,36 @@ START_TEST(memory_cap)
 }
 END_TEST
 
+/* Host functions count too: json.decode of a nested text needs many times
+ * its size in jansson's memory, which is not Lua's. */
+START_TEST(memory_cap_host_functions)
+{
+	EXPECT_LIMIT("local s = string.rep('[', 2000) .. string.rep(']', 2000) "
+		     "local ok = pcall(json.decode, '[' .. string.rep(s .. ',', 3500) .. '1]') return 'swallowed'",
+		     SB_LIMIT_MEMORY, "memory limit");
+	EXPECT_LIMIT("local t = {} for i = 1, 3e5 do t[i] = {i, 'x'} end local ok = pcall(json.encode, t) "
+		     "return 'swallowed'", SB_LIMIT_MEMORY, "memory limit");
+	/* and ordinary JSON still works after it */
+	json_t *v;
+	ck_assert_int_eq(run("return json.decode(json.encode({a = {1, 2, 3}})).a[3]", &v, NULL), SB_OK);
+	ck_assert_int_eq(json_integer_value(v), 3);
+	json_decref(v);
+}
+END_TEST
+
 START_TEST(caps_the_hook_cannot_see)
 {
-	EXPECT_LIMIT("return string.rep('x', 1e10)", SB_FAILED, "exceeds the string limit");
-	EXPECT_LIMIT("return ('ab'):rep(1e9, ',')", SB_FAILED, "exceeds the string limit");
-	EXPECT_LIMIT("return string.rep('a', 100000):find('a-a-a-a-b')", SB_FAILED, "pattern work limit");
-	EXPECT_LIMIT("return string.rep('a', 200000):match('.-.-.-x')", SB_FAILED, "pattern work limit");
-	EXPECT_LIMIT("return string.rep(' ', 2e6):gsub('%s', '')", SB_FAILED, "pattern subject limit");
+	EXPECT_LIMIT("return string.rep('x', 1e10)", SB_LIMIT_SIZE, "exceeds the string limit");
+	EXPECT_LIMIT("return ('ab'):rep(1e9, ',')", SB_LIMIT_SIZE, "exceeds the string limit");
+	EXPECT_LIMIT("return string.rep('a', 100000):find('a-a-a-a-b')", SB_LIMIT_SIZE, "pattern work limit");
+	EXPECT_LIMIT("return string.rep('a', 200000):match('.-.-.-x')", SB_LIMIT_SIZE, "pattern work limit");
+	EXPECT_LIMIT("return string.rep(' ', 2e6):gsub('%s', '')", SB_LIMIT_SIZE, "pattern subject limit");
+	/* the size caps end the step like the others: pcall cannot swallow them */
+	EXPECT_LIMIT("local ok = pcall(string.rep, 'x', 1e10) return 'swallowed'", SB_LIMIT_SIZE, "string limit");
+	EXPECT_LIMIT("local ok = pcall(string.find, string.rep('a', 5000), string.rep('a?', 60) .. string.rep('a', 60)) "
+		     "return 'swallowed'", SB_LIMIT_SIZE, "pattern work limit");
+	EXPECT_LIMIT("local ok = xpcall(function() return ('x'):rep(1e10) end, function(e) return e end) return 'swallowed'",
+		     SB_LIMIT_SIZE, "string limit");
 	EXPECT_LIMIT("for i = 1, 1e6 do log(string.rep('x', 1000)) end", SB_LIMIT_OUTPUT, "output limit exceeded");
 	/* ordinary patterns over ordinary output are fine */
 	json_t *v;
@@ -249,6 +272,7 @@ Suite *suite_sandbox(void)
 	tcase_add_test(tc, globals_are_allowlisted);
 	tcase_add_test(tc, instruction_budget_cannot_be_swallowed);
 	tcase_add_test(tc, memory_cap);
+	tcase_add_test(tc, memory_cap_host_functions);
 	tcase_add_test(tc, caps_the_hook_cannot_see);
 	tcase_add_test(tc, no_way_out);
 	tcase_add_test(tc, deadline_and_interrupt);

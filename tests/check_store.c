@@ -93,7 +93,7 @@ static char *verify_incident(struct store *st, const char *id)
 	char *err = NULL;
 	json_t *ev = store_events(st, id, &err);
 	ck_assert_ptr_nonnull(ev);
-	char *bad = store_verify(ev);
+	char *bad = store_verify(ev, NULL);
 	json_decref(ev);
 	return bad;
 }
@@ -242,7 +242,7 @@ START_TEST(concurrent_appenders)
 	for (int p = 0; p < PROCS; p++)
 		for (int i = 0; i < EACH; i++)
 			ck_assert(seen[p][i]);
-	char *bad = store_verify(ev);
+	char *bad = store_verify(ev, NULL);
 	ck_assert_msg(bad == NULL, "%s", bad);
 	json_decref(ev);
 	free(id);
