@@ -36,7 +36,7 @@ TESTS = tests/check_runbook.o tests/check_loader.o tests/check_sandbox.o tests/c
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-.PHONY: all check unit integration pg-integration ssh-integration bench install uninstall clean deps demo fuzz
+.PHONY: all check unit integration hostile pg-integration ssh-integration bench install uninstall clean deps demo fuzz
 
 all: runbook
 
@@ -52,13 +52,17 @@ tests/%.o: tests/%.c
 tests/check_runbook: $(TESTS) librunbook.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
-check: unit integration pg-integration ssh-integration
+check: unit integration hostile pg-integration ssh-integration
 
 unit: tests/check_runbook runbook
 	cd tests && RUNBOOK_BIN=$(CURDIR)/runbook ./check_runbook
 
 integration: runbook
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/integration.sh
+
+# hostile input that needs no server: secrets, the terminal, fixtures, params
+hostile: runbook
+	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/hostile_test.sh
 
 # against a real PostgreSQL the script starts and stops itself
 pg-integration: runbook tests/check_runbook

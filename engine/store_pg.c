@@ -282,7 +282,7 @@ static json_t *pg_events(void *db, const char *incident, char **err)
 		return NULL;
 	json_t *a = json_array();
 	for (int row = 0; row < PQntuples(r); row++) {
-		json_t *data = json_loads(PQgetvalue(r, row, 5), JSON_DECODE_ANY, NULL);
+		json_t *data = json_loads(PQgetvalue(r, row, 5), JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 		json_t *e = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:s, s:s}", "incident", incident, "seq",
 				      (json_int_t)atoll(PQgetvalue(r, row, 0)), "time", PQgetvalue(r, row, 1), "kind",
 				      PQgetvalue(r, row, 2), "actor", PQgetvalue(r, row, 3), "summary", PQgetvalue(r, row, 4),

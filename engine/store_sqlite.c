@@ -349,7 +349,7 @@ static json_t *sq_events(void *db, const char *incident, char **err)
 	sqlite3_bind_text(q, 1, incident, -1, SQLITE_STATIC);
 	json_t *a = json_array();
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		json_t *data = json_loads(text_or_null(q, 5) ? text_or_null(q, 5) : "null", JSON_DECODE_ANY, NULL);
+		json_t *data = json_loads(text_or_null(q, 5) ? text_or_null(q, 5) : "null", JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 		json_t *e = json_pack("{s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:o, s:s?, s:s?}", "incident", incident, "seq",
 				      (json_int_t)sqlite3_column_int64(q, 0), "time", text_or_null(q, 1), "kind",
 				      text_or_null(q, 2), "actor", text_or_null(q, 3), "summary", text_or_null(q, 4), "data",

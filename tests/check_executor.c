@@ -241,17 +241,6 @@ START_TEST(dry_run_uses_fixtures)
 }
 END_TEST
 
-START_TEST(pending_actions_say_so)
-{
-	json_t *r = run_yaml("runbook: t\ntitle: T\nsteps:\n"
-			     "  - id: q\n    http: {url: \"http://127.0.0.1:1/\"}\n",
-			     NULL, NULL);
-	ck_assert_str_eq(status(r, "q"), "failed");
-	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(step(r, "q"), "error")), "not available yet"));
-	json_decref(r);
-}
-END_TEST
-
 START_TEST(secrets_are_redacted)
 {
 	setenv("RUNBOOK_TEST_SECRET", "hunter2-very-secret", 1);
@@ -322,7 +311,6 @@ Suite *suite_executor(void)
 	tcase_add_test(tc, when_retries_and_stop);
 	tcase_add_test(tc, mutating_steps_need_apply);
 	tcase_add_test(tc, dry_run_uses_fixtures);
-	tcase_add_test(tc, pending_actions_say_so);
 	tcase_add_test(tc, secrets_are_redacted);
 	tcase_add_test(tc, params_bind_typed);
 	suite_add_tcase(s, tc);

@@ -15,7 +15,11 @@ int main(void)
 	srunner_add_suite(sr, suite_executor());
 	srunner_add_suite(sr, suite_actions());
 	srunner_add_suite(sr, suite_store());
-	srunner_add_suite(sr, suite_store_pg());
+	/* the PostgreSQL store suite runs where a test server was started for it
+	 * (tests/sql_test.sh); an empty suite here would count as passing */
+	const char *pg = getenv("RUNBOOK_TEST_PG_DSN");
+	if (pg && *pg)
+		srunner_add_suite(sr, suite_store_pg());
 	srunner_add_suite(sr, suite_cli());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

@@ -95,7 +95,7 @@ title: killed mid-run
 steps:
   - {id: one, shell: "echo one"}
   - {id: two, shell: "echo two"}
-  - {id: wait, timeout: 60s, shell: "touch $TMP/waiting; sleep 30"}
+  - {id: wait, timeout: 60s, shell: "echo \$\$ > $TMP/wait.pid; touch $TMP/waiting; exec sleep 30"}
   - {id: never, shell: "echo never"}
 YAML
 "$BIN" exec "$TMP/kill.yaml" > /dev/null 2>&1 &
@@ -106,7 +106,7 @@ inc=$("$BIN" incident list --output json | grep -o '"id": "INC-[0-9]*"' | head -
 "$BIN" timeline "$inc" > "$TMP/kill.tl"
 check "kill -9: the steps before it are recorded" 'grep -q "step one: ok" "$TMP/kill.tl" && grep -q "step two: ok" "$TMP/kill.tl" && ! grep -q "never" "$TMP/kill.tl"' "$(cat "$TMP/kill.tl")"
 check "kill -9: the timeline verifies" '"$BIN" timeline "$inc" --verify > /dev/null'
-pkill -f "sleep 30" 2>/dev/null
+kill "$(cat "$TMP/wait.pid")" 2>/dev/null # the orphaned step's own process
 
 # The lifecycle by hand, with invalid transitions refused.
 id=$("$BIN" incident open --title "checkout errors" --severity SEV1 --component Checkout)

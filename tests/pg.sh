@@ -37,6 +37,7 @@ port = $port
 unix_socket_directories = '$dir'
 max_connections = $max
 log_min_messages = warning
+log_connections = on
 CONF
 	if [ -z "${PG_DURABLE:-}" ]; then # tests want speed; PG_DURABLE=1 keeps the server's durability
 		printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >> "$dir/data/postgresql.conf"

@@ -21,7 +21,10 @@ psql_admin() { psql -qAtX "$DSN" "$@"; }
 psql_admin <<'SQL'
 CREATE TABLE t (id int PRIMARY KEY, name text);
 INSERT INTO t VALUES (1, 'one'), (2, 'two');
+CREATE FUNCTION hello() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'hello %', 42; RETURN 1; END $$;
 SQL
+# Connections the server saw from an application name (log_connections is on).
+connections_from() { grep -c "application_name=$1" "$PGDIR/server.log"; }
 
 cat > "$TMP/types.yaml" <<'YAML'
 runbook: types
@@ -37,7 +40,7 @@ steps:
     sql: SELECT $1::text AS echoed, (SELECT count(*) FROM t)::int AS rows_in_t
     args: ["'; DROP TABLE t; --"]
   - id: delete
-    sql: DELETE FROM t WHERE id = $1
+    sql: WITH d AS (DELETE FROM t WHERE id = $1 RETURNING id) SELECT count(*) AS n FROM d
     args: [1]
   - id: pid1
     sql: SELECT pg_backend_pid() AS pid
@@ -50,7 +53,7 @@ steps:
       return {n = r.rows[1].n, ro = r.rows[1].ro, z = steps.typed.rows[1].z == nil,
               f = steps.typed.rows[1].f, pid_same = steps.pid1.rows[1].pid == steps.pid2.rows[1].pid}
   - id: notices
-    sql: DO $$ BEGIN RAISE NOTICE 'hello %', 42; END $$
+    sql: SELECT hello()
   - id: many
     sql: SELECT g AS n FROM generate_series(1, 25000) g
 YAML
@@ -65,7 +68,7 @@ check "columns in order" 'tr -d " \n" < "$TMP/types.json" | grep -q "\"columns\"
 check "command and row_count" '[ "$(field "$TMP/types.json" typed command)" = "\"SELECT\"" ] && [ "$(field "$TMP/types.json" typed row_count)" = 1 ]'
 check "hostile bind value arrives verbatim" "grep -qF '\"echoed\": \"'\\''; DROP TABLE t; --\"' \"\$TMP/types.json\""
 check "hostile bind value did not run" '[ "$(psql_admin -c "SELECT count(*) FROM t")" = 2 ]'
-check "non-mutating DELETE refused by the server (read-only)" '[ "$(field "$TMP/types.json" delete status)" = "\"failed\"" ] && [ "$(field "$TMP/types.json" delete sqlstate)" = "\"25006\"" ] && grep -q "cannot execute DELETE in a read-only transaction" "$TMP/types.json"'
+check "a DELETE our check cannot see is refused by the server (read-only)" '[ "$(field "$TMP/types.json" delete status)" = "\"failed\"" ] && [ "$(field "$TMP/types.json" delete sqlstate)" = "\"25006\"" ] && grep -q "in a read-only transaction" "$TMP/types.json"'
 check "the row is still there" '[ "$(psql_admin -c "SELECT count(*) FROM t WHERE id = 1")" = 1 ]'
 check "one connection reused by every step" 'grep -q "\"pid_same\": true" "$TMP/types.json"'
 check "sql() from Lua, read-only too" 'grep -q "\"n\": 42" "$TMP/types.json" && grep -q "\"ro\": \"on\"" "$TMP/types.json"'
@@ -127,7 +130,6 @@ check "no pg_sleep left on the server" '[ "$(psql_admin -c "SELECT count(*) FROM
 check "the connection works after a cancel" '[ "$(field "$TMP/slow.json" after status)" = "\"ok\"" ]'
 
 # Ctrl-C cancels the running query on the server and exits 130.
-"$BIN" exec "$TMP/slow.yaml" -p x=1 > /dev/null 2>&1; # (unknown param: exit 2, nothing runs)
 sed -i 's/timeout: 1s/timeout: 60s/' "$TMP/slow.yaml"
 "$BIN" exec "$TMP/slow.yaml" > "$TMP/int.out" 2>&1 &
 pid=$!
@@ -162,12 +164,12 @@ check "wrong password: the password is redacted everywhere" '! grep -q "wrong-Pa
 "$BIN" exec "$TMP/conn.yaml" -p dsn=x --target db="$DSN" --output json > "$TMP/override.json" 2>&1
 check "--target overrides the DSN" '[ "$(field "$TMP/override.json" q status)" = "\"ok\"" ]' "$(cat "$TMP/override.json")"
 
-# No connection is opened when no step needs it.
+# No connection is opened when no step needs it: counted on the server.
 cat > "$TMP/lazy.yaml" <<'YAML'
 runbook: lazy
 title: nothing to do
 targets:
-  db: {type: postgres, dsn: "postgres://nobody@127.0.0.1:1/none"}
+  db: {type: postgres, dsn: "${env.LAZY_DSN}"}
 steps:
   - id: q
     when: "false"
@@ -175,14 +177,16 @@ steps:
   - id: l
     lua: return 1
 YAML
-"$BIN" exec "$TMP/lazy.yaml" > "$TMP/lazy.out" 2>&1
-check "no connection when no step needs it" '[ $? = 0 ]' "$(cat "$TMP/lazy.out")"
+LAZY_DSN="$DSN?application_name=lazy-probe" "$BIN" exec "$TMP/lazy.yaml" > "$TMP/lazy.out" 2>&1; rc=$?
+sed -i 's/when: "false"/when: "true"/' "$TMP/lazy.yaml"
+LAZY_DSN="$DSN?application_name=lazy-control" "$BIN" exec "$TMP/lazy.yaml" > /dev/null 2>&1
+check "no connection when no step needs it (the server saw none; the control run one)" '[ $rc = 0 ] && [ "$(connections_from lazy-probe)" = 0 ] && [ "$(connections_from lazy-control)" = 1 ]' "rc=$rc $(cat "$TMP/lazy.out")"
 
-# --record then --dry-run --fixtures gives the same results.
+# --record then --dry-run --fixtures gives the same results, and connects to nothing.
 "$BIN" exec "$TMP/types.yaml" --record "$TMP/rec.json" > /dev/null 2>&1
-"$BIN" exec "$TMP/types.yaml" --dry-run --fixtures "$TMP/rec.json" --output json > "$TMP/replay.json" 2>&1
+RUNBOOK_TEST_DSN="$DSN?application_name=replay-probe" "$BIN" exec "$TMP/types.yaml" --dry-run --fixtures "$TMP/rec.json" --output json > "$TMP/replay.json" 2>&1
 check "record/replay: rows come back" 'grep -q "\"i\": 42," "$TMP/replay.json" && [ "$(field "$TMP/replay.json" delete sqlstate)" = "\"25006\"" ] && [ "$(field "$TMP/replay.json" typed status)" = "\"ok\"" ]' "$(head -c 1500 "$TMP/replay.json")"
-check "record/replay: the replay opened no connection" 'grep -q "\"dry_run\": true" "$TMP/replay.json"'
+check "record/replay: the replay opened no connection (counted on the server)" '[ "$(connections_from replay-probe)" = 0 ]'
 
 # The shipped runbook against a real server.
 RUNBOOK_PATH="$ROOT/runbooks" "$BIN" exec db-connections --target primary="$DSN" --output json > "$TMP/dbc.json" 2> "$TMP/dbc.err"
@@ -192,6 +196,85 @@ check "db-connections: assessment produced a finding" 'grep -q "of max_connectio
 # The specification's example runbook, verbatim, against the real server.
 "$BIN" exec "$ROOT/tests/fixtures/spec-example.yaml" --target primary="$DSN" --output json > "$TMP/spec.json" 2>&1
 check "spec example: its SQL steps and the assessment run" '[ "$(field "$TMP/spec.json" connections status)" = "\"ok\"" ] && [ "$(field "$TMP/spec.json" max_connections status)" = "\"ok\"" ] && [ "$(field "$TMP/spec.json" long_running status)" = "\"ok\"" ] && [ "$(field "$TMP/spec.json" assess status)" = "\"ok\"" ] && grep -q "\"ratio\": " "$TMP/spec.json"' "$(head -c 3000 "$TMP/spec.json")"
+
+# Nothing writes unless its step runs: a would-run step's `when` and
+# `args`, and Lua sql() outside a running mutating step, are read-only.
+cat > "$TMP/sneaky.yaml" <<'YAML'
+runbook: sneaky
+title: would-run steps evaluate read-only
+targets:
+  db: {type: postgres, dsn: "${env.RUNBOOK_TEST_DSN}"}
+steps:
+  - id: by_when
+    mutates: true
+    when: "sql('db', 'WITH d AS (DELETE FROM t WHERE id = 1 RETURNING id) SELECT count(*) AS n FROM d').rows[1].n >= 0"
+    sql: SELECT 1
+  - id: by_args
+    mutates: true
+    sql: SELECT $1::text
+    args:
+      - ${sql("db", "WITH d AS (UPDATE t SET name = 'pwned' WHERE id = 1 RETURNING id) SELECT count(*) AS n FROM d").rows[1].n}
+  - id: by_lua
+    lua: |
+      local ok, err = pcall(sql, "db", "SELECT /* hidden */ pg_catalog.pg_cancel_backend (pg_backend_pid())")
+      return {ok = ok, err = tostring(err)}
+YAML
+for mode in "" --apply; do
+	"$BIN" exec "$TMP/sneaky.yaml" $mode --output json > "$TMP/sneaky.json" 2>&1
+	check "would-run ${mode:-(no --apply)}: when and args ran read-only, row 1 untouched" '[ "$(psql_admin -c "SELECT name FROM t WHERE id = 1")" = one ] && grep -q "read-only transaction" "$TMP/sneaky.json"' "$(cat "$TMP/sneaky.json")"
+done
+check "Lua sql() of a side-effect function is refused at run time" 'grep -q "\"ok\": false" "$TMP/sneaky.json" && grep -q "pg_cancel_backend() has side effects even in a read-only transaction: mark the step mutates: true" "$TMP/sneaky.json"' "$(cat "$TMP/sneaky.json")"
+cat > "$TMP/writer.yaml" <<'YAML'
+runbook: writer
+title: a mutating Lua step writes when it runs
+targets:
+  db: {type: postgres, dsn: "${env.RUNBOOK_TEST_DSN}"}
+steps:
+  - id: writer
+    mutates: true
+    lua: return sql("db", "UPDATE t SET name = 'written' WHERE id = 2").row_count
+YAML
+"$BIN" exec "$TMP/writer.yaml" > /dev/null 2>&1
+w1=$(psql_admin -c "SELECT name FROM t WHERE id = 2")
+"$BIN" exec "$TMP/writer.yaml" --apply > /dev/null 2>&1
+w2=$(psql_admin -c "SELECT name FROM t WHERE id = 2")
+check "a mutating Lua step's sql() writes only when the step runs (--apply)" '[ "$w1" != written ] && [ "$w2" = written ]' "before: $w1, after --apply: $w2"
+
+# The prompt does not eat the deadline, and the answer is on the record.
+cat > "$TMP/prompt.yaml" <<'YAML'
+runbook: prompt
+title: a slow answer at the prompt
+targets:
+  db: {type: postgres, dsn: "${env.RUNBOOK_TEST_DSN}"}
+steps:
+  - id: rename
+    mutates: true
+    timeout: 1s
+    sql: UPDATE t SET name = $1 WHERE id = 2
+    args: ["late-${env.RUNBOOK_TEST_PASSWORD}"]
+YAML
+(sleep 2; printf 'y\n') | NO_COLOR=1 XDG_STATE_HOME="$TMP/prompt-state" script -qec "$BIN exec $TMP/prompt.yaml" /dev/null > "$TMP/prompt.out" 2>&1
+check "a yes typed after the step's timeout runs it, within its own deadline" 'grep -q "ok  *rename" "$TMP/prompt.out" && psql_admin -c "SELECT name FROM t WHERE id = 2" | grep -q "^late-"' "$(cat "$TMP/prompt.out")"
+check "the prompt shows the statement with the secret redacted" 'grep -q "late-\*\*\*" "$TMP/prompt.out" && ! grep -q "$RUNBOOK_TEST_PASSWORD" "$TMP/prompt.out"' "$(cat "$TMP/prompt.out")"
+XDG_STATE_HOME="$TMP/prompt-state" "$BIN" timeline INC-1 --output json > "$TMP/prompt-tl.json"
+check "the answer is an approval event (user, answer, time), before the step" 'grep -q "\"kind\": \"approval\"" "$TMP/prompt-tl.json" && grep -q "\"answer\": \"yes\"" "$TMP/prompt-tl.json" && grep -q "\"via\": \"prompt\"" "$TMP/prompt-tl.json" && [ "$(grep -n "\"kind\": \"approval\"" "$TMP/prompt-tl.json" | cut -d: -f1)" -lt "$(grep -n "\"kind\": \"step\"" "$TMP/prompt-tl.json" | cut -d: -f1)" ]' "$(head -c 3000 "$TMP/prompt-tl.json")"
+
+# Server text cannot drive the terminal.
+cat > "$TMP/evil.yaml" <<'YAML'
+runbook: evil
+title: control characters from the server
+targets:
+  db: {type: postgres, dsn: "${env.RUNBOOK_TEST_DSN}"}
+steps:
+  - id: evil
+    sql: SELECT E'\x1b]0;pwned\x07\x1b[2J\rafter' AS evil, 0.1 + 0.2 AS f, 0.3::float8 AS g
+YAML
+XDG_STATE_HOME="$TMP/evil-state" "$BIN" exec "$TMP/evil.yaml" > "$TMP/evil.out" 2>&1
+XDG_STATE_HOME="$TMP/evil-state" "$BIN" exec "$TMP/evil.yaml" --output json > "$TMP/evil.json" 2>&1
+XDG_STATE_HOME="$TMP/evil-state" "$BIN" timeline INC-1 > "$TMP/evil-tl.out" 2>&1
+check "text output shows control characters escaped, none raw" 'grep -qF "\\x1b]0;pwned\\x07\\x1b[2J\\x0dafter" "$TMP/evil.out" && ! grep -q "$(printf "\033")" "$TMP/evil.out" "$TMP/evil-tl.out" && ! grep -q "$(printf "\r")" "$TMP/evil.out"' "$(cat -v "$TMP/evil.out")"
+check "JSON output stays exact" 'grep -qF "\\u001b]0;pwned\\u0007\\u001b[2J\\rafter" "$TMP/evil.json"' "$(cat "$TMP/evil.json")"
+check "floats print in their shortest form" 'grep -q "\"g\": 0.3,\?$" "$TMP/evil.json" && grep -q "0.3 " "$TMP/evil.out"' "$(grep -n '"[fg]"' "$TMP/evil.json")"
 
 # The timeline on the PostgreSQL store: the same commands as on SQLite.
 export RUNBOOK_STORE="$DSN"

@@ -11,7 +11,7 @@ export XDG_STATE_HOME="$TMP/state" RUNBOOK_STORE= # incidents go to a store of o
 agent_pid=
 cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
-	pkill -f "sleep 611" 2>/dev/null
+	[ -s "$TMP/fg.pid" ] && kill "$(cat "$TMP/fg.pid")" "$(cat "$TMP/bg.pid")" 2>/dev/null
 	"$ROOT/tests/sshd.sh" stop "$TMP/sshd"
 	rm -rf "$TMP"
 }
@@ -61,7 +61,7 @@ check "one session per host, reused" 'grep -q "\"same_session\": true" "$TMP/bas
 check "ssh() from Lua" 'grep -q "\"out\": \"from-lua\\\\n\"" "$TMP/basic.json"'
 
 # Remote kill on timeout: nothing is left on the host.
-cat > "$TMP/slow.yaml" <<'YAML'
+cat > "$TMP/slow.yaml" <<YAML
 runbook: slow
 title: a command past its deadline
 targets:
@@ -69,14 +69,16 @@ targets:
 steps:
   - id: slow
     timeout: 1s
-    ssh: "sleep 611 & sleep 611"
+    ssh: "echo \$\$ > $TMP/fg.pid; sleep 611 & echo \$! > $TMP/bg.pid; exec sleep 611"
   - id: after
     ssh: "echo still-works"
 YAML
 "$BIN" exec "$TMP/slow.yaml" --output json > "$TMP/slow.json" 2>&1
 check "timeout status" '[ "$(field "$TMP/slow.json" slow status)" = "\"timeout\"" ]' "$(cat "$TMP/slow.json")"
-for _ in $(seq 40); do pgrep -f "sleep 611" > /dev/null || break; sleep 0.1; done
-check "the remote process group was killed (no sleep left)" '! pgrep -f "sleep 611" > /dev/null' "$(pgrep -fa "sleep 611")"
+alive() { [ -d "/proc/$1" ] && ! grep -qE '^[^)]*\) [ZX]' "/proc/$1/stat" 2>/dev/null; }
+fg=$(cat "$TMP/fg.pid" 2>/dev/null || echo 0) bg=$(cat "$TMP/bg.pid" 2>/dev/null || echo 0)
+for _ in $(seq 40); do alive "$fg" || alive "$bg" || break; sleep 0.1; done
+check "the remote process group was killed (both sleeps gone)" '[ "$fg" != 0 ] && [ "$bg" != 0 ] && ! alive "$fg" && ! alive "$bg"' "fg=$fg bg=$bg"
 check "the next step still runs" '[ "$(field "$TMP/slow.json" after stdout)" = "\"still-works\\n\"" ]'
 
 # Host keys: unknown and changed keys are refused with the SHA256 fingerprint.
