@@ -32,7 +32,7 @@ SANDBOX = sandbox/sandbox.o sandbox/pattern.o
 LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)
 
 TESTS = tests/check_runbook.o tests/check_loader.o tests/check_sandbox.o tests/check_template.o \
-	tests/check_executor.o tests/check_actions.o tests/check_store.o tests/check_cli.o
+	tests/check_executor.o tests/check_actions.o tests/check_store.o tests/check_cli.o tests/check_text.o
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
@@ -72,12 +72,14 @@ pg-integration: runbook tests/check_runbook
 ssh-integration: runbook
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/ssh_test.sh
 
-# The loader fuzzer: its own clang build of the engine (libFuzzer + ASan/UBSan).
-FUZZ_SRCS = tests/fuzz_loader.c $(ENGINE:.o=.c) $(ACTIONS:.o=.c) $(SANDBOX:.o=.c)
-fuzz: tests/fuzz_loader
-tests/fuzz_loader: $(FUZZ_SRCS)
+# The fuzzers (loader, fixtures, alerts): each its own clang build of the
+# engine with libFuzzer + ASan/UBSan.
+FUZZERS = tests/fuzz_loader tests/fuzz_fixtures tests/fuzz_alert
+FUZZ_SRCS = $(ENGINE:.o=.c) $(ACTIONS:.o=.c) $(SANDBOX:.o=.c)
+fuzz: $(FUZZERS)
+tests/fuzz_%: tests/fuzz_%.c $(FUZZ_SRCS)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Wno-unused-command-line-argument \
-		$(shell pkg-config --cflags $(PKGS)) -o $@ $(FUZZ_SRCS) $(shell pkg-config --libs $(PKGS)) -lm
+		$(shell pkg-config --cflags $(PKGS)) -o $@ $< $(FUZZ_SRCS) $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 
 install: runbook
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/runbooks $(DESTDIR)$(MANDIR)
@@ -109,6 +111,6 @@ demo:
 	bash tests/demo.sh
 
 clean:
-	rm -f runbook librunbook.a tests/check_runbook tests/fuzz_loader tests/bench_store */*.o */*.d
+	rm -f runbook librunbook.a tests/check_runbook $(FUZZERS) tests/bench_store */*.o */*.d
 
 -include $(wildcard */*.d)

@@ -47,13 +47,31 @@ json_t *alert_normalise(json_t *payload)
 	if (!sev)
 		sev = json_object_get(a, "severity");
 	json_object_set_new(n, "severity", str_or_null(sev));
-	json_object_set(n, "labels", json_is_object(labels) ? labels : json_object());
-	json_object_set(n, "annotations", json_is_object(ann) ? ann : json_object());
+	json_object_set_new(n, "labels", json_is_object(labels) ? json_incref(labels) : json_object());
+	json_object_set_new(n, "annotations", json_is_object(ann) ? json_incref(ann) : json_object());
 	json_object_set_new(n, "summary", str_or_null(json_object_get(ann, "summary")));
 	json_object_set_new(n, "description", str_or_null(json_object_get(ann, "description")));
 	json_object_set_new(n, "starts_at", str_or_null(json_object_get(a, "startsAt")));
 	json_object_set_new(n, "fingerprint", str_or_null(json_object_get(a, "fingerprint")));
 	json_object_set_new(n, "source", json_string(source));
+	return n;
+}
+
+json_t *alert_parse(const char *name, const char *buf, size_t len, struct diag_list *diags)
+{
+	json_error_t je;
+	json_t *j = json_loadb(buf, len, 0, &je);
+	if (!j) {
+		diag_add(diags, name, je.line, je.column, "invalid alert JSON: %s", je.text);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		diag_add(diags, name, 1, 1, "an alert must be a JSON object");
+		json_decref(j);
+		return NULL;
+	}
+	json_t *n = alert_normalise(j);
+	json_decref(j);
 	return n;
 }
 
@@ -66,19 +84,7 @@ json_t *alert_load(const char *path, struct diag_list *diags)
 		free(e);
 		return NULL;
 	}
-	json_error_t je;
-	json_t *j = json_loadb(buf, len, 0, &je);
+	json_t *n = alert_parse(!strcmp(path, "-") ? "<stdin>" : path, buf, len, diags);
 	free(buf);
-	if (!j) {
-		diag_add(diags, !strcmp(path, "-") ? "<stdin>" : path, je.line, je.column, "invalid alert JSON: %s", je.text);
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		diag_add(diags, path, 1, 1, "an alert must be a JSON object");
-		json_decref(j);
-		return NULL;
-	}
-	json_t *n = alert_normalise(j);
-	json_decref(j);
 	return n;
 }

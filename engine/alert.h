@@ -15,6 +15,8 @@
 /* Loads path ("-" for stdin). Returns the normalised alert (new ref), or
  * NULL with an error at file:line:col in diags. */
 json_t *alert_load(const char *path, struct diag_list *diags);
+/* The same from a buffer, naming it `name` in messages. */
+json_t *alert_parse(const char *name, const char *buf, size_t len, struct diag_list *diags);
 /* Normalises a parsed payload. Returns a new reference. */
 json_t *alert_normalise(json_t *payload);
 

@@ -203,25 +203,17 @@ int fixture_check(const struct rb_step *s, json_t *fx, char **err, const char **
 	return 0;
 }
 
-json_t *fixture_load(const struct runbook *rb, const char *path, struct diag_list *diags)
+json_t *fixture_parse(const struct runbook *rb, const char *name, const char *buf, size_t len,
+		      struct diag_list *diags)
 {
-	char *buf, *e;
-	size_t len;
-	/* as large as a recording can be: every step at its output caps */
-	if (read_file(path, (size_t)1 << 30, &buf, &len, &e)) {
-		diag_add(diags, path, 0, 0, "cannot read fixtures: %s", e);
-		free(e);
-		return NULL;
-	}
 	json_error_t je;
 	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
-	free(buf);
 	if (!j) {
-		diag_add(diags, path, je.line, je.column, "not a fixtures file (JSON as --record writes it): %s", je.text);
+		diag_add(diags, name, je.line, je.column, "not a fixtures file (JSON as --record writes it): %s", je.text);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
-		diag_add(diags, path, 0, 0, "fixtures must be a mapping of step id: result, not %s", type_name(j));
+		diag_add(diags, name, 0, 0, "fixtures must be a mapping of step id: result, not %s", type_name(j));
 		json_decref(j);
 		return NULL;
 	}
@@ -237,7 +229,7 @@ json_t *fixture_load(const struct runbook *rb, const char *path, struct diag_lis
 				cands[n++] = rb->steps[i].id;
 			cands[n] = NULL;
 			const char *dym = did_you_mean(id, cands);
-			diag_add(diags, path, 0, 0, "fixture for unknown step '%s' (runbook %s)%s%s%s", id, rb->id,
+			diag_add(diags, name, 0, 0, "fixture for unknown step '%s' (runbook %s)%s%s%s", id, rb->id,
 				 dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
 			bad = 1;
 			continue;
@@ -245,7 +237,7 @@ json_t *fixture_load(const struct runbook *rb, const char *path, struct diag_lis
 		char *err;
 		const char *field;
 		if (fixture_check(s, fx, &err, &field)) {
-			diag_add(diags, path, 0, 0, "step '%s': %s", id, err);
+			diag_add(diags, name, 0, 0, "step '%s': %s", id, err);
 			free(err);
 			bad = 1;
 		}
@@ -254,6 +246,21 @@ json_t *fixture_load(const struct runbook *rb, const char *path, struct diag_lis
 		json_decref(j);
 		return NULL;
 	}
+	return j;
+}
+
+json_t *fixture_load(const struct runbook *rb, const char *path, struct diag_list *diags)
+{
+	char *buf, *e;
+	size_t len;
+	/* as large as a recording can be: every step at its output caps */
+	if (read_file(path, (size_t)1 << 30, &buf, &len, &e)) {
+		diag_add(diags, path, 0, 0, "cannot read fixtures: %s", e);
+		free(e);
+		return NULL;
+	}
+	json_t *j = fixture_parse(rb, path, buf, len, diags);
+	free(buf);
 	return j;
 }
 

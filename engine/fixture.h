@@ -31,6 +31,10 @@ int fixture_check(const struct rb_step *s, json_t *fx, char **err, const char **
  */
 json_t *fixture_load(const struct runbook *rb, const char *path, struct diag_list *diags);
 
+/* The same from a buffer, naming it `name` in messages. */
+json_t *fixture_parse(const struct runbook *rb, const char *name, const char *buf, size_t len,
+		      struct diag_list *diags);
+
 /* Fills a step result from its fixture: fields copied, missing sql fields
  * derived, status derived (exit code, fan-out: the worst host) when absent. */
 void fixture_apply(const struct rb_step *s, json_t *res, json_t *fx);

@@ -16,6 +16,7 @@ Suite *suite_cli(void);
 Suite *suite_actions(void);
 Suite *suite_store(void);
 Suite *suite_store_pg(void);
+Suite *suite_text(void);
 
 /* Parses YAML text as a runbook named "t.yaml"; diags collects errors. */
 struct runbook *parse_rb(const char *yaml, struct diag_list *d);
