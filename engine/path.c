@@ -110,7 +110,8 @@ int runbook_files(const char *path, struct strlist *files, char **err)
 		free(full);
 	}
 	closedir(d);
-	qsort(found.v, found.n, sizeof *found.v, cmpstr);
+	if (found.n)
+		qsort(found.v, found.n, sizeof *found.v, cmpstr);
 	for (size_t i = 0; i < found.n; i++)
 		strlist_push(files, found.v[i]);
 	strlist_free(&found);
