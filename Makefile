@@ -36,7 +36,7 @@ TESTS = tests/check_runbook.o tests/check_loader.o tests/check_sandbox.o tests/c
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-.PHONY: all check unit integration hostile pg-integration ssh-integration bench install uninstall clean deps demo fuzz
+.PHONY: all check unit integration hostile emergency pg-integration ssh-integration bench install uninstall clean deps demo fuzz
 
 all: runbook
 
@@ -52,7 +52,7 @@ tests/%.o: tests/%.c
 tests/check_runbook: $(TESTS) librunbook.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
-check: unit integration hostile pg-integration ssh-integration
+check: unit integration hostile pg-integration emergency ssh-integration
 
 unit: tests/check_runbook runbook
 	cd tests && RUNBOOK_BIN=$(CURDIR)/runbook ./check_runbook
@@ -67,6 +67,10 @@ hostile: runbook
 # against a real PostgreSQL the script starts and stops itself
 pg-integration: runbook tests/check_runbook
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/sql_test.sh
+
+# db-connections against a PostgreSQL whose every ordinary slot is taken
+emergency: runbook
+	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/emergency_test.sh
 
 # against a real OpenSSH server the script starts and stops itself
 ssh-integration: runbook

@@ -40,11 +40,45 @@ struct pgconn {
 	json_t *notices; /* of the step running now */
 };
 
+/* A target whose connection failed: later steps fail at once with this. */
+struct pgfail {
+	char *target, *err, *sqlstate, *step;
+	enum step_status st;
+};
+
 struct pgpool {
 	struct background bg;  /* its mutex guards the pool too */
 	struct pgconn **c;      /* each allocated alone: libpq keeps a pointer for NOTICEs */
 	size_t n;
+	struct pgfail *fail;
+	size_t nfail;
 };
+
+/* The SQLSTATE a connection failure's message stands for (libpq does not
+ * hand the server's fields out for connections), or NULL. */
+static const char *connect_sqlstate(const char *msg)
+{
+	static const struct {
+		const char *text, *state;
+	} known[] = {
+		{"too many clients already", "53300"},
+		{"remaining connection slots are reserved", "53300"},
+		{"too many connections for", "53300"},
+		{"password authentication failed", "28P01"},
+		{"no pg_hba.conf entry", "28000"},
+		{"the database system is starting up", "57P03"},
+		{"the database system is shutting down", "57P03"},
+		{"the database system is in recovery mode", "57P03"},
+	};
+	for (size_t i = 0; msg && i < ARRAY_LEN(known); i++)
+		if (strstr(msg, known[i].text))
+			return known[i].state;
+	if (msg && strstr(msg, "database \"") && strstr(msg, "does not exist"))
+		return "3D000";
+	if (msg && strstr(msg, "role \"") && strstr(msg, "does not exist"))
+		return "28000";
+	return NULL;
+}
 
 /* ---- load-time check: exactly one statement, nothing with side effects
  * unless the step mutates ---- */
@@ -129,7 +163,7 @@ static PGconn *connect_pg(const char *name, json_t *target, int64_t deadline, in
 	int64_t left = deadline - now_ms();
 	char timeout[32];
 	snprintf(timeout, sizeof timeout, "%lld", (long long)(left > 2000 ? (left + 999) / 1000 : 2));
-	const char *keys[6], *vals[6];
+	const char *keys[8], *vals[8];
 	int k = 0;
 	if (service) {
 		keys[k] = "service";
@@ -140,6 +174,7 @@ static PGconn *connect_pg(const char *name, json_t *target, int64_t deadline, in
 	}
 	keys[k] = "connect_timeout", vals[k++] = timeout;
 	keys[k] = "fallback_application_name", vals[k++] = "runbook";
+	keys[k] = "client_encoding", vals[k++] = "UTF8"; /* a LATIN1 database's text arrives readable */
 	keys[k] = NULL, vals[k] = NULL;
 	PGconn *c = PQconnectStartParams(keys, vals, 1);
 	if (!c) {
@@ -199,9 +234,27 @@ static struct pgconn *add_locked(struct pgpool *pool, const char *name, PGconn *
 	return pc;
 }
 
+/* Called with the pool locked: remembers that target's connection failed. */
+static void remember_failure(struct pgpool *pool, const char *name, const char *step, const char *err,
+			     enum step_status st)
+{
+	for (size_t i = 0; i < pool->nfail; i++)
+		if (!strcmp(pool->fail[i].target, name))
+			return;
+	pool->fail = xrealloc(pool->fail, (pool->nfail + 1) * sizeof *pool->fail);
+	struct pgfail *f = &pool->fail[pool->nfail++];
+	f->target = xstrdup(name);
+	f->err = xstrdup(err ? err : "cannot connect");
+	const char *state = connect_sqlstate(err);
+	f->sqlstate = state ? xstrdup(state) : NULL;
+	f->step = step ? xstrdup(step) : NULL;
+	f->st = st;
+}
+
 /* The target's open connection, one being opened in the background
- * (waited for), or a new one. */
-static struct pgconn *get_conn(struct action_call *call, char **err, enum step_status *st)
+ * (waited for), or a new one. Once a target's connection failed, later
+ * steps fail at once with that error (a step's own retries try again). */
+static struct pgconn *get_conn(struct action_call *call, json_t *result, char **err, enum step_status *st)
 {
 	struct pgpool *pool = get_pool(call->env);
 	const char *name = call->target_name ? call->target_name : "";
@@ -217,12 +270,30 @@ static struct pgconn *get_conn(struct action_call *call, char **err, enum step_s
 			break;
 		background_wait(&pool->bg);
 	}
+	for (size_t i = 0; i < pool->nfail; i++) {
+		struct pgfail *f = &pool->fail[i];
+		if (strcmp(f->target, name) || (f->step && !strcmp(f->step, call->step_id)))
+			continue;
+		*err = xasprintf("%s (the connection failed earlier in this run: not tried again)", f->err);
+		*st = f->st;
+		if (f->sqlstate)
+			json_object_set_new(result, "sqlstate", json_string(f->sqlstate));
+		pthread_mutex_unlock(&pool->bg.mu);
+		return NULL;
+	}
 	pthread_mutex_unlock(&pool->bg.mu);
 	PGconn *c = connect_pg(name, call->target, call->deadline_ms, call->timeout_ms, err, st);
-	if (!c)
-		return NULL;
 	pthread_mutex_lock(&pool->bg.mu);
-	struct pgconn *pc = add_locked(pool, name, c);
+	struct pgconn *pc = NULL;
+	if (c) {
+		pc = add_locked(pool, name, c);
+	} else {
+		if (!interrupted)
+			remember_failure(pool, name, call->step_id, *err, *st);
+		const char *state = connect_sqlstate(*err);
+		if (state)
+			json_object_set_new(result, "sqlstate", json_string(state));
+	}
 	pthread_mutex_unlock(&pool->bg.mu);
 	return pc;
 }
@@ -240,10 +311,12 @@ static void *warm_main(void *arg)
 	char *err = NULL;
 	enum step_status st;
 	PGconn *c = connect_pg(w->name, w->target, w->deadline, w->timeout_ms, &err, &st);
-	free(err); /* the step that needs it connects again and says why */
-	pthread_mutex_lock(&w->pool->bg.mu); /* connected and no longer pending, at once */
+	pthread_mutex_lock(&w->pool->bg.mu); /* connected (or failed) and no longer pending, at once */
 	if (c)
 		add_locked(w->pool, w->name, c);
+	else if (!interrupted) /* every step on it fails with this, none waits again */
+		remember_failure(w->pool, w->name, NULL, err, st);
+	free(err);
 	background_done(&w->pool->bg, w->name);
 	pthread_mutex_unlock(&w->pool->bg.mu);
 	free(w->name);
@@ -296,11 +369,36 @@ static void sql_release(struct action_env *env)
 		free(pool->c[i]);
 	}
 	free(pool->c);
+	for (size_t i = 0; i < pool->nfail; i++) {
+		free(pool->fail[i].target);
+		free(pool->fail[i].err);
+		free(pool->fail[i].sqlstate);
+		free(pool->fail[i].step);
+	}
+	free(pool->fail);
 	free(pool);
 	env->slot[action_sql.slot] = NULL;
 }
 
 /* ---- results ---- */
+
+/* Significant decimal digits of a numeric's text (leading zeros skipped). */
+static int significant_digits(const char *v)
+{
+	int n = 0, started = 0;
+	for (const char *p = v; *p && *p != 'e' && *p != 'E'; p++) {
+		if (!isdigit((unsigned char)*p))
+			continue;
+		started |= *p != '0';
+		n += started;
+	}
+	/* trailing zeros after the point carry no precision either */
+	const char *dot = strchr(v, '.');
+	if (dot)
+		for (const char *p = v + strlen(v) - 1; p > dot && *p == '0'; p--)
+			n -= n > 0;
+	return n;
+}
 
 static json_t *typed_value(const PGresult *r, int row, int col)
 {
@@ -328,6 +426,8 @@ static json_t *typed_value(const PGresult *r, int row, int col)
 			if (!errno && !*end)
 				return json_integer(x);
 		}
+		if (significant_digits(v) > 15)
+			return json_string(v); /* beyond a double's precision: exact, as text */
 		/* fall through */
 	case FLOAT4OID:
 	case FLOAT8OID: {
@@ -431,7 +531,7 @@ static enum step_status sql_run(struct action_call *call, json_t *result, char *
 	/* a runbook's own steps were judged by `check`; Lua sql() text is judged here */
 	if (sql_check(call->text, call->mutates, err, &off))
 		return ST_FAILED;
-	struct pgconn *pc = get_conn(call, err, &st);
+	struct pgconn *pc = get_conn(call, result, err, &st);
 	if (!pc)
 		return st;
 	PGconn *c = pc->conn;

@@ -42,7 +42,7 @@ step_sql() { # step id -> its SQL text (from the JSON of `runbook show`)
 		index($0, id) { on = 1; next }
 		on && /"sql": / { sub(/^[^:]*: "/, ""); sub(/",?$/, ""); gsub(/\\n/, "\n"); gsub(/\\"/, "\""); print; exit }' "$TMP/show.json"
 }
-steps="connections max_connections by_client long_running"
+steps="slots connections by_client long_running"
 {
 	echo "runbook: bench-sql"
 	echo "title: The four SQL steps of db-connections"

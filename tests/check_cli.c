@@ -104,7 +104,7 @@ START_TEST(list_show_test)
 	ck_assert_ptr_nonnull(strstr(err, "no runbook named 'nope'"));
 	free(out), free(err);
 	ck_assert_int_eq(rb("test ../runbooks", &out, &err), 0);
-	ck_assert_ptr_nonnull(strstr(out, "3 passed, 0 failed"));
+	ck_assert_ptr_nonnull(strstr(out, "6 passed, 0 failed"));
 	free(out), free(err);
 	/* the specification's example, verbatim, with DATABASE_URL unset */
 	ck_assert_int_eq(rb("check fixtures/spec-example.yaml", &out, &err), 0);
@@ -129,12 +129,12 @@ START_TEST(exec_json_and_round_trip)
 	ck_assert(json_is_true(json_object_get(j, "dry_run")));
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "params"), "top")), 5);
 	json_t *steps = json_object_get(j, "steps");
-	ck_assert_uint_eq(json_array_size(steps), 8);
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(steps, 7), "status")), "would-run");
+	ck_assert_uint_eq(json_array_size(steps), 9);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(steps, 8), "status")), "would-run");
 	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(json_array_get(steps, 3), "rendered")), "$1 = '5'"));
 	json_t *f = json_array_get(json_object_get(j, "findings"), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(f, "level")), "critical");
-	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(f, "message")), "95%"));
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(f, "message")), "saturated"));
 	json_decref(j);
 	free(out), free(err);
 
@@ -149,7 +149,7 @@ START_TEST(exec_json_and_round_trip)
 			 0);
 	j = json_loads(out, 0, &je);
 	ck_assert_ptr_nonnull(j);
-	ck_assert_uint_eq(json_array_size(json_object_get(j, "findings")), 5);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "findings")), 6);
 	json_decref(j);
 	unlink("/tmp/runbook-cli-rec.json");
 	free(out), free(err);

@@ -44,13 +44,13 @@ START_TEST(loads_library_runbook)
 	ck_assert_ptr_nonnull(rb);
 	ck_assert_str_eq(rb->id, "db-connections");
 	ck_assert_str_eq(rb->severity, "SEV2");
-	ck_assert_uint_eq(rb->nsteps, 8);
+	ck_assert_uint_eq(rb->nsteps, 9);
 	const struct rb_step *t = runbook_step(rb, "terminate");
 	ck_assert_ptr_nonnull(t);
 	ck_assert_int_eq(t->mutates, 1);
 	ck_assert_str_eq(t->on, "primary");
 	ck_assert_int_eq(runbook_step(rb, "load")->timeout_ms, 5000);
-	ck_assert_uint_eq(rb->ntests, 3);
+	ck_assert_uint_eq(rb->ntests, 6);
 	ck_assert_str_eq(json_string_value(json_object_get(rb->escalation, "SEV1")), "@oncall-platform");
 	runbook_free(rb);
 	diag_release(&d);

@@ -191,7 +191,7 @@ check "record/replay: the replay opened no connection (counted on the server)" '
 # The shipped runbook against a real server.
 RUNBOOK_PATH="$ROOT/runbooks" "$BIN" exec db-connections --target primary="$DSN" --output json > "$TMP/dbc.json" 2> "$TMP/dbc.err"
 check "db-connections: SQL steps ok on a real server" '[ "$(field "$TMP/dbc.json" connections status)" = "\"ok\"" ] && [ "$(field "$TMP/dbc.json" long_running status)" = "\"ok\"" ] && [ "$(field "$TMP/dbc.json" assess status)" = "\"ok\"" ]' "$(head -c 3000 "$TMP/dbc.json") $(cat "$TMP/dbc.err")"
-check "db-connections: assessment produced a finding" 'grep -q "of max_connections" "$TMP/dbc.json"'
+check "db-connections: assessment produced a finding" 'grep -q "usable slots; max_connections 100, 3 reserved for superusers" "$TMP/dbc.json"' "$(grep -n message "$TMP/dbc.json")"
 
 # The specification's example runbook, verbatim, against the real server.
 "$BIN" exec "$ROOT/tests/fixtures/spec-example.yaml" --target primary="$DSN" --output json > "$TMP/spec.json" 2>&1
