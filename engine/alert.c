@@ -1,9 +1,15 @@
 /* alert: load and normalise alert payloads. See alert.h. */
+#define _XOPEN_SOURCE 700
+#define _DEFAULT_SOURCE
 #include "alert.h"
 #include "util.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 static json_t *str_or_null(json_t *v)
 {
@@ -87,4 +93,67 @@ json_t *alert_load(const char *path, struct diag_list *diags)
 	json_t *n = alert_parse(!strcmp(path, "-") ? "<stdin>" : path, buf, len, diags);
 	free(buf);
 	return n;
+}
+
+int alert_time(const char *in, char *out, size_t n)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	const char *p = in ? strptime(in, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (!p)
+		return -1;
+	long usec = 0;
+	if (*p == '.') { /* any number of digits: microseconds kept */
+		int digits = 0;
+		for (p++; isdigit((unsigned char)*p); p++, digits++)
+			if (digits < 6)
+				usec = usec * 10 + (*p - '0');
+		for (; digits < 6; digits++)
+			usec *= 10;
+	}
+	long offset = 0;
+	if (*p == '+' || *p == '-') {
+		int hh, mm;
+		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+			return -1;
+		offset = (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
+		p += 6;
+	} else if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else {
+		return -1;
+	}
+	if (*p)
+		return -1;
+	time_t t = timegm(&tm) - offset;
+	if (t <= 0) /* Alertmanager's zero time "0001-01-01T00:00:00Z": no start */
+		return -1;
+	struct tm utc;
+	gmtime_r(&t, &utc);
+	char base[32];
+	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &utc);
+	snprintf(out, n, "%s.%06ldZ", base, usec);
+	return 0;
+}
+
+const char *alert_severity(json_t *alert)
+{
+	static const char *const sevs[] = {"SEV1", "SEV2", "SEV3", "SEV4"};
+	static const struct {
+		const char *name, *sev;
+	} map[] = {{"critical", "SEV1"}, {"high", "SEV2"}, {"error", "SEV2"}, {"warning", "SEV3"},
+		   {"info", "SEV4"}, {"low", "SEV4"}};
+	json_t *labels = json_object_get(alert, "labels");
+	const char *cands[] = {json_string_value(json_object_get(labels, "sev")),
+			       json_string_value(json_object_get(labels, "severity")),
+			       json_string_value(json_object_get(alert, "severity"))};
+	for (size_t i = 0; i < ARRAY_LEN(cands); i++)
+		for (size_t k = 0; cands[i] && k < ARRAY_LEN(sevs); k++)
+			if (!strcasecmp(cands[i], sevs[k]))
+				return sevs[k];
+	for (size_t i = 0; i < ARRAY_LEN(cands); i++)
+		for (size_t k = 0; cands[i] && k < ARRAY_LEN(map); k++)
+			if (!strcasecmp(cands[i], map[k].name))
+				return map[k].sev;
+	return NULL;
 }

@@ -188,6 +188,18 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 		} else {
 			json_t *f = json_pack("{s:s, s:s, s:s, s:s?}", "title", rb->title, "severity", rb->severity, "runbook",
 					      rb->id, "component", rb->component);
+			if (alert) { /* the incident is the alert's: its severity, fingerprint, start */
+				const char *sev = alert_severity(alert);
+				char started[40];
+				if (sev)
+					json_object_set_new(f, "severity", json_string(sev));
+				json_t *fp = json_object_get(alert, "fingerprint");
+				if (json_is_string(fp))
+					json_object_set(f, "fingerprint", fp);
+				if (!alert_time(json_string_value(json_object_get(alert, "starts_at")), started, sizeof started))
+					json_object_set_new(f, "started_at", json_string(started));
+				json_object_set(f, "alert", alert);
+			}
 			int bad = store_incident_create(tl.store, f, tl.actor, &tl.id, &err);
 			json_decref(f);
 			if (bad) {

@@ -3,6 +3,7 @@
  * dry-run with the test's fixtures, then its expectations are checked.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "alert.h"
 #include "cli.h"
 #include "exec.h"
 #include "path.h"
@@ -105,7 +106,9 @@ int cmd_test(int argc, char **argv, struct globals *g)
 			memset(&o, 0, sizeof o);
 			o.dry_run = 1;
 			o.fixtures = tc->fixtures;
-			o.alert = tc->alert;
+			/* the test's alert is normalised exactly as exec --alert does */
+			json_t *alert = tc->alert ? alert_normalise(tc->alert) : NULL;
+			o.alert = alert;
 			json_t *given = json_object();
 			const char *k;
 			json_t *v;
@@ -120,7 +123,7 @@ int cmd_test(int argc, char **argv, struct globals *g)
 			}
 			json_t *params = NULL;
 			char *why = NULL;
-			if (exec_bind_params(rb, given, tc->alert, &params, &err)) {
+			if (exec_bind_params(rb, given, alert, &params, &err)) {
 				why = err;
 				err = NULL;
 			} else {
@@ -137,6 +140,7 @@ int cmd_test(int argc, char **argv, struct globals *g)
 				passed++;
 			}
 			free(why);
+			json_decref(alert);
 			json_decref(params);
 			json_decref(given);
 		}
@@ -146,6 +150,6 @@ int cmd_test(int argc, char **argv, struct globals *g)
 	printf("%d passed, %d failed\n", passed, failed);
 	strlist_free(&files);
 	if (interrupted)
-		return EXIT_INTERRUPTED;
+		return interrupted_exit_code();
 	return invalid ? EXIT_USAGE : failed ? EXIT_FAIL : EXIT_OK;
 }

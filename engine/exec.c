@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct run {
@@ -33,6 +34,7 @@ struct run {
 	int64_t cur_deadline;
 	int writable;         /* the current step is a mutating step that runs */
 	char *record_error;   /* the timeline store failed: the run stops */
+	char run_id[20];      /* tells concurrent runs in one incident apart */
 };
 
 /* Records an event in the timeline, if there is one. */
@@ -48,7 +50,11 @@ static void record(struct run *r, const char *kind, json_t *data, const char *fm
 	va_end(ap);
 	char *safe = redact_str(r->red, summary);
 	char *err = NULL;
-	if (r->o->record(r->o->record_ud, kind, safe, data, &err))
+	json_t *d = json_is_object(data) ? json_copy(data) : json_object();
+	json_object_set_new(d, "run", json_string(r->run_id));
+	int bad = r->o->record(r->o->record_ud, kind, safe, d, &err);
+	json_decref(d);
+	if (bad)
 		r->record_error = err ? err : xstrdup("the timeline store failed");
 	free(safe);
 	free(summary);
@@ -412,6 +418,8 @@ static enum step_status run_step(struct run *r, const struct rb_step *s, json_t 
 	enum step_status st;
 	int allowed = !s->mutates || r->o->apply;
 	if (s->mutates && !r->o->apply && r->o->confirm && !r->o->dry_run) {
+		if (r->o->progress)
+			r->o->progress(r->o->progress_ud, s, res, PROGRESS_PAUSE);
 		allowed = ask(r, s, rendered);
 		record_approval(r, s, allowed, "prompt");
 		/* the deadline is the step's own: it starts after the answer */
@@ -495,6 +503,34 @@ static void warm_targets(struct run *r)
 	strlist_free(&seen);
 }
 
+/* What a dry run would connect to: each target a step uses, rendered when
+ * it renders (else as written), its password shown as ***. */
+static json_t *dry_run_targets(struct run *r)
+{
+	json_t *out = json_object();
+	for (size_t i = 0; i < r->rb->nsteps; i++) {
+		const struct rb_step *s = &r->rb->steps[i];
+		if (!s->on || json_object_get(out, s->on))
+			continue;
+		char *err = NULL;
+		r->cur_deadline = now_ms() + s->timeout_ms;
+		json_t *cfg = target_config(r, s->on, &err);
+		if (!cfg) {
+			cfg = json_deep_copy(runbook_target(r->rb, s->on)->config);
+			json_object_set_new(cfg, "not_rendered", json_string(err ? err : "?"));
+		}
+		free(err);
+		const char *dsn = json_string_value(json_object_get(cfg, "dsn"));
+		if (dsn) {
+			char *m = redact_dsn(dsn);
+			json_object_set_new(cfg, "dsn", json_string(m));
+			free(m);
+		}
+		json_object_set_new(out, s->on, cfg);
+	}
+	return out;
+}
+
 json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct redactor *red)
 {
 	struct run r;
@@ -507,6 +543,10 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	r.env.row_cap = ACTION_ROW_CAP;
 	r.env.secret = on_secret;
 	r.env.secret_ud = &r;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(r.run_id, sizeof r.run_id, "run-%08lx",
+		 (unsigned long)((now.tv_nsec ^ (now.tv_sec << 20) ^ ((long)getpid() << 8)) & 0xffffffff));
 	char started[40];
 	utc_timestamp(started, sizeof started);
 	int64_t t0 = now_ms();
@@ -552,6 +592,8 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 
 	if (!o->dry_run)
 		warm_targets(&r);
+	else
+		json_object_set_new(report, "targets", dry_run_targets(&r));
 	char where[256] = "localhost";
 	gethostname(where, sizeof where - 1);
 	json_t *started_data = json_pack("{s:s, s:O, s:s, s:b}", "runbook", rb->id, "params", params, "host", where,
@@ -584,7 +626,7 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 			st = set_error(res, ST_SKIPPED, xasprintf("not run: step '%s' failed and stops the run", stopped_by));
 		} else {
 			if (o->progress)
-				o->progress(o->progress_ud, s, res, 1);
+				o->progress(o->progress_ud, s, res, PROGRESS_START);
 			r.cur = s;
 			r.cur_result = res;
 			st = run_step(&r, s, res);
@@ -600,7 +642,7 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 			record(&r, "step", res, "step %s: %s (%lld ms)", s->id, step_status_name(st),
 			       (long long)json_integer_value(json_object_get(res, "duration_ms")));
 		if (o->progress)
-			o->progress(o->progress_ud, s, res, 0);
+			o->progress(o->progress_ud, s, res, PROGRESS_DONE);
 		json_decref(res);
 		if (st == ST_FAILED || st == ST_TIMEOUT) {
 			failed = 1;
@@ -634,6 +676,6 @@ int exec_exit_code(json_t *report)
 {
 	const char *st = json_string_value(json_object_get(report, "status"));
 	if (st && !strcmp(st, "aborted"))
-		return 130;
+		return interrupted_exit_code();
 	return st && !strcmp(st, "ok") ? 0 : 1;
 }

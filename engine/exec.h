@@ -14,6 +14,8 @@
 #include "runbook.h"
 #include "../sandbox/sandbox.h"
 
+enum { PROGRESS_DONE = 0, PROGRESS_START = 1, PROGRESS_PAUSE = 2 };
+
 struct exec_opts {
 	int dry_run;
 	int apply;            /* run mutating steps */
@@ -29,8 +31,9 @@ struct exec_opts {
 	 * failed) stops the run (may be NULL) */
 	int (*record)(void *ud, const char *kind, const char *summary, json_t *data, char **err);
 	void *record_ud;
-	/* progress: called after each step with its result (may be NULL) */
-	void (*progress)(void *ud, const struct rb_step *step, json_t *result, int starting);
+	/* progress: called when a step starts, before a prompt, and after it
+	 * with its result (may be NULL) */
+	void (*progress)(void *ud, const struct rb_step *step, json_t *result, int state);
 	void *progress_ud;
 };
 

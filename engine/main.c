@@ -33,7 +33,7 @@ const struct command commands[] = {
 	 "                         or asked for at a prompt on a terminal)\n"
 	 "  --output text|json     json: one document with every step and finding on stdout\n"
 	 "  --target NAME=DSN      override a postgres target's connection string\n"
-	 "  Exit status: 0 all steps ok, 1 a step failed or timed out, 2 bad input, 130 interrupted.\n"},
+	 "  Exit status: 0 all steps ok, 1 a step failed or timed out, 2 bad input, 130 Ctrl-C, 143 SIGTERM.\n"},
 	{"test", cmd_test, "[FILE|DIR]...", "run every runbook's tests: hermetically, dry-run with fixtures",
 	 "  With no argument, tests every runbook on the runbook path.\n"
 	 "  Prints one line per test and 'N passed, N failed'; exits 1 when a test fails.\n"},

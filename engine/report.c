@@ -1,5 +1,6 @@
 /* report: text and JSON rendering of a run. See report.h. */
 #define _POSIX_C_SOURCE 200809L
+#include "exec.h"
 #include "report.h"
 #include "text.h"
 #include "util.h"
@@ -7,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define C_RESET "\033[0m"
@@ -19,11 +21,47 @@
 
 void progress_init(struct progress *p, FILE *out, struct redactor *red)
 {
+	memset(p, 0, sizeof *p);
 	p->out = out;
-	p->tty = isatty(fileno(out));
+	const char *term = getenv("TERM");
+	int dumb = term && !strcmp(term, "dumb");
+	p->tty = isatty(fileno(out)) && !dumb; /* a dumb terminal gets no cursor movement */
 	const char *nc = getenv("NO_COLOR");
-	p->color = p->tty && !(nc && *nc) && !(getenv("TERM") && !strcmp(getenv("TERM"), "dumb"));
+	p->color = p->tty && !(nc && *nc);
 	p->red = red;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+}
+
+/* Rewrites the running step's line with its elapsed time, every second. */
+static void *tick(void *arg)
+{
+	struct progress *p = arg;
+	pthread_mutex_lock(&p->mu);
+	while (p->ticking) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		if (!p->ticking)
+			break;
+		int64_t s = (now_ms() - p->started_ms) / 1000;
+		fprintf(p->out, "\r\033[K%s %3lld s", p->line, (long long)s);
+		fflush(p->out);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void stop_ticker(struct progress *p)
+{
+	pthread_mutex_lock(&p->mu);
+	int was = p->ticking;
+	p->ticking = 0;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	if (was)
+		pthread_join(p->ticker, NULL);
 }
 
 static const char *status_color(const char *st)
@@ -44,15 +82,27 @@ void report_header(struct progress *p, const struct runbook *rb, int dry_run)
 	fflush(p->out);
 }
 
-void progress_step(void *ud, const struct rb_step *step, json_t *res, int starting)
+void progress_step(void *ud, const struct rb_step *step, json_t *res, int state)
 {
 	struct progress *p = ud;
 	const char *target = step->on ? step->on : "";
-	if (starting) {
+	if (state == PROGRESS_START) {
 		if (p->tty) {
-			fprintf(p->out, "  %-9s  %-24s %-6s %-12s", "running", step->id, step->action->name, target);
+			snprintf(p->line, sizeof p->line, "  %-9s  %-24s %-6s %-12s", "running", step->id, step->action->name,
+				 target);
+			fputs(p->line, p->out);
 			fflush(p->out);
+			p->started_ms = now_ms();
+			p->ticking = 1;
+			if (pthread_create(&p->ticker, NULL, tick, p))
+				p->ticking = 0;
 		}
+		return;
+	}
+	stop_ticker(p); /* before a prompt, and when the step is done */
+	if (state == PROGRESS_PAUSE) {
+		if (p->tty)
+			fputc('\n', p->out);
 		return;
 	}
 	const char *st = json_string_value(json_object_get(res, "status"));
@@ -261,11 +311,36 @@ void report_text(FILE *out, int color, json_t *report)
 			if (!strcmp(st, names[k]))
 				counts[k]++;
 	}
+	const char *tname;
+	json_t *tcfg;
+	int shown = 0;
+	json_object_foreach(json_object_get(report, "targets"), tname, tcfg) {
+		if (!shown++)
+			fprintf(out, "\n%sTargets%s (a dry run connects to none of them)\n", color ? C_BOLD : "",
+				color ? C_RESET : "");
+		json_t *t = json_deep_copy(tcfg);
+		json_t *why = json_object_get(t, "not_rendered");
+		char *whys = why ? text_escape_json(why) : NULL;
+		json_object_del(t, "not_rendered");
+		json_object_del(t, "description");
+		char *c = text_json_dump(t, 0);
+		char *e = text_escape(c, strlen(c), 0);
+		fprintf(out, "  %-16s %s%s%s\n", tname, e, whys ? "  (not rendered: " : "", whys ? whys : "");
+		if (whys)
+			fputs(")\n", out);
+		free(e);
+		free(c);
+		free(whys);
+		json_decref(t);
+	}
+	const char *inc = json_string_value(json_object_get(report, "incident"));
 	fprintf(out, "\n%s: %zu step%s (%d ok, %d failed, %d timeout, %d skipped, %d would-run), %zu finding%s, %lld ms\n",
 		json_string_value(json_object_get(report, "status")), json_array_size(steps),
 		json_array_size(steps) == 1 ? "" : "s", counts[0], counts[1],
 		counts[2], counts[3], counts[4], json_array_size(findings), json_array_size(findings) == 1 ? "" : "s",
 		(long long)json_integer_value(json_object_get(report, "duration_ms")));
+	if (inc)
+		fprintf(out, "incident %s (runbook timeline %s; runbook exec ... --incident %s joins it)\n", inc, inc, inc);
 }
 
 void report_json(FILE *out, json_t *doc)

@@ -167,6 +167,16 @@ int store_seal_event(const char *incident, long long seq, const char *kind, cons
 	return 0;
 }
 
+char *store_alert_summary(json_t *alert)
+{
+	const char *name = json_string_value(json_object_get(alert, "name"));
+	const char *status = json_string_value(json_object_get(alert, "status"));
+	const char *source = json_string_value(json_object_get(alert, "source"));
+	const char *summary = json_string_value(json_object_get(alert, "summary"));
+	return xasprintf("alert %s %s (%s)%s%s", name ? name : "(unnamed)", status ? status : "firing",
+			 source ? source : "generic", summary ? ": " : "", summary ? summary : "");
+}
+
 char *store_verify(json_t *events, long long *bad_seq)
 {
 	long long dummy;

@@ -24,7 +24,8 @@ void store_close(struct store *st);
 
 /*
  * Creates an incident from fields {title, severity, runbook, component,
- * fingerprint, started_at} and records its `incident.opened` event.
+ * fingerprint, started_at} and records its `incident.opened` event; with
+ * an `alert` field (a normalised alert), the alert is its first event.
  * Returns 0 with *id ("INC-<n>", caller frees), or -1 with *err.
  */
 int store_incident_create(struct store *st, json_t *fields, const char *actor, char **id, char **err);

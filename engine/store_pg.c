@@ -208,9 +208,18 @@ static int pg_incident_create(void *db, json_t *f, const char *actor, char **id,
 	*id = good ? xstrdup(PQgetvalue(r, 0, 0)) : NULL;
 	PQclear(r);
 	if (good) {
+		/* an incident opened for an alert begins with that alert */
+		json_t *alert = json_object_get(f, "alert"), *opened = json_copy(f);
+		json_object_del(opened, "alert");
+		if (alert) {
+			char *as = store_alert_summary(alert);
+			good = append_locked(p, *id, "alert", actor, as, alert, err) == 0;
+			free(as);
+		}
 		char *summary = xasprintf("%s opened: %s", *id, v[0]);
-		good = append_locked(p, *id, "incident.opened", actor, summary, f, err) == 0;
+		good = good && append_locked(p, *id, "incident.opened", actor, summary, opened, err) == 0;
 		free(summary);
+		json_decref(opened);
 	}
 	if (finish(p, good, err)) {
 		free(*id);

@@ -253,9 +253,18 @@ static int sq_incident_create(void *db, json_t *f, const char *actor, char **id,
 	if (!ok)
 		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
 	if (ok) {
+		/* an incident opened for an alert begins with that alert */
+		json_t *alert = json_object_get(f, "alert"), *opened = json_copy(f);
+		json_object_del(opened, "alert");
+		if (alert) {
+			char *as = store_alert_summary(alert);
+			ok = append_locked(st, *id, "alert", actor, as, alert, err) == 0;
+			free(as);
+		}
 		char *summary = xasprintf("%s opened: %s", *id, json_string_value(json_object_get(f, "title")));
-		ok = append_locked(st, *id, "incident.opened", actor, summary, f, err) == 0;
+		ok = ok && append_locked(st, *id, "incident.opened", actor, summary, opened, err) == 0;
 		free(summary);
+		json_decref(opened);
 	}
 	if (commit_or_rollback(st, ok, err)) {
 		free(*id);

@@ -283,8 +283,12 @@ int read_file(const char *path, size_t max, char **out, size_t *len, char **err)
 
 static void on_sigint(int sig)
 {
-	(void)sig;
-	interrupted = 1;
+	interrupted = sig;
+}
+
+int interrupted_exit_code(void)
+{
+	return 128 + (interrupted ? interrupted : SIGINT);
 }
 
 void install_interrupt_handler(void)

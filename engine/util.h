@@ -57,8 +57,11 @@ int str_endswith(const char *s, const char *suffix);
 /* Reads a whole file up to max bytes. Returns a new buffer; caller frees. */
 int read_file(const char *path, size_t max, char **out, size_t *len, char **err);
 
-/* Set by the SIGINT handler; every long wait polls it. */
+/* The signal that interrupted the run (SIGINT, SIGTERM), else 0; set by
+ * the handler, every long wait polls it. */
 extern volatile int interrupted;
+/* 130 after Ctrl-C, 143 after SIGTERM (128 + the signal). */
+int interrupted_exit_code(void);
 void install_interrupt_handler(void);
 
 #endif

@@ -131,5 +131,107 @@ check "unusable store: exit 2, clear error, nothing ran" '[ $rc = 2 ] && grep -q
 "$BIN" exec "$TMP/touch.yaml" --dry-run --store "sqlite:/proc/1/nope/runbook.db" > /dev/null 2>&1; rc=$?
 check "a dry run needs no store and records nothing" '[ $rc = 0 ]'
 
+# ---- the on-call engineer's terminal ----
+cat > "$TMP/two.yaml" <<'YAML'
+runbook: two
+title: two quick steps
+steps:
+  - {id: a, shell: "echo a"}
+  - {id: b, shell: "sleep 2.5; echo b"}
+YAML
+"$BIN" exec "$TMP/two.yaml" > "$TMP/two.out" 2>&1
+inc=$(grep -o "^incident INC-[0-9]*" "$TMP/two.out" | cut -d' ' -f2)
+check "the text report names the incident" '[ -n "$inc" ] && "$BIN" incident show "$inc" > /dev/null' "$(tail -3 "$TMP/two.out")"
+"$BIN" exec "$TMP/two.yaml" --incident "$inc" > /dev/null 2>&1
+"$BIN" timeline "$inc" --output json > "$TMP/two-tl.json"
+runs=$(grep -o '"run": "run-[0-9a-f]*"' "$TMP/two-tl.json" | sort | uniq -c | awk '{print $1}' | tr '\n' ' ')
+check "each run's events carry its run id (two runs, one incident)" '[ "$runs" = "4 4 " ]' "runs: $runs"
+script -qec "$BIN exec $TMP/two.yaml" /dev/null > "$TMP/tick.out" 2>&1
+check "a terminal shows the running step's elapsed time" 'grep -qE "running +b +shell +[ 0-9]+ 2 s" "$TMP/tick.out"' "$(cat -v "$TMP/tick.out" | head -5)"
+TERM=dumb script -qec "$BIN exec $TMP/two.yaml" /dev/null > "$TMP/dumb.out" 2>&1
+check "TERM=dumb gets no cursor movement and no colour" '! grep -q "$(printf "\033")" "$TMP/dumb.out" && grep -q "ok  *b" "$TMP/dumb.out"' "$(cat -v "$TMP/dumb.out" | head -5)"
+"$BIN" exec "$TMP/slow.yaml" > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -s "$TMP/bg.pid" ] && break; sleep 0.05; done
+rm -f "$TMP/bg.pid"
+sleep 0.3
+kill -TERM "$pid"; wait "$pid"; rc=$?
+check "SIGTERM exits 143" '[ $rc = 143 ]' "rc=$rc"
+
+cat > "$TMP/targets.yaml" <<'YAML'
+runbook: targets
+title: what a dry run would connect to
+targets:
+  db: {type: postgres, dsn: "${env.TARGET_DSN}"}
+  web: {type: ssh, hosts: [web-1, web-2]}
+steps:
+  - {id: q, sql: SELECT 1, on: db}
+  - {id: u, ssh: uptime, on: web}
+YAML
+TARGET_DSN="postgres://ops:dry-Secret-9@db-7.internal/shop" "$BIN" exec "$TMP/targets.yaml" --dry-run > "$TMP/targets.out" 2>&1
+check "a dry run shows each target's host and database, password redacted" 'grep -qF "postgres://ops:***@db-7.internal/shop" "$TMP/targets.out" && grep -q "web-1" "$TMP/targets.out" && ! grep -q "dry-Secret-9" "$TMP/targets.out"' "$(cat "$TMP/targets.out")"
+
+# exec --alert: the incident is the alert's, and the alert is its first event
+cat > "$TMP/alert.json" <<'JSON'
+{"version": "4", "status": "firing", "receiver": "runbook",
+ "alerts": [{"status": "firing", "labels": {"alertname": "PostgresTooManyConnections", "severity": "critical", "instance": "db-7"},
+             "annotations": {"summary": "too many connections on db-7"},
+             "startsAt": "2026-11-24T06:59:30.123456789+01:00", "endsAt": "0001-01-01T00:00:00Z",
+             "fingerprint": "4f6a1c2b9d3e8f70"}]}
+JSON
+cat > "$TMP/fromalert.yaml" <<'YAML'
+runbook: fromalert
+title: params from the alert
+params:
+  instance: {from: alert.labels.instance}
+steps:
+  - id: show
+    lua: return params.instance
+tests:
+  - name: the test's alert is normalised as exec --alert does
+    alert: {alerts: [{status: firing, labels: {alertname: X, instance: db-9}}]}
+    expect:
+      status: ok
+YAML
+"$BIN" exec "$TMP/fromalert.yaml" --alert "$TMP/alert.json" --output json > "$TMP/fa.json" 2>&1
+ainc=$(grep -o '"incident": "INC-[0-9]*"' "$TMP/fa.json" | head -1 | grep -o 'INC-[0-9]*')
+"$BIN" incident show "$ainc" --output json > "$TMP/fa-inc.json" 2>&1
+"$BIN" timeline "$ainc" --output json > "$TMP/fa-tl.json" 2>&1
+check "exec --alert: severity, fingerprint and start come from the alert" 'grep -q "\"severity\": \"SEV1\"" "$TMP/fa-inc.json" && grep -q "\"fingerprint\": \"4f6a1c2b9d3e8f70\"" "$TMP/fa-inc.json" && grep -q "\"started_at\": \"2026-11-24T05:59:30.123456Z\"" "$TMP/fa-inc.json"' "$(cat "$TMP/fa-inc.json")"
+check "exec --alert: the alert is the first event, params filled from it" '[ "$(grep -m1 -o "\"kind\": \"[a-z.]*\"" "$TMP/fa-tl.json")" = "\"kind\": \"alert\"" ] && grep -q "\"value\": \"db-7\"" "$TMP/fa.json"' "$(head -c 1500 "$TMP/fa-tl.json")"
+sed -i 's/    expect:/    expect:\n      findings: []/' "$TMP/fromalert.yaml"
+cat >> "$TMP/fromalert.yaml" <<'YAML'
+  - name: the instance arrives
+    alert: {alerts: [{status: firing, labels: {alertname: X, instance: db-9}}]}
+    expect:
+      steps: {show: ok}
+YAML
+printf '  - id: check\n    lua: if params.instance ~= "db-9" then fail("instance is " .. tostring(params.instance)) end\n' > "$TMP/extra.yaml"
+awk -v extra="$(cat "$TMP/extra.yaml")" '{print} /^    lua: return params.instance$/ {print extra}' "$TMP/fromalert.yaml" > "$TMP/fromalert2.yaml"
+"$BIN" test "$TMP/fromalert2.yaml" > "$TMP/fa-test.out" 2>&1; rc=$?
+check "runbook test normalises an Alertmanager-shaped alert like exec" '[ $rc = 0 ]' "$(cat "$TMP/fa-test.out")"
+
+# A target whose connection hangs costs one timeout, not one per step.
+hport=$(free_port)
+python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(60)' "$hport" &
+hung=$!
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$hport") 2>/dev/null && break; sleep 0.1; done
+cat > "$TMP/hung.yaml" <<YAML
+runbook: hung
+title: four steps against a listener that never answers
+targets:
+  db: {type: postgres, dsn: "postgres://ops@127.0.0.1:$hport/x"}
+steps:
+  - {id: a, sql: SELECT 1, timeout: 2s}
+  - {id: b, sql: SELECT 2, timeout: 2s}
+  - {id: c, sql: SELECT 3, timeout: 2s}
+  - {id: d, sql: SELECT 4, timeout: 2s}
+YAML
+start=$(date +%s%N)
+"$BIN" exec "$TMP/hung.yaml" --output json > "$TMP/hung.json" 2>&1
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+kill "$hung" 2>/dev/null
+check "a dead target fails once: 4 steps in one timeout ($took ms, not 8000)" '[ $took -lt 4500 ] && [ "$(grep -c "\"status\": \"timeout\"" "$TMP/hung.json")" = 4 ] && grep -q "not tried again" "$TMP/hung.json"' "$(grep -n 'error\|status' "$TMP/hung.json")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
