@@ -47,5 +47,6 @@ int cmd_exec(int argc, char **argv, struct globals *g);
 int cmd_test(int argc, char **argv, struct globals *g);
 int cmd_incident(int argc, char **argv, struct globals *g);
 int cmd_timeline(int argc, char **argv, struct globals *g);
+int cmd_store(int argc, char **argv, struct globals *g);
 
 #endif

@@ -6,7 +6,9 @@
 #include "fixture.h"
 #include "path.h"
 #include "report.h"
+#include "redact.h"
 #include "store.h"
+#include "store_sync.h"
 #include "util.h"
 
 #include <errno.h>
@@ -144,7 +146,7 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 	char *err = NULL;
 	struct timeline tl = {0};
 	struct runbook *rb = runbook_find(argv[optind], g->runbooks, &d, &err);
-	json_t *alert = NULL, *params = NULL;
+	json_t *alert = NULL, *params = NULL, *fallback = NULL;
 	if (!rb) {
 		if (err)
 			fprintf(stderr, "runbook exec: %s\n", err);
@@ -171,13 +173,33 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 	o.alert = alert;
 	/* the timeline: a real run records to an incident; a dry run does not */
 	if (!o.dry_run) {
-		if (!(tl.store = store_open(g->store, &err))) {
-			fprintf(stderr, "runbook exec: the timeline store is unavailable, so nothing runs: %s\n"
-					"(--dry-run runs without it)\n", err);
+		/* the store is the record, not a dependency: unreachable, the run
+		 * records locally and `runbook store sync` copies it later */
+		if (!(tl.store = store_open_or_fallback(g->store, &fallback, &err))) {
+			char *safe = redact_dsn(err);
+			fprintf(stderr, "runbook exec: the timeline store is unavailable, so nothing runs: %s\n", safe);
+			free(safe);
 			goto fail;
 		}
+		if (fallback) {
+			char *safe = redact_dsn(json_string_value(json_object_get(fallback, "reason")));
+			json_object_set_new(fallback, "reason", json_string(safe));
+			fprintf(stderr, "runbook exec: the configured store cannot be reached (%s);\n"
+					"  recording into the local fallback store %s instead; `runbook store sync` copies it "
+					"there later\n", safe, json_string_value(json_object_get(fallback, "path")));
+			free(safe);
+		}
 		tl.actor = store_actor();
-		if (o.incident) {
+		if (o.incident && fallback) { /* the incident lives in the store we cannot reach */
+			json_t *f = json_pack("{s:s, s:s, s:s, s:s?, s:s}", "title", rb->title, "severity", rb->severity,
+					      "runbook", rb->id, "component", rb->component, "joins", o.incident);
+			int bad = store_incident_create(tl.store, f, tl.actor, &tl.id, &err);
+			json_decref(f);
+			if (bad) {
+				fprintf(stderr, "runbook exec: cannot record in the fallback store: %s\n", err);
+				goto fail;
+			}
+		} else if (o.incident) {
 			json_t *inc = store_incident_get(tl.store, o.incident, &err);
 			if (!inc) {
 				fprintf(stderr, "runbook exec: %s\n", err);
@@ -224,6 +246,8 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 		report_header(&prog, rb, o.dry_run);
 	}
 	json_t *report = exec_run(rb, &o, &red);
+	if (fallback)
+		json_object_set(report, "store", fallback);
 	if (json)
 		report_json(stdout, report);
 	else
@@ -252,6 +276,7 @@ done:
 	diag_release(&d);
 	json_decref(params);
 	json_decref(alert);
+	json_decref(fallback);
 	json_decref(o.fixtures);
 	runbook_free(rb);
 out:

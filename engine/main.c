@@ -52,6 +52,11 @@ const struct command commands[] = {
 	 "  --verify               check the hash chain; names the first bad event (exit 1)\n"
 	 "  --utc                  times in UTC (default: local time)\n"
 	 "  --store URL            the store (see `runbook incident --help`)\n"},
+	{"store", cmd_store, "sync [--store URL]", "copy incidents from the local fallback store into the configured one",
+	 "  sync                   every incident recorded in the fallback store (when the configured\n"
+	 "                         store could not be reached) is copied, events in order, chains\n"
+	 "                         verified, then marked; running it again copies nothing twice\n"
+	 "  --store URL            the configured store (else RUNBOOK_STORE, else the default)\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 

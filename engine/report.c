@@ -339,6 +339,12 @@ void report_text(FILE *out, int color, json_t *report)
 		json_array_size(steps) == 1 ? "" : "s", counts[0], counts[1],
 		counts[2], counts[3], counts[4], json_array_size(findings), json_array_size(findings) == 1 ? "" : "s",
 		(long long)json_integer_value(json_object_get(report, "duration_ms")));
+	json_t *store = json_object_get(report, "store");
+	if (json_is_true(json_object_get(store, "fallback")))
+		fprintf(out, "%sstore: recorded in the local fallback store %s (the configured store: %s); "
+			"`runbook store sync` copies it there%s\n", color ? C_YELLOW : "",
+			json_string_value(json_object_get(store, "path")), json_string_value(json_object_get(store, "reason")),
+			color ? C_RESET : "");
 	if (inc)
 		fprintf(out, "incident %s (runbook timeline %s; runbook exec ... --incident %s joins it)\n", inc, inc, inc);
 }

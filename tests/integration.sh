@@ -127,7 +127,10 @@ check "bad severity exits 2" '[ $rc = 2 ]'
 rm -f "$TMP/ran"
 printf 'runbook: touch\ntitle: t\nsteps:\n  - {id: t, shell: "touch %s/ran"}\n' "$TMP" > "$TMP/touch.yaml"
 "$BIN" exec "$TMP/touch.yaml" --store "sqlite:/proc/1/nope/runbook.db" > "$TMP/nostore.out" 2>&1; rc=$?
-check "unusable store: exit 2, clear error, nothing ran" '[ $rc = 2 ] && grep -q "timeline store is unavailable" "$TMP/nostore.out" && [ ! -e "$TMP/ran" ]' "$(cat "$TMP/nostore.out")"
+check "unusable store: the run falls back to the local store and says so" '[ $rc = 0 ] && grep -q "recording into the local fallback store" "$TMP/nostore.out" && [ -e "$TMP/ran" ]' "$(cat "$TMP/nostore.out")"
+rm -f "$TMP/ran"
+XDG_STATE_HOME=/proc/1/nope "$BIN" exec "$TMP/touch.yaml" --store "sqlite:/proc/1/nope/runbook.db" > "$TMP/nostore.out" 2>&1; rc=$?
+check "no store and no fallback: exit 2, clear error, nothing ran" '[ $rc = 2 ] && grep -q "timeline store is unavailable" "$TMP/nostore.out" && grep -q "fallback store .* cannot be used either" "$TMP/nostore.out" && [ ! -e "$TMP/ran" ]' "$(cat "$TMP/nostore.out")"
 "$BIN" exec "$TMP/touch.yaml" --dry-run --store "sqlite:/proc/1/nope/runbook.db" > /dev/null 2>&1; rc=$?
 check "a dry run needs no store and records nothing" '[ $rc = 0 ]'
 

@@ -299,6 +299,35 @@ psql_admin -c "ALTER TABLE runbook_events DISABLE TRIGGER runbook_events_append_
 check "pg store: an edited event is detected and named" '[ $rc = 1 ] && grep -q "event 3 (step" "$TMP/verify.out"' "$(cat "$TMP/verify.out")"
 unset RUNBOOK_STORE
 
+# The store is the record, not a dependency: with the PostgreSQL store
+# down, exec still diagnoses into the local fallback store; sync moves it.
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+cat > "$TMP/down.yaml" <<'YAML'
+runbook: down
+title: diagnosis while the store is down
+steps:
+  - {id: look, shell: "echo still diagnosing"}
+YAML
+before=$(RUNBOOK_STORE="$DSN" "$BIN" incident list --output json | grep -c '"id": "INC-')
+as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop > /dev/null
+RUNBOOK_STORE="$DSN" "$BIN" exec "$TMP/down.yaml" --output json > "$TMP/down.json" 2> "$TMP/down.err"; rc=$?
+check "store down: exec still runs and says it fell back" '[ $rc = 0 ] && grep -q "still diagnosing" "$TMP/down.json" && grep -q "\"fallback\": true" "$TMP/down.json" && grep -q "recording into the local fallback store" "$TMP/down.err"' "rc=$rc $(cat "$TMP/down.err") $(head -c 600 "$TMP/down.json")"
+check "store down: the password of the store is not in the messages" '! grep -q "$RUNBOOK_TEST_PASSWORD" "$TMP/down.json" "$TMP/down.err"'
+RUNBOOK_STORE="$DSN" "$BIN" store sync > "$TMP/sync0.out" 2>&1; rc=$?
+check "store sync while the store is still down: exit 1, nothing lost" '[ $rc = 1 ] && grep -q "cannot be reached yet" "$TMP/sync0.out"' "rc=$rc $(cat "$TMP/sync0.out")"
+as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w start > /dev/null
+RUNBOOK_STORE="$DSN" "$BIN" store sync > "$TMP/sync1.out" 2>&1; rc1=$?
+new=$(grep -o -- "-> INC-[0-9]*" "$TMP/sync1.out" | cut -c4-)
+RUNBOOK_STORE="$DSN" "$BIN" store sync > "$TMP/sync2.out" 2>&1; rc2=$?
+after=$(RUNBOOK_STORE="$DSN" "$BIN" incident list --output json | grep -c '"id": "INC-')
+check "store sync copies the fallback incident, its chain verified" '[ $rc1 = 0 ] && [ -n "$new" ] && RUNBOOK_STORE="$DSN" "$BIN" timeline "$new" | grep -q "step look: ok" && RUNBOOK_STORE="$DSN" "$BIN" timeline "$new" --verify > /dev/null' "rc=$rc1 $(cat "$TMP/sync1.out")"
+check "store sync again copies nothing twice" '[ $rc2 = 0 ] && grep -q "nothing to sync" "$TMP/sync2.out" && [ "$after" = $((before + 1)) ]' "before=$before after=$after $(cat "$TMP/sync2.out")"
+# a crash between the copy and its mark: the copy is found by its origin
+sqlite3 "$XDG_STATE_HOME/runbook/fallback.db" "DROP TRIGGER events_append_only_delete; DELETE FROM events WHERE kind = 'store.synced'"
+RUNBOOK_STORE="$DSN" "$BIN" store sync > "$TMP/sync3.out" 2>&1; rc3=$?
+after3=$(RUNBOOK_STORE="$DSN" "$BIN" incident list --output json | grep -c '"id": "INC-')
+check "a copy whose mark was lost is not copied again" '[ $rc3 = 0 ] && [ "$after3" = "$after" ] && grep -q -- "-> $new" "$TMP/sync3.out"' "after=$after after3=$after3 $(cat "$TMP/sync3.out")"
+
 # The store's Check suite, the one SQLite passes, on this PostgreSQL.
 (cd "$ROOT/tests" && RUNBOOK_TEST_PG_DSN="$DSN" CK_RUN_SUITE=store-pg ./check_runbook) > "$TMP/store-pg.out" 2>&1
 check "pg store: the store suite passes on PostgreSQL" 'grep -q "100%: Checks: 3, Failures: 0, Errors: 0" "$TMP/store-pg.out"' "$(cat "$TMP/store-pg.out")"
