@@ -46,11 +46,34 @@ struct sshhost {
 	LIBSSH2_SESSION *s;
 };
 
+/* A host whose connection failed: later steps fail at once with this. */
+struct sshfail {
+	char *key, *err, *step;
+	int timed_out;
+};
+
 struct sshpool {
 	struct background bg;   /* its mutex guards the pool too */
 	struct sshhost **h;     /* idle sessions (NULL: taken) */
 	size_t n;
+	struct sshfail *fail;
+	size_t nfail;
 };
+
+/* Called with the pool locked: remembers that a host's connection failed
+ * (step NULL: in the background). */
+static void remember_failure(struct sshpool *pool, const char *key, const char *step, const char *err, int timed_out)
+{
+	for (size_t i = 0; i < pool->nfail; i++)
+		if (!strcmp(pool->fail[i].key, key))
+			return;
+	pool->fail = xrealloc(pool->fail, (pool->nfail + 1) * sizeof *pool->fail);
+	struct sshfail *f = &pool->fail[pool->nfail++];
+	f->key = xstrdup(key);
+	f->err = xstrdup(err ? err : "cannot connect");
+	f->step = step ? xstrdup(step) : NULL;
+	f->timed_out = timed_out;
+}
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static void ssh_lib_init(void)
@@ -408,9 +431,13 @@ static void resolve_host(json_t *target, const char *alias, struct ssh_host_conf
 	free(confpath);
 }
 
-static char *host_key(const struct ssh_host_config *cfg)
+/* What makes two sessions the same: the host, the user, and how the host
+ * was verified and we authenticated (a host checked against one
+ * known_hosts file is not checked against another). */
+static char *host_key(const struct ssh_host_config *cfg, const char *known)
 {
-	return xasprintf("%s@%s:%d", cfg->user, cfg->hostname, cfg->port);
+	return xasprintf("%s@%s:%d known_hosts=%s identity=%s", cfg->user, cfg->hostname, cfg->port, known,
+			 cfg->identity ? cfg->identity : "");
 }
 
 static char *known_hosts_path(json_t *target)
@@ -433,29 +460,50 @@ static struct sshhost *take_idle(struct sshpool *pool, const char *key)
 
 /* An idle session to the host, one being opened in the background (waited
  * for), or a new one. */
-static struct sshhost *pool_get(struct job *j, struct ssh_host_config *cfg, char **err)
+static struct sshhost *pool_get(struct job *j, struct ssh_host_config *cfg, char **err, int *timed_out)
 {
 	struct action_call *call = j->call;
 	struct sshpool *pool = j->pool;
-	char *key = host_key(cfg);
+	char *known = known_hosts_path(call->target);
+	char *key = host_key(cfg, known);
 	pthread_mutex_lock(&pool->bg.mu);
 	struct sshhost *h;
 	while (!(h = take_idle(pool, key)) && background_pending(&pool->bg, key) && !interrupted &&
 	       now_ms() < call->deadline_ms)
 		background_wait(&pool->bg);
+	/* once a host's connection failed, later steps fail at once (a step's
+	 * own retries try again) */
+	for (size_t i = 0; !h && i < pool->nfail; i++) {
+		struct sshfail *f = &pool->fail[i];
+		if (strcmp(f->key, key) || (f->step && !strcmp(f->step, call->step_id)))
+			continue;
+		*err = xasprintf("%s (the connection failed earlier in this run: not tried again)", f->err);
+		*timed_out = f->timed_out;
+		pthread_mutex_unlock(&pool->bg.mu);
+		free(key);
+		free(known);
+		return NULL;
+	}
 	pthread_mutex_unlock(&pool->bg.mu);
 	if (h) {
 		free(key);
+		free(known);
 		return h;
 	}
-	char *known = known_hosts_path(call->target);
 	h = open_host(cfg, known, call->deadline_ms, err);
 	free(known);
-	if (h)
+	if (h) {
 		h->key = key;
-	else
-		free(key);
-	return h;
+		return h;
+	}
+	*timed_out = now_ms() >= call->deadline_ms;
+	if (!interrupted) {
+		pthread_mutex_lock(&pool->bg.mu);
+		remember_failure(pool, key, call->step_id, *err, *timed_out);
+		pthread_mutex_unlock(&pool->bg.mu);
+	}
+	free(key);
+	return NULL;
 }
 
 /* Called with the pool locked. */
@@ -484,19 +532,21 @@ static void run_job(struct job *j)
 	resolve_host(call->target, j->alias, &cfg);
 	j->result = json_object();
 	j->status = ST_FAILED;
-	struct sshhost *h = pool_get(j, &cfg, &j->err);
+	int timed_out = 0;
+	struct sshhost *h = pool_get(j, &cfg, &j->err, &timed_out);
 	ssh_host_config_release(&cfg);
 	if (!h) {
 		if (interrupted)
 			j->status = ST_FAILED;
-		else if (now_ms() >= call->deadline_ms)
+		else if (timed_out)
 			j->status = ST_TIMEOUT;
 		json_object_set_new(j->result, "exit_code", json_null());
 		json_object_set_new(j->result, "signal", json_null());
 		return;
 	}
 	int64_t deadline = call->deadline_ms;
-	int w = 0, broken = 0, timed_out = 0, stopped = 0;
+	int w = 0, broken = 0, stopped = 0;
+	timed_out = 0;
 	LIBSSH2_CHANNEL *ch = NULL;
 	while (!(ch = libssh2_channel_open_session(h->s)) && libssh2_session_last_errno(h->s) == LIBSSH2_ERROR_EAGAIN &&
 	       !(w = wait_session(h, deadline)))
@@ -652,17 +702,19 @@ static void *warm_main(void *arg)
 	struct warm *w = arg;
 	char *err = NULL;
 	struct sshhost *h = open_host(&w->cfg, w->known, w->deadline, &err);
-	free(err); /* the step that needs the host connects again and says why */
-	/* no longer pending and (if it worked) idle in the pool, in one step:
-	 * a waiting step sees one or the other, never neither */
+	/* no longer pending and idle in the pool (or remembered as failed), in
+	 * one step: a waiting step sees one or the other, never neither */
 	pthread_mutex_lock(&w->pool->bg.mu);
 	background_done(&w->pool->bg, w->key);
 	if (h) {
 		h->key = w->key;
 		w->key = NULL;
 		put_locked(w->pool, h);
+	} else if (!interrupted) {
+		remember_failure(w->pool, w->key, NULL, err, now_ms() >= w->deadline);
 	}
 	pthread_mutex_unlock(&w->pool->bg.mu);
+	free(err);
 	ssh_host_config_release(&w->cfg);
 	free(w->known);
 	free(w->key);
@@ -682,8 +734,8 @@ static void ssh_warm(struct action_env *env, const char *target_name, json_t *ta
 		struct warm *w = xcalloc(1, sizeof *w);
 		w->pool = pool;
 		resolve_host(target, json_string_value(a), &w->cfg);
-		w->key = host_key(&w->cfg);
 		w->known = known_hosts_path(target);
+		w->key = host_key(&w->cfg, w->known);
 		w->deadline = deadline_ms;
 		pthread_mutex_lock(&pool->bg.mu);
 		int busy = 0;
@@ -785,6 +837,12 @@ static void ssh_release(struct action_env *env)
 	for (size_t i = 0; i < pool->n; i++)
 		host_free(pool->h[i]);
 	free(pool->h);
+	for (size_t i = 0; i < pool->nfail; i++) {
+		free(pool->fail[i].key);
+		free(pool->fail[i].err);
+		free(pool->fail[i].step);
+	}
+	free(pool->fail);
 	free(pool);
 	env->slot[action_ssh.slot] = NULL;
 }

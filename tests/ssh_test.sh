@@ -144,11 +144,15 @@ steps:
   - id: up
     timeout: 10s
     ssh: "echo up"
+  - id: again
+    timeout: 10s
+    ssh: "echo again"
 YAML
 start=$(date +%s%N)
 "$BIN" exec "$TMP/fan.yaml" --output json > "$TMP/fan.json" 2>&1
 took=$(( ($(date +%s%N) - start) / 1000000 ))
-check "fan-out: 20 hosts ok" '[ "$(grep -c "\"stdout\": \"up\\\\n\"" "$TMP/fan.json")" = 20 ]' "$(head -c 2000 "$TMP/fan.json")"
+check "fan-out: 20 hosts ok" '[ "$(grep -c "\"stdout\": \"up\\\\n\"" "$TMP/fan.json")" = 20 ] && [ "$(grep -c "\"stdout\": \"again\\\\n\"" "$TMP/fan.json")" = 20 ]' "$(head -c 2000 "$TMP/fan.json")"
+check "fan-out: the dead host is tried once (in the background), not again by each step" '[ "$(grep -c "Connection refused.*not tried again" "$TMP/fan.json")" = 2 ]' "$(grep -n "refused" "$TMP/fan.json")"
 check "fan-out: the dead host failed with a clear error" 'grep -q "Connection refused" "$TMP/fan.json" && grep -q "1 of 21 hosts failed or timed out" "$TMP/fan.json"'
 check "fan-out: step status is the worst" 'grep -q "^      \"status\": \"failed\"" "$TMP/fan.json"'
 check "fan-out: the dead host did not hold the others ($took ms, deadline 10000)" '[ $took -lt 8000 ]'
