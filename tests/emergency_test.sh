@@ -88,6 +88,11 @@ for _ in $(seq 30); do [ "$(clients)" = 16 ] && break; sleep 0.1; done
 check "the oldest non-superuser session is gone, the backup is not" '[ "$(admin -c "SELECT count(*) FROM pg_stat_activity WHERE pid = $oldest")" = 0 ] && [ "$(admin -c "SELECT count(*) FROM pg_stat_activity WHERE pid = $backup")" = 1 ] && [ "$(clients)" = 16 ]' "oldest=$oldest backup=$backup clients=$(clients)"
 check "an ordinary client gets in again" 'psql -qAtX "$APP" -c "SELECT 1" > /dev/null 2>&1'
 
+# Without pg_monitor, other roles' sessions are hidden: said, not silently under-counted.
+"$BIN" exec db-connections --target primary="$APP" --output json > "$TMP/app.json" 2>&1
+check "without pg_monitor: visibility limited is a warning (the backup is hidden)" 'grep -q "visibility limited: 1 sessions of other roles are hidden from role app" "$TMP/app.json"' "$(grep -n message "$TMP/app.json")"
+check "without pg_monitor the app role cannot run the remediation either (it is not asked to)" '[ "$(field "$TMP/app.json" terminate status)" != "\"ok\"" ]'
+
 # The remediation re-checks at terminate time: a pid whose session changed
 # since the diagnosis saw it is not terminated.
 victim=$(admin -c "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60%' AND usename = 'app' AND pid <> pg_backend_pid() ORDER BY query_start LIMIT 1")
