@@ -276,6 +276,23 @@ check "text output shows control characters escaped, none raw" 'grep -qF "\\x1b]
 check "JSON output stays exact" 'grep -qF "\\u001b]0;pwned\\u0007\\u001b[2J\\rafter" "$TMP/evil.json"' "$(cat "$TMP/evil.json")"
 check "floats print in their shortest form" 'grep -q "\"g\": 0.3,\?$" "$TMP/evil.json" && grep -q "0.3 " "$TMP/evil.out"' "$(grep -n '"[fg]"' "$TMP/evil.json")"
 
+# Text from a LATIN1 database arrives as UTF-8; numerics past a double's
+# precision arrive exact, as text.
+as_admin() { psql -qAtX "postgres://postgres:pg-admin-pw@127.0.0.1:$PGTESTPORT/postgres" "$@"; }
+as_admin -c "CREATE DATABASE latin ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0 OWNER runbook" > /dev/null
+cat > "$TMP/enc.yaml" <<'YAML'
+runbook: enc
+title: encodings and precision
+targets:
+  db: {type: postgres, dsn: "${env.ENC_DSN}"}
+steps:
+  - id: q
+    sql: SELECT 'café ' || chr(233) AS s, 12345678901234567890.123456789::numeric AS big, 2.5::numeric AS small
+YAML
+ENC_DSN="postgres://runbook:$RUNBOOK_TEST_PASSWORD@127.0.0.1:$PGTESTPORT/latin" "$BIN" exec "$TMP/enc.yaml" --output json > "$TMP/enc.json" 2>&1
+check "a LATIN1 database's text arrives readable (client_encoding UTF8)" 'grep -q "\"s\": \"café é\"" "$TMP/enc.json"' "$(grep -n '"s"\|error' "$TMP/enc.json")"
+check "numeric beyond double precision arrives exact, as a string; small ones as numbers" 'grep -q "\"big\": \"12345678901234567890.123456789\"" "$TMP/enc.json" && grep -q "\"small\": 2.5" "$TMP/enc.json"' "$(grep -n '"big"\|"small"' "$TMP/enc.json")"
+
 # The timeline on the PostgreSQL store: the same commands as on SQLite.
 export RUNBOOK_STORE="$DSN"
 "$BIN" exec "$TMP/types.yaml" > /dev/null 2>&1
