@@ -16,9 +16,13 @@
 #define EXIT_USAGE 2
 #define EXIT_INTERRUPTED 130
 
+struct config;
+
 struct globals {
 	const char *runbooks; /* --runbooks DIR[:DIR...] */
 	const char *store;    /* --store URL */
+	const char *config_path; /* --config FILE */
+	struct config *cfg;   /* the configuration (defaults when there is no file) */
 };
 
 struct command {
@@ -48,5 +52,7 @@ int cmd_test(int argc, char **argv, struct globals *g);
 int cmd_incident(int argc, char **argv, struct globals *g);
 int cmd_timeline(int argc, char **argv, struct globals *g);
 int cmd_store(int argc, char **argv, struct globals *g);
+int cmd_match(int argc, char **argv, struct globals *g);
+int cmd_triage(int argc, char **argv, struct globals *g);
 
 #endif

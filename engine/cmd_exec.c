@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "alert.h"
 #include "cli.h"
+#include "config.h"
 #include "exec.h"
 #include "fixture.h"
 #include "path.h"
@@ -211,7 +212,7 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 			json_t *f = json_pack("{s:s, s:s, s:s, s:s?}", "title", rb->title, "severity", rb->severity, "runbook",
 					      rb->id, "component", rb->component);
 			if (alert) { /* the incident is the alert's: its severity, fingerprint, start */
-				const char *sev = alert_severity(alert);
+				const char *sev = alert_severity(alert, NULL);
 				char started[40];
 				if (sev)
 					json_object_set_new(f, "severity", json_string(sev));
@@ -238,6 +239,13 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 
 	struct redactor red;
 	redact_init(&red);
+	o.limits = &g->cfg->limits;
+	o.output_cap = g->cfg->output_cap;
+	o.row_cap = g->cfg->row_cap;
+	size_t si;
+	json_t *sv;
+	json_array_foreach(g->cfg->secrets, si, sv) /* the config's ${env.NAME} values */
+		redact_add(&red, json_string_value(sv));
 	struct progress prog;
 	progress_init(&prog, json ? stderr : stdout, &red);
 	if (!json || prog.tty) {

@@ -539,8 +539,8 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	r.o = o;
 	r.red = red;
 	r.findings = json_array();
-	r.env.output_cap = ACTION_OUTPUT_CAP;
-	r.env.row_cap = ACTION_ROW_CAP;
+	r.env.output_cap = o->output_cap ? o->output_cap : ACTION_OUTPUT_CAP;
+	r.env.row_cap = o->row_cap ? o->row_cap : ACTION_ROW_CAP;
 	r.env.secret = on_secret;
 	r.env.secret_ud = &r;
 	struct timespec now;

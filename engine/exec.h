@@ -26,6 +26,7 @@ struct exec_opts {
 	json_t *target_dsn;   /* target name -> DSN override, or NULL */
 	const char *incident; /* incident id, or NULL */
 	const struct sandbox_limits *limits;
+	size_t output_cap, row_cap; /* per step; 0: the defaults */
 	/* timeline: called for runbook.started, each step, each finding and
 	 * runbook.finished, with redacted data; a non-zero return (the store
 	 * failed) stops the run (may be NULL) */

@@ -3,6 +3,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "config.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -37,6 +38,14 @@ const struct command commands[] = {
 	{"test", cmd_test, "[FILE|DIR]...", "run every runbook's tests: hermetically, dry-run with fixtures",
 	 "  With no argument, tests every runbook on the runbook path.\n"
 	 "  Prints one line per test and 'N passed, N failed'; exits 1 when a test fails.\n"},
+	{"match", cmd_match, "[--alert FILE|-] [--explain] [--output text|json]",
+	 "rank the runbooks for each alert of a payload, and say why",
+	 "  --alert FILE|-         the payload: Alertmanager, Grafana, PagerDuty v3 or generic JSON\n"
+	 "                         (default: standard input)\n"
+	 "  --explain              every runbook, each matcher and condition: held or failed, and\n"
+	 "                         the value seen\n"
+	 "  --output text|json     json: {\"alerts\": [{\"alert\", \"matches\": [...]}]}\n"
+	 "  Exit status: 0 some runbook matches, 1 none does, 2 a bad payload.\n"},
 	{"incident", cmd_incident,
 	 "open --title TEXT [--severity SEVn] [--runbook ID] [--component NAME]\n"
 	 "       | list [--output json] | show ID [--output json] | ack ID\n"
@@ -122,6 +131,8 @@ static void usage(FILE *out)
 	fprintf(out, "\nGlobal options:\n"
 		     "  --runbooks DIR[:DIR]   where to find runbooks (else RUNBOOK_PATH, ./runbooks,\n"
 		     "                         $XDG_CONFIG_HOME/runbook/runbooks, the installed library)\n"
+		     "  --config FILE          the configuration (else RUNBOOK_CONFIG, else\n"
+		     "                         $XDG_CONFIG_HOME/runbook/config.yaml if it exists)\n"
 		     "  --store URL            the incident store: sqlite:PATH (default\n"
 		     "                         $XDG_STATE_HOME/runbook/runbook.db) or a PostgreSQL\n"
 		     "                         URI/conninfo; else RUNBOOK_STORE\n"
@@ -145,6 +156,10 @@ int main(int argc, char **argv)
 			g.runbooks = argv[++i];
 		} else if (!strncmp(argv[i], "--runbooks=", 11)) {
 			g.runbooks = argv[i] + 11;
+		} else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			g.config_path = argv[++i];
+		} else if (!strncmp(argv[i], "--config=", 9)) {
+			g.config_path = argv[i] + 9;
 		} else if (!strcmp(argv[i], "--store") && i + 1 < argc) {
 			g.store = argv[++i];
 		} else if (!strncmp(argv[i], "--store=", 8)) {
@@ -180,6 +195,25 @@ int main(int argc, char **argv)
 			return EXIT_OK;
 		}
 	}
+	/* the config file: its errors stop every command, like a broken runbook */
+	struct config cfg;
+	struct diag_list d;
+	diag_init(&d);
+	if (config_load(g.config_path, &cfg, &d)) {
+		diag_print(&d, stderr);
+		diag_release(&d);
+		config_release(&cfg);
+		return EXIT_USAGE;
+	}
+	diag_release(&d);
+	g.cfg = &cfg;
+	/* the command line, then the environment, then the config */
+	if (!g.store && !(getenv("RUNBOOK_STORE") && *getenv("RUNBOOK_STORE")))
+		g.store = cfg.store;
+	if (!g.runbooks && !(getenv("RUNBOOK_PATH") && *getenv("RUNBOOK_PATH")))
+		g.runbooks = cfg.runbooks;
 	install_interrupt_handler();
-	return c->fn(argc - i, argv + i, &g);
+	int rc = c->fn(argc - i, argv + i, &g);
+	config_release(&cfg);
+	return rc;
 }

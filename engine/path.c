@@ -254,3 +254,49 @@ int runbook_collect(int argc, char **argv, const char *opt, struct strlist *file
 	strlist_free(&dirs);
 	return 0;
 }
+
+int runbook_catalog(const char *opt, struct runbook ***out, size_t *n, struct diag_list *broken)
+{
+	struct strlist files = {0};
+	char *err = NULL;
+	*out = NULL;
+	*n = 0;
+	if (runbook_collect(0, NULL, opt, &files, &err)) {
+		diag_add(broken, "runbook path", 0, 0, "%s", err);
+		free(err);
+		return -1;
+	}
+	struct runbook **rbs = xcalloc(files.n ? files.n : 1, sizeof *rbs);
+	size_t count = 0;
+	for (size_t i = 0; i < files.n; i++) {
+		struct diag_list d;
+		diag_init(&d);
+		struct runbook *rb = runbook_load(files.v[i], &d);
+		if (!rb) {
+			if (d.n)
+				diag_add(broken, d.items[0].file, d.items[0].line, d.items[0].col, "%s (the runbook does not load)",
+					 d.items[0].msg);
+			diag_release(&d);
+			continue;
+		}
+		diag_release(&d);
+		int dup = 0;
+		for (size_t k = 0; k < count && !dup; k++)
+			dup = !strcmp(rbs[k]->id, rb->id);
+		if (dup) /* the first file that defines an id wins */
+			runbook_free(rb);
+		else
+			rbs[count++] = rb;
+	}
+	strlist_free(&files);
+	*out = rbs;
+	*n = count;
+	return 0;
+}
+
+void runbook_catalog_free(struct runbook **rbs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		runbook_free(rbs[i]);
+	free(rbs);
+}

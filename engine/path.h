@@ -30,7 +30,11 @@ int runbook_files(const char *path, struct strlist *files, char **err);
  */
 struct runbook *runbook_find(const char *name, const char *opt, struct diag_list *diags, char **err);
 
-
+/* Every runbook on the path that loads, the first of each id (new list in
+ * *out; free with runbook_catalog_free). Files that do not load are
+ * reported in broken (their first error each). */
+int runbook_catalog(const char *opt, struct runbook ***out, size_t *n, struct diag_list *broken);
+void runbook_catalog_free(struct runbook **rbs, size_t n);
 
 /* Every runbook file on the path, or under the given FILE|DIR arguments
  * when there are any. A missing argument is an error (*err). */

@@ -4,6 +4,7 @@
  */
 #include "runbook.h"
 #include "fixture.h"
+#include "match.h"
 #include "template.h"
 #include "util.h"
 #include "../actions/action.h"
@@ -318,7 +319,7 @@ static int is_severity(const char *s)
 
 static void load_symptoms(struct ld *l, const struct ynode *n)
 {
-	static const char *const keys[] = {"alertname", "labels", "annotations", "text", "severity", NULL};
+	static const char *const keys[] = {"alertname", "labels", "annotations", "matchers", "text", "severity", NULL};
 	if (!n)
 		return;
 	if (n->type != YN_SEQ) {
@@ -365,6 +366,32 @@ static void load_symptoms(struct ld *l, const struct ynode *n)
 						regfree(&re);
 				}
 			}
+		}
+		const struct ynode *ms = ynode_get(m, "matchers");
+		if (ms && ms->type != YN_SEQ)
+			err(l, ms, "'matchers' must be a list like ['service=\"postgres\"', 'env!=\"staging\"']");
+		for (size_t j = 0; ms && ms->type == YN_SEQ && j < ms->n; j++) {
+			const struct ynode *x = ms->kids[j];
+			char *name, *value, *why;
+			const char *op;
+			if (x->type != YN_SCALAR) {
+				err(l, x, "a matcher is a string like 'service=\"postgres\"'");
+				continue;
+			}
+			if (match_parse_matcher(x->str, &name, &op, &value, &why)) {
+				err(l, x, "%s", why);
+				free(why);
+				continue;
+			}
+			regex_t re;
+			char *anchored = xasprintf("^(%s)$", value);
+			if (op[1] == '~' && regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB))
+				err(l, x, "invalid regular expression '%s' in matcher", value);
+			else if (op[1] == '~')
+				regfree(&re);
+			free(anchored);
+			free(name);
+			free(value);
 		}
 		const struct ynode *t = ynode_get(m, "text");
 		if (t) {
