@@ -11,7 +11,7 @@ DATADIR = $(PREFIX)/share/runbook
 MANDIR = $(PREFIX)/share/man/man1
 
 CC ?= cc
-PKGS = lua5.4 yaml-0.1 jansson libpq libssh2 sqlite3 libcrypto
+PKGS = lua5.4 yaml-0.1 jansson libpq libssh2 sqlite3 libcrypto libcurl
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-missing-field-initializers \
 	  $(shell pkg-config --cflags $(PKGS)) -DRUNBOOK_DATADIR='"$(DATADIR)"' -MMD -MP
@@ -23,10 +23,10 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 ENGINE = engine/util.o engine/text.o engine/diag.o engine/yaml_tree.o engine/runbook.o engine/template.o \
-	 engine/redact.o engine/config.o engine/fixture.o engine/exec.o engine/report.o engine/path.o engine/alert.o engine/match.o engine/store.o engine/store_sqlite.o engine/store_pg.o \
+	 engine/redact.o engine/config.o engine/fixture.o engine/exec.o engine/report.o engine/path.o engine/alert.o engine/match.o engine/notifier.o engine/triage.o engine/store.o engine/store_sqlite.o engine/store_pg.o \
 	 engine/store_sync.o engine/incident.o
 COMMANDS = engine/cmd_list.o engine/cmd_show.o engine/cmd_check.o engine/cmd_exec.o engine/cmd_test.o \
-	   engine/cmd_incident.o engine/cmd_timeline.o engine/cmd_store.o engine/cmd_match.o
+	   engine/cmd_incident.o engine/cmd_timeline.o engine/cmd_store.o engine/cmd_match.o engine/cmd_triage.o
 ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/sql_lex.o actions/ssh.o actions/ssh_config.o actions/known_hosts.o actions/pending.o
 SANDBOX = sandbox/sandbox.o sandbox/pattern.o
 LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)
@@ -36,7 +36,7 @@ TESTS = tests/check_runbook.o tests/check_loader.o tests/check_sandbox.o tests/c
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-.PHONY: all check unit integration hostile emergency pg-integration ssh-integration bench install uninstall clean deps demo fuzz
+.PHONY: all check unit integration hostile triage emergency pg-integration ssh-integration bench install uninstall clean deps demo fuzz
 
 all: runbook
 
@@ -52,7 +52,7 @@ tests/%.o: tests/%.c
 tests/check_runbook: $(TESTS) librunbook.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
-check: unit integration hostile pg-integration emergency ssh-integration
+check: unit integration hostile triage pg-integration emergency ssh-integration
 
 unit: tests/check_runbook runbook
 	cd tests && RUNBOOK_BIN=$(CURDIR)/runbook ./check_runbook
@@ -67,6 +67,10 @@ hostile: runbook
 # against a real PostgreSQL the script starts and stops itself
 pg-integration: runbook tests/check_runbook
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/sql_test.sh
+
+# alert payloads through match and triage, real HTTP receivers for the notifiers
+triage: runbook
+	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/triage_test.sh
 
 # db-connections against a PostgreSQL whose every ordinary slot is taken
 emergency: runbook

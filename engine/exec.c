@@ -380,6 +380,11 @@ static enum step_status run_step(struct run *r, const struct rb_step *s, json_t 
 	const struct action *a = s->action;
 	char *err = NULL;
 	r->cur_deadline = now_ms() + s->timeout_ms;
+	if (s->mutates && r->o->no_mutate) {
+		json_object_set_new(res, "status", json_string("skipped"));
+		json_object_set_new(res, "reason", json_string(r->o->no_mutate));
+		return ST_SKIPPED;
+	}
 	if (s->when) {
 		json_t *v = NULL;
 		enum sandbox_limit st = sandbox_run(r->sb, s->when, 1, r->rb->file, s->when_line, r->cur_deadline, &v, &err);

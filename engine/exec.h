@@ -20,6 +20,7 @@ struct exec_opts {
 	int dry_run;
 	int apply;            /* run mutating steps */
 	int confirm;          /* ask at a prompt before each mutating step */
+	const char *no_mutate; /* mutating steps are skipped with this reason (triage) */
 	json_t *params;       /* typed parameter values (see exec_bind_params) */
 	json_t *alert;        /* normalised alert or NULL */
 	json_t *fixtures;     /* step id -> result, or NULL */

@@ -46,6 +46,14 @@ const struct command commands[] = {
 	 "                         the value seen\n"
 	 "  --output text|json     json: {\"alerts\": [{\"alert\", \"matches\": [...]}]}\n"
 	 "  Exit status: 0 some runbook matches, 1 none does, 2 a bad payload.\n"},
+	{"triage", cmd_triage, "[--alert FILE|-] [--output text|json]",
+	 "for each alert: dedupe into an incident, diagnose (never mutating), page the escalation target",
+	 "  --alert FILE|-         the payload (default: standard input)\n"
+	 "  --output text|json     text: one line per alert, `INC-n opened|updated|resolved|ignored\n"
+	 "                         RUNBOOK STATUS`; json: {\"alerts\": [{\"fingerprint\", \"incident\",\n"
+	 "                         \"action\", \"runbook\", \"severity\", \"status\"}]}\n"
+	 "  --config FILE          notifiers, routes, severity_map, components (see `man runbook`)\n"
+	 "  Exit status: 0 every alert recorded, 1 a diagnosis failed, 2 a bad payload.\n"},
 	{"incident", cmd_incident,
 	 "open --title TEXT [--severity SEVn] [--runbook ID] [--component NAME]\n"
 	 "       | list [--output json] | show ID [--output json] | ack ID\n"

@@ -306,7 +306,7 @@ static void check_lua(struct ld *l, const struct ynode *n, int is_expr, const st
 }
 
 static const char *const top_keys[] = {"runbook", "title", "description", "owner", "component", "severity",
-	"escalation", "tags", "symptoms", "params", "targets", "steps", "tests", NULL};
+	"escalation", "tags", "sequential", "symptoms", "dedupe_by", "params", "targets", "steps", "tests", NULL};
 static const char *const severities[] = {"SEV1", "SEV2", "SEV3", "SEV4", NULL};
 
 static int is_severity(const char *s)
@@ -1005,6 +1005,16 @@ struct runbook *runbook_parse(const char *file, const char *buf, size_t len, str
 		err(&l, tags, "'tags' must be a list of strings");
 	else if (tags)
 		rb->tags = ynode_to_json(tags);
+	rb->sequential = get_bool(&l, root, "sequential", 0);
+	const struct ynode *dd = ynode_get(root, "dedupe_by");
+	if (dd && dd->type != YN_SEQ) {
+		err(&l, dd, "'dedupe_by' must be a list of label names, like [alertname, instance]");
+	} else if (dd) {
+		for (size_t i = 0; i < dd->n; i++)
+			if (dd->kids[i]->type != YN_SCALAR || !*dd->kids[i]->str)
+				err(&l, dd->kids[i], "dedupe_by entries are label names");
+		rb->dedupe_by = ynode_to_json(dd);
+	}
 	const struct ynode *steps = ynode_get(root, "steps");
 	load_symptoms(&l, ynode_get(root, "symptoms"));
 	const struct ynode *sym = ynode_get(root, "symptoms");
@@ -1095,6 +1105,7 @@ void runbook_free(struct runbook *rb)
 	json_decref(rb->tags);
 	json_decref(rb->symptoms);
 	json_decref(rb->env_names);
+	json_decref(rb->dedupe_by);
 	ynode_free(rb->tree);
 	free(rb);
 }

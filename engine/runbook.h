@@ -65,6 +65,8 @@ struct runbook {
 	char *file;
 	char *id, *title, *description, *owner, *component, *severity;
 	json_t *escalation, *tags, *symptoms;
+	json_t *dedupe_by;   /* label names that make one incident, or NULL (the fingerprint) */
+	int sequential;      /* steps never overlap */
 	struct rb_param *params;
 	size_t nparams;
 	struct rb_target *targets;

@@ -55,6 +55,9 @@ void store_event_hash(const char *prev_hash, const char *canonical, char out[65]
  * NULL when intact, else a new description of the first bad event. */
 char *store_verify(json_t *events, long long *bad_seq);
 
+/* The one-line summary of an `alert` event. Returns a new string. */
+char *store_alert_summary(json_t *alert);
+
 /* "user@host" of whoever runs this process. Returns a new string. */
 char *store_actor(void);
 

@@ -31,9 +31,6 @@ extern const struct store_backend store_sqlite, store_pg;
 extern const char *const store_incident_cols[];
 extern const size_t store_nincident_cols;
 
-/* The one-line summary of an `alert` event. Returns a new string. */
-char *store_alert_summary(json_t *alert);
-
 /* A new event after prev_hash: fills time (40 bytes), hash (65 bytes) and
  * *data_text (compact JSON, caller frees). Returns -1 if not UTF-8. */
 int store_seal_event(const char *incident, long long seq, const char *kind, const char *actor, const char *summary,

@@ -10,6 +10,7 @@
  * synchronous_commit, on by default).
  */
 #define _POSIX_C_SOURCE 200809L
+#include "store.h"
 #include "store_backend.h"
 #include "util.h"
 

@@ -9,10 +9,14 @@
  * events; the hash chain shows any change made around them.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "store.h"
 #include "store_backend.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,8 +134,19 @@ static void *sq_open(const char *url, char **err)
 		return NULL;
 	}
 	sqlite3_busy_timeout(st->db, 30000);
-	if (exec_sql(st, "PRAGMA journal_mode=WAL", err) || exec_sql(st, "PRAGMA synchronous=FULL", err) ||
-	    exec_sql(st, "PRAGMA foreign_keys=ON", err) || migrate(st, err)) {
+	/* Two processes (or threads) creating the same new file at once must
+	 * not both set it up: switching a new database to WAL while another
+	 * connection already writes to it loses that connection's work. */
+	char *lockpath = xasprintf("%s.lock", st->path);
+	int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lockpath);
+	if (lock >= 0)
+		flock(lock, LOCK_EX);
+	int bad = exec_sql(st, "PRAGMA journal_mode=WAL", err) || exec_sql(st, "PRAGMA synchronous=FULL", err) ||
+		  exec_sql(st, "PRAGMA foreign_keys=ON", err) || migrate(st, err);
+	if (lock >= 0)
+		close(lock); /* and with it the lock */
+	if (bad) {
 		sq_close(st);
 		return NULL;
 	}

@@ -236,5 +236,11 @@ took=$(( ($(date +%s%N) - start) / 1000000 ))
 kill "$hung" 2>/dev/null
 check "a dead target fails once: 4 steps in one timeout ($took ms, not 8000)" '[ $took -lt 4500 ] && [ "$(grep -c "\"status\": \"timeout\"" "$TMP/hung.json")" = 4 ] && grep -q "not tried again" "$TMP/hung.json"' "$(grep -n 'error\|status' "$TMP/hung.json")"
 
+# Processes that create a new store at the same moment lose nothing.
+fresh="$TMP/fresh-state"
+for i in $(seq 6); do XDG_STATE_HOME="$fresh" "$BIN" incident open --title "race $i" > /dev/null 2>&1 & done
+wait
+check "six processes opening incidents in a new store at once: six incidents" '[ "$(XDG_STATE_HOME="$fresh" "$BIN" incident list --output json | grep -c "\"id\": \"INC-")" = 6 ]' "$(XDG_STATE_HOME="$fresh" "$BIN" incident list 2>&1)"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -1,0 +1,460 @@
+/* triage: alerts into diagnosed, escalated incidents. See triage.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "triage.h"
+#include "alert.h"
+#include "exec.h"
+#include "incident.h"
+#include "match.h"
+#include "notifier.h"
+#include "redact.h"
+#include "store.h"
+#include "store_sync.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define REPEAT_WINDOW_S (30 * 24 * 3600)
+
+char *triage_key(const struct runbook *rb, json_t *alert)
+{
+	if (rb && json_array_size(rb->dedupe_by)) {
+		struct sbuf sb;
+		sbuf_init(&sb);
+		size_t i;
+		json_t *n;
+		json_array_foreach(rb->dedupe_by, i, n) {
+			const char *name = json_string_value(n);
+			const char *v = json_string_value(json_object_get(json_object_get(alert, "labels"), name));
+			sbuf_addf(&sb, "%s%s=%s", i ? "," : "", name, v ? v : "");
+		}
+		return sbuf_detach(&sb);
+	}
+	const char *fp = json_string_value(json_object_get(alert, "fingerprint"));
+	return xstrdup(fp ? fp : "");
+}
+
+const char *triage_escalation_target(const struct runbook *rb, const char *severity)
+{
+	static const char *const order[] = {"SEV1", "SEV2", "SEV3", "SEV4"};
+	int at = 3;
+	for (int i = 0; i < 4; i++)
+		if (severity && !strcmp(order[i], severity))
+			at = i;
+	for (int i = at; rb && i >= 0; i--) {
+		const char *t = json_string_value(json_object_get(rb->escalation, order[i]));
+		if (t)
+			return t;
+	}
+	return NULL;
+}
+
+/* The component an incident concerns: the runbook's, else the config's
+ * first component that names the runbook or whose labels the alert has. */
+static const char *component_for(const struct config *cfg, const struct runbook *rb, json_t *alert)
+{
+	if (rb && rb->component)
+		return rb->component;
+	const char *name;
+	json_t *c;
+	json_object_foreach(cfg->components, name, c) {
+		size_t i;
+		json_t *r;
+		json_array_foreach(json_object_get(c, "runbooks"), i, r)
+			if (rb && json_is_string(r) && !strcmp(json_string_value(r), rb->id))
+				return name;
+		json_t *labels = json_object_get(c, "labels");
+		if (!json_object_size(labels))
+			continue;
+		int all = 1;
+		const char *k;
+		json_t *v;
+		json_object_foreach(labels, k, v) {
+			const char *have = json_string_value(json_object_get(json_object_get(alert, "labels"), k));
+			all &= have && json_is_string(v) && !strcmp(have, json_string_value(v));
+		}
+		if (all)
+			return name;
+	}
+	return NULL;
+}
+
+/* The incident with this key that is still open, else NULL (new ref);
+ * *last_resolved gets the newest resolved one (new ref) when asked. */
+static json_t *find_incident(struct store *st, const char *key, json_t **last_resolved)
+{
+	char *err = NULL;
+	json_t *all = store_incident_list(st, &err);
+	free(err);
+	json_t *open = NULL;
+	if (last_resolved)
+		*last_resolved = NULL;
+	size_t i;
+	json_t *inc;
+	json_array_foreach(all, i, inc) { /* newest first */
+		const char *fp = json_string_value(json_object_get(inc, "fingerprint"));
+		if (!fp || strcmp(fp, key))
+			continue;
+		const char *status = json_string_value(json_object_get(inc, "status"));
+		if (strcmp(status, "resolved") && !open)
+			open = json_incref(inc);
+		else if (!strcmp(status, "resolved") && last_resolved && !*last_resolved)
+			*last_resolved = json_incref(inc);
+	}
+	json_decref(all);
+	return open;
+}
+
+struct rec {
+	struct store *st;
+	const char *id, *actor;
+};
+
+static int record_event(void *ud, const char *kind, const char *summary, json_t *data, char **err)
+{
+	struct rec *r = ud;
+	return store_append(r->st, r->id, kind, r->actor, summary, data, err);
+}
+
+/* What one alert's triage needs. */
+struct item {
+	size_t index;
+	json_t *alert;          /* its own deep copy (threads share nothing) */
+	struct runbook *rb;     /* best match, or NULL */
+	char *key;
+	json_t *result;         /* the output line */
+	int failed;
+};
+
+struct ctx {
+	const struct triage *t;
+	struct store *st;
+	char *actor;
+};
+
+static void add_alert_event(struct ctx *c, const char *id, json_t *alert)
+{
+	char *s = store_alert_summary(alert), *err = NULL;
+	if (store_append(c->st, id, "alert", c->actor, s, alert, &err))
+		fprintf(stderr, "runbook triage: %s: cannot record the alert: %s\n", id, err);
+	free(err);
+	free(s);
+}
+
+/* Pages the escalation target and records every attempt. */
+static void escalate(struct ctx *c, const char *id, const struct runbook *rb, const char *severity, json_t *alert,
+		     json_t *findings, const char *status, const char *action, const struct redactor *red)
+{
+	if (!json_object_size(c->t->cfg->notifiers))
+		return;
+	const char *target = triage_escalation_target(rb, severity);
+	json_t *info = json_pack("{s:s, s:O, s:s, s:s, s:s?, s:O, s:O, s:O}", "incident", id, "title",
+				 json_object_get(alert, "summary") && json_is_string(json_object_get(alert, "summary"))
+					 ? json_object_get(alert, "summary") : json_object_get(alert, "name"),
+				 "severity", severity, "status", status, "runbook", rb ? rb->id : NULL, "summary",
+				 json_object_get(alert, "description"), "findings", findings ? findings : json_array(),
+				 "url", json_object_get(alert, "url"));
+	if (json_is_null(json_object_get(info, "title")))
+		json_object_set_new(info, "title", json_string(id));
+	json_t *attempts = notifier_send(c->t->cfg, target ? target : "default", info, action, red);
+	size_t i;
+	json_t *a;
+	json_array_foreach(attempts, i, a) {
+		char *err = NULL;
+		const char *nname = json_string_value(json_object_get(a, "notifier"));
+		char *summary = json_is_true(json_object_get(a, "delivered"))
+					? xasprintf("notified %s via %s (attempt %lld)", target ? target : "default", nname,
+						    (long long)json_integer_value(json_object_get(a, "attempt")))
+					: xasprintf("notifying %s via %s failed (attempt %lld): %s", target ? target : "default",
+						    nname, (long long)json_integer_value(json_object_get(a, "attempt")),
+						    json_string_value(json_object_get(a, "error")));
+		if (store_append(c->st, id, "notify", c->actor, summary, a, &err))
+			fprintf(stderr, "runbook triage: %s: cannot record a notification: %s\n", id, err);
+		free(err);
+		free(summary);
+	}
+	json_decref(attempts);
+	json_decref(info);
+}
+
+/* Runs the diagnosis of rb for the incident; returns its status. */
+static const char *diagnose(struct ctx *c, struct item *it, const char *id, const char *severity)
+{
+	const struct config *cfg = c->t->cfg;
+	json_t *params = NULL, *given = json_object();
+	char *err = NULL;
+	struct redactor red;
+	redact_init(&red);
+	size_t i;
+	json_t *sv;
+	json_array_foreach(cfg->secrets, i, sv)
+		redact_add(&red, json_string_value(sv));
+	const char *status = "failed";
+	json_t *findings = NULL;
+	if (exec_bind_params(it->rb, given, it->alert, &params, &err)) {
+		char *e2 = NULL;
+		json_t *d = json_pack("{s:s, s:s}", "runbook", it->rb->id, "error", err);
+		char *s = xasprintf("runbook %s cannot run: %s", it->rb->id, err);
+		store_append(c->st, id, "runbook.failed", c->actor, s, d, &e2);
+		free(s);
+		free(e2);
+		json_decref(d);
+		free(err);
+	} else {
+		struct rec rec = {c->st, id, c->actor};
+		struct exec_opts o;
+		memset(&o, 0, sizeof o);
+		o.params = params;
+		o.alert = it->alert;
+		o.incident = id;
+		o.limits = &cfg->limits;
+		o.output_cap = cfg->output_cap;
+		o.row_cap = cfg->row_cap;
+		o.no_mutate = "triage never mutates";
+		o.record = record_event;
+		o.record_ud = &rec;
+		json_t *report = exec_run(it->rb, &o, &red);
+		status = json_string_value(json_object_get(report, "status"));
+		status = status && !strcmp(status, "ok") ? "ok" : "failed";
+		findings = json_incref(json_object_get(report, "findings"));
+		json_decref(report);
+	}
+	if (strcmp(status, "ok"))
+		it->failed = 1;
+	escalate(c, id, it->rb, severity, it->alert, findings, "triggered", "trigger", &red);
+	json_decref(findings);
+	json_decref(params);
+	json_decref(given);
+	redact_release(&red);
+	return status;
+}
+
+static int more_severe(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) < 0; /* SEV1 < SEV2 < ... */
+}
+
+static void set_result(struct item *it, const char *id, const char *action, const char *severity, const char *status)
+{
+	it->result = json_pack("{s:O, s:s?, s:s, s:s?, s:s?, s:s?}", "fingerprint", json_object_get(it->alert, "fingerprint"),
+			       "incident", id, "action", action, "runbook", it->rb ? it->rb->id : NULL, "severity",
+			       severity, "status", status);
+}
+
+static void triage_one(struct ctx *c, struct item *it)
+{
+	const struct config *cfg = c->t->cfg;
+	json_t *alert = it->alert;
+	const char *event = json_string_value(json_object_get(alert, "event_type"));
+	const char *astatus = json_string_value(json_object_get(alert, "status"));
+	json_t *last = NULL;
+	json_t *open = find_incident(c->st, it->key, &last);
+	const char *oid = open ? json_string_value(json_object_get(open, "id")) : NULL;
+	const char *osev = open ? json_string_value(json_object_get(open, "severity")) : NULL;
+	char *err = NULL;
+	int pd_other = event && *event && strcmp(event, "incident.triggered") && strcmp(event, "incident.resolved") &&
+		       strcmp(event, "incident.acknowledged");
+	if (pd_other || (event && !strcmp(event, "incident.acknowledged"))) {
+		/* PagerDuty: acknowledged acknowledges; other events are recorded only */
+		if (oid) {
+			add_alert_event(c, oid, alert);
+			if (!pd_other && !strcmp(json_string_value(json_object_get(open, "status")), "triggered")) {
+				char now[40];
+				utc_timestamp(now, sizeof now);
+				json_t *ch = json_pack("{s:s, s:s}", "status", "acknowledged", "acknowledged_at", now);
+				char *s = xasprintf("%s acknowledged in PagerDuty", oid);
+				store_incident_update(c->st, oid, ch, "incident.acknowledged", c->actor, s, ch, &err);
+				free(s);
+				json_decref(ch);
+			}
+		}
+		set_result(it, oid, pd_other || !oid ? "ignored" : "updated", osev, NULL);
+	} else if (!strcmp(astatus, "resolved")) {
+		if (oid) {
+			add_alert_event(c, oid, alert);
+			char now[40];
+			utc_timestamp(now, sizeof now);
+			json_t *ch = json_pack("{s:s, s:s, s:s}", "status", "resolved", "resolved_at", now, "resolution",
+					       "auto-resolved");
+			char *s = xasprintf("%s resolved: the alert resolved (auto-resolved)", oid);
+			if (store_incident_update(c->st, oid, ch, "incident.resolved", c->actor, s, ch, &err))
+				fprintf(stderr, "runbook triage: %s: %s\n", oid, err);
+			free(s);
+			json_decref(ch);
+			escalate(c, oid, it->rb, osev, alert, NULL, "resolved", "resolve", NULL);
+			set_result(it, oid, "resolved", osev, NULL);
+		} else {
+			/* nothing open: the alert goes on the record of its last incident */
+			const char *lid = last ? json_string_value(json_object_get(last, "id")) : NULL;
+			if (lid)
+				add_alert_event(c, lid, alert);
+			set_result(it, lid, "ignored", NULL, NULL);
+		}
+	} else {
+		const char *sev = alert_severity(alert, cfg->severity_map);
+		if (!sev)
+			sev = it->rb && it->rb->severity ? it->rb->severity : "SEV3";
+		if (oid) {
+			add_alert_event(c, oid, alert);
+			const char *status = NULL;
+			if (more_severe(sev, osev)) { /* the severity rose: diagnose again */
+				json_t *ch = json_pack("{s:s}", "severity", sev);
+				char *s = xasprintf("%s severity %s -> %s (a new alert)", oid, osev, sev);
+				store_incident_update(c->st, oid, ch, "incident.severity", c->actor, s, ch, &err);
+				free(s);
+				json_decref(ch);
+				if (it->rb)
+					status = diagnose(c, it, oid, sev);
+				osev = sev;
+			}
+			set_result(it, oid, "updated", osev, status);
+		} else {
+			const char *title = json_string_value(json_object_get(alert, "summary"));
+			if (!title)
+				title = json_string_value(json_object_get(alert, "name"));
+			if (!title)
+				title = it->rb ? it->rb->title : "alert";
+			json_t *f = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:O, s:O}", "title", title, "severity", sev,
+					      "runbook", it->rb ? it->rb->id : NULL, "component",
+					      component_for(cfg, it->rb, alert), "fingerprint", it->key, "started_at",
+					      json_object_get(alert, "starts_at"), "alert", alert);
+			if (json_is_null(json_object_get(f, "started_at")))
+				json_object_del(f, "started_at");
+			if (last) { /* a repeat: the same key resolved less than 30 days ago */
+				int64_t resolved = incident_parse_time(json_string_value(json_object_get(last, "resolved_at")));
+				if (resolved >= 0 && (int64_t)time(NULL) - resolved < REPEAT_WINDOW_S)
+					json_object_set(f, "repeat_of", json_object_get(last, "id"));
+			}
+			char *id = NULL;
+			if (store_incident_create(c->st, f, c->actor, &id, &err)) {
+				fprintf(stderr, "runbook triage: cannot open an incident: %s\n", err);
+				it->failed = 1;
+				set_result(it, NULL, "ignored", sev, NULL);
+			} else {
+				const char *status = NULL;
+				if (it->rb) {
+					status = diagnose(c, it, id, sev);
+				} else {
+					char *e2 = NULL;
+					json_t *d = json_pack("{s:s}", "reason", "no runbook matches this alert");
+					store_append(c->st, id, "triage", c->actor, "no runbook matches this alert: nothing to diagnose",
+						     d, &e2);
+					free(e2);
+					json_decref(d);
+					escalate(c, id, NULL, sev, alert, NULL, "triggered", "trigger", NULL);
+				}
+				set_result(it, id, "opened", sev, status);
+			}
+			free(id);
+			json_decref(f);
+		}
+	}
+	free(err);
+	json_decref(open);
+	json_decref(last);
+}
+
+/* ---- the worker pool: groups of one key each, one group at a time ---- */
+
+struct pool {
+	const struct triage *t;
+	struct item *items;
+	size_t n;
+	size_t *order;        /* items sorted by key */
+	size_t next;          /* the next group's first position in order */
+	pthread_mutex_t mu;
+	char *err;
+};
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	struct ctx c = {p->t, NULL, store_actor()};
+	json_t *fb = NULL;
+	char *err = NULL;
+	c.st = store_open_or_fallback(p->t->store_url, &fb, &err);
+	json_decref(fb);
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		size_t from = p->next, to = from;
+		while (to < p->n && !strcmp(p->items[p->order[to]].key, p->items[p->order[from]].key))
+			to++;
+		p->next = to;
+		if (!c.st && !p->err && err)
+			p->err = xstrdup(err);
+		pthread_mutex_unlock(&p->mu);
+		if (from >= p->n)
+			break;
+		for (size_t k = from; k < to; k++) {
+			struct item *it = &p->items[p->order[k]];
+			if (c.st)
+				triage_one(&c, it);
+			else
+				it->failed = 1;
+		}
+	}
+	free(err);
+	store_close(c.st);
+	free(c.actor);
+	return NULL;
+}
+
+static const struct item *sort_items;
+static int by_key(const void *a, const void *b)
+{
+	const struct item *x = &sort_items[*(const size_t *)a], *y = &sort_items[*(const size_t *)b];
+	int c = strcmp(x->key, y->key);
+	return c ? c : (x->index > y->index) - (x->index < y->index); /* a key's alerts in arrival order */
+}
+
+json_t *triage_run(const struct triage *t, json_t *alerts, int *failed, char **err)
+{
+	*failed = 0;
+	struct matchset *ms = matchset_new(t->rbs, t->nrb, err);
+	if (!ms)
+		return NULL;
+	size_t n = json_array_size(alerts);
+	struct item *items = xcalloc(n ? n : 1, sizeof *items);
+	size_t *order = xcalloc(n ? n : 1, sizeof *order);
+	for (size_t i = 0; i < n; i++) {
+		items[i].index = i;
+		items[i].alert = json_deep_copy(json_array_get(alerts, i));
+		items[i].rb = matchset_best(ms, items[i].alert);
+		items[i].key = triage_key(items[i].rb, items[i].alert);
+		order[i] = i;
+	}
+	matchset_free(ms);
+	sort_items = items;
+	qsort(order, n, sizeof *order, by_key);
+	struct pool p = {t, items, n, order, 0, PTHREAD_MUTEX_INITIALIZER, NULL};
+	int threads = t->threads > 0 ? t->threads : 4;
+	pthread_t th[64];
+	int started = 0;
+	for (int i = 0; i < threads && i < 64 && (size_t)i < n; i++)
+		if (pthread_create(&th[started], NULL, worker, &p) == 0)
+			started++;
+	if (!started && n)
+		worker(&p);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	json_t *out = NULL;
+	if (p.err) {
+		*err = p.err;
+	} else {
+		out = json_array();
+		for (size_t i = 0; i < n; i++) {
+			json_array_append(out, items[i].result ? items[i].result : json_null());
+			*failed |= items[i].failed;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_decref(items[i].alert);
+		json_decref(items[i].result);
+		free(items[i].key);
+	}
+	free(items);
+	free(order);
+	return out;
+}

@@ -1,0 +1,45 @@
+/*
+ * triage: from an alert to a diagnosed, escalated incident (SPEC section 7).
+ * For each normalised alert: dedupe it into an open incident (by the
+ * matched runbook's dedupe_by labels, else its fingerprint) or open one;
+ * a resolved alert resolves its incident; severity from the alert, the
+ * config's map, the runbook; the best-ranked runbook's diagnosis runs with
+ * its mutating steps skipped; the escalation target's notifiers are paged.
+ * Every alert received is one `alert` event. Diagnoses of different
+ * incidents run concurrently (bounded), never two of one incident.
+ */
+#ifndef RUNBOOK_TRIAGE_H
+#define RUNBOOK_TRIAGE_H
+
+#include <jansson.h>
+
+#include "config.h"
+#include "runbook.h"
+
+struct triage {
+	const struct config *cfg;
+	const char *store_url;     /* the store every worker opens (NULL: the default) */
+	struct runbook **rbs;      /* the catalog (borrowed) */
+	size_t nrb;
+	int threads;               /* diagnoses at once */
+};
+
+/*
+ * Triages a list of normalised alerts. Returns a new array with one entry
+ * per alert, in order: {fingerprint, incident, action (opened, updated,
+ * resolved, ignored), runbook, severity, status (the diagnosis's, or
+ * null)}; *failed is set when a diagnosis failed. NULL with *err when the
+ * store cannot be used at all.
+ */
+json_t *triage_run(const struct triage *t, json_t *alerts, int *failed, char **err);
+
+/* The incident key of an alert for runbook rb (may be NULL): the values of
+ * rb's dedupe_by labels ("alertname=X,instance=Y"), else the fingerprint.
+ * Returns a new string. */
+char *triage_key(const struct runbook *rb, json_t *alert);
+
+/* The escalation target of rb for severity: its own, else the next more
+ * severe one's; NULL when it has none. */
+const char *triage_escalation_target(const struct runbook *rb, const char *severity);
+
+#endif

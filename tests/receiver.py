@@ -1,0 +1,29 @@
+#!/usr/bin/env python3
+"""A real HTTP receiver for tests and the demo: it stands where Slack, a
+webhook or PagerDuty's Events API would. Every POST is appended to FILE as
+one JSON line {"path", "headers", "body"}; it answers STATUS (default 202).
+Usage: receiver.py PORT FILE [STATUS]"""
+import http.server
+import json
+import sys
+
+port, out = int(sys.argv[1]), sys.argv[2]
+status = int(sys.argv[3]) if len(sys.argv) > 3 else 202
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n).decode("utf-8", "replace")
+        with open(out, "a") as f:
+            f.write(json.dumps({"path": self.path, "headers": dict(self.headers), "body": body}) + "\n")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"status": "ok"}')
+
+    def log_message(self, *args):
+        pass
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
