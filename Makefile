@@ -27,7 +27,7 @@ ENGINE = engine/util.o engine/text.o engine/diag.o engine/yaml_tree.o engine/run
 	 engine/store_sync.o engine/incident.o
 COMMANDS = engine/cmd_list.o engine/cmd_show.o engine/cmd_check.o engine/cmd_exec.o engine/cmd_test.o \
 	   engine/cmd_incident.o engine/cmd_timeline.o engine/cmd_store.o engine/cmd_match.o engine/cmd_triage.o
-ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/sql_lex.o actions/ssh.o actions/ssh_config.o actions/known_hosts.o actions/pending.o
+ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/sql_lex.o actions/ssh.o actions/ssh_config.o actions/known_hosts.o actions/http.o actions/notify.o
 SANDBOX = sandbox/sandbox.o sandbox/pattern.o
 LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)
 
@@ -41,6 +41,7 @@ CHECK_LIBS = $(shell pkg-config --libs check)
 all: runbook
 
 librunbook.a: $(LIBOBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 runbook: engine/main.o librunbook.a

@@ -41,6 +41,11 @@ struct action_env {
 	/* Registers a secret value (a DSN password) for redaction by value. */
 	void (*secret)(void *ud, const char *value);
 	void *secret_ud;
+	/* Sends a notification to escalation target `to`, recording every
+	 * attempt; sets result.delivered. Returns 0 when delivered, else -1
+	 * with *err. NULL: no notifiers in this run. */
+	int (*notify)(void *ud, const char *to, const char *message, json_t *result, char **err);
+	void *notify_ud;
 };
 
 struct action_call {

@@ -240,6 +240,7 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 	struct redactor red;
 	redact_init(&red);
 	o.limits = &g->cfg->limits;
+	o.cfg = g->cfg;
 	o.output_cap = g->cfg->output_cap;
 	o.row_cap = g->cfg->row_cap;
 	size_t si;

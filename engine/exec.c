@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "exec.h"
 #include "fixture.h"
+#include "notifier.h"
 #include "path.h"
 #include "template.h"
 #include "text.h"
@@ -162,6 +163,40 @@ static void on_secret(void *ud, const char *value)
 	struct run *r = ud;
 	if (r->red)
 		redact_add(r->red, value);
+}
+
+/* A `notify` step: through the routed notifiers, every attempt recorded. */
+static int on_notify(void *ud, const char *to, const char *message, json_t *result, char **err)
+{
+	struct run *r = ud;
+	const struct config *cfg = r->o->cfg;
+	json_t *names = cfg ? notifier_route(cfg, to) : NULL;
+	if (!json_array_size(names)) {
+		*err = xasprintf("notify: no notifier is routed for '%s' (the config's notifiers and routes)", to);
+		json_decref(names);
+		return -1;
+	}
+	json_decref(names);
+	json_t *findings = json_deep_copy(r->findings);
+	json_t *info = json_pack("{s:s?, s:s, s:s?, s:s, s:s, s:s, s:o, s:n}", "incident", r->o->incident, "title",
+				 message, "severity", r->rb->severity, "status", "triggered", "runbook", r->rb->id,
+				 "summary", message, "findings", findings, "url");
+	json_t *attempts = notifier_send(cfg, to, info, "trigger", r->red);
+	json_decref(info);
+	int delivered = 0;
+	size_t i;
+	json_t *a;
+	json_array_foreach(attempts, i, a) {
+		int ok = json_is_true(json_object_get(a, "delivered"));
+		delivered |= ok;
+		record(r, "notify", a, "step %s: %s %s via %s", r->cur ? r->cur->id : "?", ok ? "notified" : "could not notify",
+		       to, json_string_value(json_object_get(a, "notifier")));
+	}
+	json_object_set_new(result, "delivered", json_boolean(delivered));
+	json_object_set_new(result, "notifications", attempts);
+	if (!delivered)
+		*err = xasprintf("notify: no notifier delivered the message to '%s'", to);
+	return delivered ? 0 : -1;
 }
 
 /* The empty result fields of a would-run action. */
@@ -548,6 +583,8 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	r.env.row_cap = o->row_cap ? o->row_cap : ACTION_ROW_CAP;
 	r.env.secret = on_secret;
 	r.env.secret_ud = &r;
+	r.env.notify = on_notify;
+	r.env.notify_ud = &r;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	snprintf(r.run_id, sizeof r.run_id, "run-%08lx",

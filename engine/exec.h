@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "config.h"
 #include "redact.h"
 #include "runbook.h"
 #include "../sandbox/sandbox.h"
@@ -27,6 +28,7 @@ struct exec_opts {
 	json_t *target_dsn;   /* target name -> DSN override, or NULL */
 	const char *incident; /* incident id, or NULL */
 	const struct sandbox_limits *limits;
+	const struct config *cfg; /* notifiers and routes for `notify` steps (may be NULL) */
 	size_t output_cap, row_cap; /* per step; 0: the defaults */
 	/* timeline: called for runbook.started, each step, each finding and
 	 * runbook.finished, with redacted data; a non-zero return (the store

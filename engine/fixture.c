@@ -32,7 +32,7 @@ static const struct field fields[] = {
 	{"http", "status_code", F_INT_OR_NULL}, {"http", "headers", F_OBJECT}, {"http", "body", F_STRING},
 	{"http", "body_truncated", F_INT},
 	{"lua", "value", F_ANY},
-	{"notify", "delivered", F_BOOL},
+	{"notify", "delivered", F_BOOL}, {"notify", "notifications", F_ANY},
 };
 
 static const char *type_name(json_t *v)

@@ -126,6 +126,8 @@ struct item {
 	char *key;
 	json_t *result;         /* the output line */
 	int failed;
+	char *diag_id;          /* the incident whose diagnosis this alert runs, or NULL */
+	char *diag_sev;
 };
 
 struct ctx {
@@ -210,6 +212,7 @@ static const char *diagnose(struct ctx *c, struct item *it, const char *id, cons
 		o.alert = it->alert;
 		o.incident = id;
 		o.limits = &cfg->limits;
+		o.cfg = cfg;
 		o.output_cap = cfg->output_cap;
 		o.row_cap = cfg->row_cap;
 		o.no_mutate = "triage never mutates";
@@ -241,6 +244,13 @@ static void set_result(struct item *it, const char *id, const char *action, cons
 	it->result = json_pack("{s:O, s:s?, s:s, s:s?, s:s?, s:s?}", "fingerprint", json_object_get(it->alert, "fingerprint"),
 			       "incident", id, "action", action, "runbook", it->rb ? it->rb->id : NULL, "severity",
 			       severity, "status", status);
+}
+
+/* The diagnosis runs later, on a worker: different incidents at once. */
+static void schedule(struct item *it, const char *id, const char *severity)
+{
+	it->diag_id = xstrdup(id);
+	it->diag_sev = xstrdup(severity);
 }
 
 static void triage_one(struct ctx *c, struct item *it)
@@ -306,7 +316,7 @@ static void triage_one(struct ctx *c, struct item *it)
 				free(s);
 				json_decref(ch);
 				if (it->rb)
-					status = diagnose(c, it, oid, sev);
+					schedule(it, oid, sev);
 				osev = sev;
 			}
 			set_result(it, oid, "updated", osev, status);
@@ -335,7 +345,7 @@ static void triage_one(struct ctx *c, struct item *it)
 			} else {
 				const char *status = NULL;
 				if (it->rb) {
-					status = diagnose(c, it, id, sev);
+					schedule(it, id, sev);
 				} else {
 					char *e2 = NULL;
 					json_t *d = json_pack("{s:s}", "reason", "no runbook matches this alert");
@@ -356,16 +366,16 @@ static void triage_one(struct ctx *c, struct item *it)
 	json_decref(last);
 }
 
-/* ---- the worker pool: groups of one key each, one group at a time ---- */
+/* ---- the diagnoses: a pool of workers, one incident's diagnoses in order
+ * on one worker, different incidents at once ---- */
 
 struct pool {
 	const struct triage *t;
 	struct item *items;
-	size_t n;
-	size_t *order;        /* items sorted by key */
-	size_t next;          /* the next group's first position in order */
+	size_t *order;        /* the items with a diagnosis, sorted by incident */
+	size_t n, next;
 	pthread_mutex_t mu;
-	char *err;
+	int store_failed;
 };
 
 static void *worker(void *arg)
@@ -376,37 +386,35 @@ static void *worker(void *arg)
 	char *err = NULL;
 	c.st = store_open_or_fallback(p->t->store_url, &fb, &err);
 	json_decref(fb);
+	free(err);
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		size_t from = p->next, to = from;
-		while (to < p->n && !strcmp(p->items[p->order[to]].key, p->items[p->order[from]].key))
+		while (to < p->n && !strcmp(p->items[p->order[to]].diag_id, p->items[p->order[from]].diag_id))
 			to++;
 		p->next = to;
-		if (!c.st && !p->err && err)
-			p->err = xstrdup(err);
+		p->store_failed |= !c.st;
 		pthread_mutex_unlock(&p->mu);
 		if (from >= p->n)
 			break;
 		for (size_t k = from; k < to; k++) {
 			struct item *it = &p->items[p->order[k]];
-			if (c.st)
-				triage_one(&c, it);
-			else
-				it->failed = 1;
+			const char *status = c.st ? diagnose(&c, it, it->diag_id, it->diag_sev) : "failed";
+			it->failed |= !c.st;
+			json_object_set_new(it->result, "status", json_string(status));
 		}
 	}
-	free(err);
 	store_close(c.st);
 	free(c.actor);
 	return NULL;
 }
 
 static const struct item *sort_items;
-static int by_key(const void *a, const void *b)
+static int by_incident(const void *a, const void *b)
 {
 	const struct item *x = &sort_items[*(const size_t *)a], *y = &sort_items[*(const size_t *)b];
-	int c = strcmp(x->key, y->key);
-	return c ? c : (x->index > y->index) - (x->index < y->index); /* a key's alerts in arrival order */
+	int c = strcmp(x->diag_id, y->diag_id);
+	return c ? c : (x->index > y->index) - (x->index < y->index); /* an incident's alerts in arrival order */
 }
 
 json_t *triage_run(const struct triage *t, json_t *alerts, int *failed, char **err)
@@ -415,45 +423,60 @@ json_t *triage_run(const struct triage *t, json_t *alerts, int *failed, char **e
 	struct matchset *ms = matchset_new(t->rbs, t->nrb, err);
 	if (!ms)
 		return NULL;
+	/* decisions and records in arrival order: incidents are numbered as
+	 * their alerts came */
+	struct ctx c = {t, NULL, store_actor()};
+	json_t *fb = NULL;
+	if (!(c.st = store_open_or_fallback(t->store_url, &fb, err))) {
+		free(c.actor);
+		matchset_free(ms);
+		return NULL;
+	}
+	if (fb)
+		fprintf(stderr, "runbook triage: the configured store cannot be reached (%s); recording into the local "
+				"fallback store %s; `runbook store sync` copies it there later\n",
+			json_string_value(json_object_get(fb, "reason")), json_string_value(json_object_get(fb, "path")));
 	size_t n = json_array_size(alerts);
 	struct item *items = xcalloc(n ? n : 1, sizeof *items);
-	size_t *order = xcalloc(n ? n : 1, sizeof *order);
+	size_t *order = xcalloc(n ? n : 1, sizeof *order), nd = 0;
 	for (size_t i = 0; i < n; i++) {
-		items[i].index = i;
-		items[i].alert = json_deep_copy(json_array_get(alerts, i));
-		items[i].rb = matchset_best(ms, items[i].alert);
-		items[i].key = triage_key(items[i].rb, items[i].alert);
-		order[i] = i;
+		struct item *it = &items[i];
+		it->index = i;
+		it->alert = json_deep_copy(json_array_get(alerts, i));
+		it->rb = matchset_best(ms, it->alert);
+		it->key = triage_key(it->rb, it->alert);
+		triage_one(&c, it);
+		if (it->diag_id)
+			order[nd++] = i;
 	}
 	matchset_free(ms);
+	store_close(c.st);
+	free(c.actor);
+	/* the diagnoses (each pages its escalation target when it is done) */
 	sort_items = items;
-	qsort(order, n, sizeof *order, by_key);
-	struct pool p = {t, items, n, order, 0, PTHREAD_MUTEX_INITIALIZER, NULL};
+	qsort(order, nd, sizeof *order, by_incident);
+	struct pool p = {t, items, order, nd, 0, PTHREAD_MUTEX_INITIALIZER, 0};
 	int threads = t->threads > 0 ? t->threads : 4;
 	pthread_t th[64];
 	int started = 0;
-	for (int i = 0; i < threads && i < 64 && (size_t)i < n; i++)
+	for (int i = 0; i < threads && i < 64 && (size_t)i < nd; i++)
 		if (pthread_create(&th[started], NULL, worker, &p) == 0)
 			started++;
-	if (!started && n)
+	if (!started && nd)
 		worker(&p);
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
-	json_t *out = NULL;
-	if (p.err) {
-		*err = p.err;
-	} else {
-		out = json_array();
-		for (size_t i = 0; i < n; i++) {
-			json_array_append(out, items[i].result ? items[i].result : json_null());
-			*failed |= items[i].failed;
-		}
-	}
+	json_t *out = json_array();
 	for (size_t i = 0; i < n; i++) {
+		json_array_append(out, items[i].result ? items[i].result : json_null());
+		*failed |= items[i].failed;
 		json_decref(items[i].alert);
 		json_decref(items[i].result);
 		free(items[i].key);
+		free(items[i].diag_id);
+		free(items[i].diag_sev);
 	}
+	json_decref(fb);
 	free(items);
 	free(order);
 	return out;

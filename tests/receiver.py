@@ -2,6 +2,7 @@
 """A real HTTP receiver for tests and the demo: it stands where Slack, a
 webhook or PagerDuty's Events API would. Every POST is appended to FILE as
 one JSON line {"path", "headers", "body"}; it answers STATUS (default 202).
+GETs serve the http action's tests: /status/N, /slow/SECONDS, /big/BYTES.
 Usage: receiver.py PORT FILE [STATUS]"""
 import http.server
 import json
@@ -21,6 +22,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.end_headers()
         self.wfile.write(b'{"status": "ok"}')
+
+    def do_GET(self):
+        # /status/N answers N; /slow/S waits S seconds; /big/N sends N bytes
+        parts = self.path.strip("/").split("/")
+        code, body = 200, b'{"ok": true}'
+        if parts[0] == "status" and len(parts) > 1:
+            code = int(parts[1])
+        elif parts[0] == "slow" and len(parts) > 1:
+            import time
+            time.sleep(float(parts[1]))
+        elif parts[0] == "big" and len(parts) > 1:
+            body = b"x" * int(parts[1])
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Test", "runbook")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, *args):
         pass

@@ -161,5 +161,46 @@ after=$("$BIN" incident list --output json | grep -c '"id": "INC-')
 events_after=$("$BIN" timeline INC-3 --output json | grep -c '"seq"')
 check "triage: a bad payload exits 2 and records nothing" '[ $rc = 2 ] && [ "$before" = "$after" ] && [ "$events_before" = "$events_after" ] && [ "$before" -ge 5 ]' "rc=$rc before=$before after=$after"
 
+# ---- the http and notify actions ----
+cat > "$TMP/web.yaml" <<YAML
+runbook: web
+title: http checks and a page
+steps:
+  - id: health
+    http: {url: "http://127.0.0.1:$port/status/200"}
+  - id: down
+    http: {url: "http://127.0.0.1:$port/status/503"}
+  - id: expected
+    http: {url: "http://127.0.0.1:$port/status/503", expect_status: [503]}
+  - id: slow
+    timeout: 1s
+    http: {url: "http://127.0.0.1:$port/slow/5"}
+  - id: big
+    http: {url: "http://127.0.0.1:$port/big/1500000"}
+  - id: post
+    http: {method: POST, url: "http://127.0.0.1:$port/posted", body: {check: "\${params.x}"}, headers: {X-Runbook: yes}}
+  - id: page
+    notify: {to: "@platform-team", message: "web checks: \${steps.down.status_code}"}
+params:
+  x: {default: hello}
+YAML
+start=$(date +%s%N)
+"$BIN" exec "$TMP/web.yaml" --output json > "$TMP/web.json" 2>&1; rc=$?
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+check "http: 200 ok, headers in lower case, body" '[ "$(field "$TMP/web.json" health status)" = "\"ok\"" ] && [ "$(field "$TMP/web.json" health status_code)" = 200 ] && grep -q "\"x-test\": \"runbook\"" "$TMP/web.json"' "$(head -c 1500 "$TMP/web.json")"
+check "http: 503 fails unless expect_status says so" '[ "$(field "$TMP/web.json" down status)" = "\"failed\"" ] && grep -q "status 503, expected below 400" "$TMP/web.json" && [ "$(field "$TMP/web.json" expected status)" = "\"ok\"" ]'
+check "http: the step deadline bounds a slow server ($took ms)" '[ "$(field "$TMP/web.json" slow status)" = "\"timeout\"" ] && [ $took -lt 4500 ]'
+check "http: the body is capped, the cap reported" '[ "$(field "$TMP/web.json" big body_truncated)" = 1500000 ]'
+sleep 0.3
+check "http: POST sends the rendered JSON body and headers" 'python3 - "$TMP/received.jsonl" <<PY
+import json, sys
+got = [json.loads(l) for l in open(sys.argv[1]) if json.loads(l)["path"] == "/posted"]
+assert len(got) == 1 and json.loads(got[0]["body"]) == {"check": "hello"}, got
+assert got[0]["headers"]["X-Runbook"] == "yes" and got[0]["headers"]["Content-Type"] == "application/json", got
+PY' "$(grep posted "$TMP/received.jsonl")"
+check "notify: delivered through the route, recorded" '[ "$(field "$TMP/web.json" page delivered)" = true ] && grep "\"/slack\"" "$TMP/received.jsonl" | grep -q "web checks: 503"' "$(grep -A8 '"id": "page"' "$TMP/web.json")"
+winc=$(grep -o '"incident": "INC-[0-9]*"' "$TMP/web.json" | head -1 | grep -o 'INC-[0-9]*')
+check "notify: the attempt is a notify event of the run" '"$BIN" timeline "$winc" --output json | grep -q "\"kind\": \"notify\""'
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

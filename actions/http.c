@@ -1,0 +1,218 @@
+/*
+ * http: an HTTP check over libcurl - {method, url, headers, body,
+ * expect_status}. TLS certificates are verified, only http and https are
+ * spoken, redirects are not followed (the status says where it points),
+ * the whole exchange is bounded by the step's deadline and Ctrl-C, and the
+ * body is capped like every other output (the cap is reported). The result
+ * is status_code, headers (names in lower case) and body.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "action.h"
+#include "../engine/util.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static char *http_render(const struct action_call *call)
+{
+	const char *m = json_string_value(json_object_get(call->spec, "method"));
+	const char *u = json_string_value(json_object_get(call->spec, "url"));
+	struct sbuf sb;
+	sbuf_init(&sb);
+	sbuf_addf(&sb, "%s %s", m ? m : "GET", u ? u : "?");
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(call->spec, "headers"), k, v) {
+		char *t = json_dumps(v, JSON_ENCODE_ANY);
+		sbuf_addf(&sb, "\n%s: %s", k, json_is_string(v) ? json_string_value(v) : t);
+		free(t);
+	}
+	json_t *body = json_object_get(call->spec, "body");
+	if (body) {
+		char *t = json_is_string(body) ? xstrdup(json_string_value(body)) : json_dumps(body, JSON_COMPACT);
+		sbuf_addf(&sb, "\n\n%s", t);
+		free(t);
+	}
+	json_t *ex = json_object_get(call->spec, "expect_status");
+	if (ex) {
+		char *t = json_dumps(ex, JSON_ENCODE_ANY | JSON_COMPACT);
+		sbuf_addf(&sb, "\n(expect status %s)", t);
+		free(t);
+	}
+	return sbuf_detach(&sb);
+}
+
+struct capture {
+	struct sbuf body;
+	size_t total, cap;
+	json_t *headers;
+	int64_t deadline;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+	struct capture *c = ud;
+	size_t len = size * n;
+	c->total += len;
+	if (c->body.len < c->cap)
+		sbuf_add(&c->body, p, len < c->cap - c->body.len ? len : c->cap - c->body.len);
+	return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+	struct capture *c = ud;
+	size_t len = size * n;
+	char *line = xstrndup(p, len);
+	if (!strncmp(line, "HTTP/", 5)) { /* a new response: forget the headers of the one before */
+		json_object_clear(c->headers);
+	} else {
+		char *colon = strchr(line, ':');
+		if (colon) {
+			*colon = '\0';
+			for (char *q = line; *q; q++)
+				*q = (char)tolower((unsigned char)*q);
+			char *v = colon + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			size_t vl = strlen(v);
+			while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+				v[--vl] = '\0';
+			json_object_set_new(c->headers, line, action_text(v, vl));
+		}
+	}
+	free(line);
+	return len;
+}
+
+static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c2, curl_off_t d)
+{
+	(void)a, (void)b, (void)c2, (void)d;
+	struct capture *c = ud;
+	return interrupted || now_ms() >= c->deadline; /* non-zero aborts */
+}
+
+/* True when status is what the step expects: expect_status (a number or
+ * a list), else anything below 400. */
+static int expected(json_t *ex, long status)
+{
+	if (json_is_integer(ex))
+		return json_integer_value(ex) == status;
+	if (json_is_array(ex)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(ex, i, v)
+			if (json_is_integer(v) && json_integer_value(v) == status)
+				return 1;
+		return 0;
+	}
+	return status > 0 && status < 400;
+}
+
+static enum step_status http_run(struct action_call *call, json_t *result, char **err)
+{
+	pthread_once(&curl_once, curl_init);
+	const char *url = json_string_value(json_object_get(call->spec, "url"));
+	const char *method = json_string_value(json_object_get(call->spec, "method"));
+	json_t *body = json_object_get(call->spec, "body");
+	if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
+		*err = xasprintf("http: the url must start with http:// or https://, not '%s'", url ? url : "");
+		return ST_FAILED;
+	}
+	CURL *c = curl_easy_init();
+	if (!c) {
+		*err = xstrdup("http: cannot start an HTTP client");
+		return ST_FAILED;
+	}
+	struct capture cap = {{0}, 0, call->env->output_cap ? call->env->output_cap : ACTION_OUTPUT_CAP, json_object(),
+			      call->deadline_ms};
+	sbuf_init(&cap.body);
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hl = NULL;
+	int has_ct = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(call->spec, "headers"), k, v) {
+		char *t = json_is_string(v) ? xstrdup(json_string_value(v)) : json_dumps(v, JSON_ENCODE_ANY);
+		char *line = xasprintf("%s: %s", k, t ? t : "");
+		hl = curl_slist_append(hl, line);
+		has_ct |= !strcasecmp(k, "content-type");
+		free(line);
+		free(t);
+	}
+	char *payload = NULL;
+	if (body) {
+		payload = json_is_string(body) ? xstrdup(json_string_value(body)) : json_dumps(body, JSON_COMPACT);
+		if (!json_is_string(body) && !has_ct)
+			hl = curl_slist_append(hl, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
+	}
+	if (method)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (method && !strcmp(method, "HEAD"))
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	int64_t left = call->deadline_ms - now_ms();
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &cap);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &cap);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &cap);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "runbook");
+	CURLcode rc = curl_easy_perform(c);
+	long status = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	enum step_status st = ST_OK;
+	json_object_set_new(result, "status_code", status ? json_integer(status) : json_null());
+	json_object_set_new(result, "headers", cap.headers);
+	json_object_set_new(result, "body", action_text(cap.body.buf, cap.body.len));
+	if (cap.total > cap.cap)
+		json_object_set_new(result, "body_truncated", json_integer((json_int_t)cap.total));
+	if (rc == CURLE_OPERATION_TIMEDOUT || (rc == CURLE_ABORTED_BY_CALLBACK && !interrupted)) {
+		*err = xasprintf("http: no complete answer within %lld ms", (long long)call->timeout_ms);
+		st = ST_TIMEOUT;
+	} else if (rc == CURLE_ABORTED_BY_CALLBACK) {
+		*err = xstrdup("http: interrupted");
+		st = ST_FAILED;
+	} else if (rc != CURLE_OK) {
+		*err = xasprintf("http: %s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		st = ST_FAILED;
+	} else if (!expected(json_object_get(call->spec, "expect_status"), status)) {
+		json_t *ex = json_object_get(call->spec, "expect_status");
+		char *t = ex ? json_dumps(ex, JSON_ENCODE_ANY | JSON_COMPACT) : xstrdup("below 400");
+		*err = xasprintf("http: status %ld, expected %s", status, t);
+		free(t);
+		st = ST_FAILED;
+	}
+	sbuf_release(&cap.body);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	free(payload);
+	return st;
+}
+
+const struct action action_http = {
+	.name = "http",
+	.spec = SPEC_MAPPING,
+	.slot = 3,
+	.render = http_render,
+	.run = http_run,
+};
