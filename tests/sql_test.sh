@@ -293,6 +293,25 @@ ENC_DSN="postgres://runbook:$RUNBOOK_TEST_PASSWORD@127.0.0.1:$PGTESTPORT/latin" 
 check "a LATIN1 database's text arrives readable (client_encoding UTF8)" 'grep -q "\"s\": \"café é\"" "$TMP/enc.json"' "$(grep -n '"s"\|error' "$TMP/enc.json")"
 check "numeric beyond double precision arrives exact, as a string; small ones as numbers" 'grep -q "\"big\": \"12345678901234567890.123456789\"" "$TMP/enc.json" && grep -q "\"small\": 2.5" "$TMP/enc.json"' "$(grep -n '"big"\|"small"' "$TMP/enc.json")"
 
+# The library's other PostgreSQL runbooks run on a real server.
+lockers=()
+{ echo "BEGIN; UPDATE t SET name = 'held' WHERE id = 2;"; sleep 30; } | psql -qX "$DSN" > /dev/null 2>&1 &
+lockers+=($!)
+sleep 0.5
+holder=$(psql_admin -c "SELECT pid FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE 'UPDATE t SET name = ''held''%'")
+for w in 1 2; do psql -qX "$DSN" -c "UPDATE t SET name = 'waiter $w' WHERE id = 2" > /dev/null 2>&1 & lockers+=($!); done
+for _ in $(seq 50); do [ "$(psql_admin -c "SELECT count(*) FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0")" = 2 ] && break; sleep 0.1; done
+RUNBOOK_PATH="$ROOT/runbooks" "$BIN" exec lock-contention --target primary="$DSN" -p min_blocked=2 -p long_after=0 --output json > "$TMP/locks.json" 2>&1
+check "lock-contention on a real server: the two waiters and their root" '[ "$(field "$TMP/locks.json" blocked row_count)" = 2 ] && grep -q "pid $holder (runbook, idle in transaction" "$TMP/locks.json" && grep -q "blocks 2 sessions" "$TMP/locks.json" && [ "$(field "$TMP/locks.json" terminate_root status)" = "\"would-run\"" ]' "holder=$holder $(grep -n 'message\|error' "$TMP/locks.json")"
+RUNBOOK_PATH="$ROOT/runbooks" "$BIN" exec lock-contention --target primary="$DSN" -p min_blocked=2 -p long_after=0 --apply --output json > "$TMP/locks2.json" 2>&1
+for _ in $(seq 50); do [ "$(psql_admin -c "SELECT count(*) FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0")" = 0 ] && break; sleep 0.1; done
+check "lock-contention --apply: the root is terminated, the waiters go on" '[ "$(field "$TMP/locks2.json" terminate_root row_count)" = 1 ] && [ "$(psql_admin -c "SELECT count(*) FROM pg_stat_activity WHERE pid = $holder")" = 0 ] && [ "$(psql_admin -c "SELECT count(*) FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0")" = 0 ]' "$(grep -A12 '"id": "terminate_root"' "$TMP/locks2.json")"
+kill "${lockers[@]}" 2>/dev/null
+RUNBOOK_PATH="$ROOT/runbooks" "$BIN" exec replication-lag --target primary="$DSN" --output json > "$TMP/repl.json" 2>&1
+check "replication-lag on a real primary without standbys: its queries run, and it says so" '[ "$(field "$TMP/repl.json" standbys status)" = "\"ok\"" ] && [ "$(field "$TMP/repl.json" slots status)" = "\"ok\"" ] && grep -q "0 of 1 expected standbys are connected" "$TMP/repl.json"' "$(grep -n 'status\|message\|error' "$TMP/repl.json")"
+RUNBOOK_PATH="$ROOT/runbooks" "$BIN" exec api-latency --target db="$DSN" -p base_url=http://127.0.0.1:1 --output json > "$TMP/api.json" 2>&1
+check "api-latency on a real server: the API down is critical, a missing pg_stat_statements is said" 'grep -q "does not answer well" "$TMP/api.json" && grep -q "pg_stat_statements is not installed" "$TMP/api.json" && [ "$(field "$TMP/api.json" waits status)" = "\"ok\"" ]' "$(grep -n 'status\|message\|error' "$TMP/api.json")"
+
 # The timeline on the PostgreSQL store: the same commands as on SQLite.
 export RUNBOOK_STORE="$DSN"
 "$BIN" exec "$TMP/types.yaml" > /dev/null 2>&1
