@@ -32,7 +32,7 @@ SANDBOX = sandbox/sandbox.o sandbox/pattern.o
 LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)
 
 TESTS = tests/check_runbook.o tests/check_loader.o tests/check_sandbox.o tests/check_template.o \
-	tests/check_executor.o tests/check_actions.o tests/check_store.o tests/check_cli.o tests/check_text.o
+	tests/check_executor.o tests/check_actions.o tests/check_store.o tests/check_cli.o tests/check_text.o tests/check_match.o
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
@@ -111,7 +111,10 @@ deps:
 tests/bench_store: tests/bench_store.o librunbook.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: runbook tests/bench_store
+tests/bench_match: tests/bench_match.o librunbook.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: runbook tests/bench_store tests/bench_match
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/bench.sh
 
 demo:
@@ -120,6 +123,6 @@ demo:
 	bash tests/demo.sh
 
 clean:
-	rm -f runbook librunbook.a tests/check_runbook $(FUZZERS) tests/bench_store */*.o */*.d
+	rm -f runbook librunbook.a tests/check_runbook $(FUZZERS) tests/bench_store tests/bench_match */*.o */*.d
 
 -include $(wildcard */*.d)

@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +35,27 @@ struct entry {
 	size_t n;
 };
 
+/* An index from what a matcher requires exactly - an alertname, or its
+ * first exact label - to the matchers that require it: matching an alert
+ * looks only at the matchers it could satisfy, not at every runbook. */
+struct ref {
+	uint32_t e, m;
+};
+
+struct bucket {
+	char *key;
+	size_t klen;
+	struct ref *refs;
+	size_t n, cap;
+};
+
 struct matchset {
 	struct entry *e;
 	size_t n;
+	struct bucket *idx;     /* open addressing; cap a power of two */
+	size_t cap, used;
+	struct ref *always;     /* matchers with nothing exact to index by */
+	size_t nalways;
 };
 
 int match_parse_matcher(const char *s, char **name, const char **op, char **value, char **err)
@@ -135,6 +154,22 @@ static int map_cond(struct cond *c, enum ckind kind, const char *name, const cha
 	return 0;
 }
 
+/* Cheap conditions first (exact names and values), regexes last: a
+ * matcher that fails usually fails before any regex runs. */
+static int cost(const struct cond *c)
+{
+	if (c->kind == C_ALERTNAME)
+		return 0;
+	if (c->kind == C_TEXT)
+		return 3;
+	return c->has_re ? 2 : 1;
+}
+
+static int by_cost(const void *a, const void *b)
+{
+	return cost(a) - cost(b); /* qsort is not stable, but order within a cost does not matter */
+}
+
 static int compile_matcher(struct matcher *m, json_t *sym, char **err)
 {
 	size_t cap = 8;
@@ -194,6 +229,7 @@ static int compile_matcher(struct matcher *m, json_t *sym, char **err)
 		c->text = xasprintf("severity = \"%s\"", c->value);
 	}
 #undef NEXT
+	qsort(m->c, m->n, sizeof *m->c, by_cost);
 	return 0;
 }
 
@@ -221,7 +257,105 @@ void matchset_free(struct matchset *ms)
 		free(ms->e[i].m);
 	}
 	free(ms->e);
+	for (size_t i = 0; i < ms->cap; i++) {
+		free(ms->idx[i].key);
+		free(ms->idx[i].refs);
+	}
+	free(ms->idx);
+	free(ms->always);
 	free(ms);
+}
+
+static uint64_t hash(const char *k, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)k[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static struct bucket *slot(const struct matchset *ms, const char *k, size_t n)
+{
+	if (!ms->cap)
+		return NULL;
+	for (size_t i = hash(k, n) & (ms->cap - 1);; i = (i + 1) & (ms->cap - 1)) {
+		struct bucket *b = &ms->idx[i];
+		if (!b->key || (b->klen == n && !memcmp(b->key, k, n)))
+			return b;
+	}
+}
+
+static void index_add(struct matchset *ms, const char *k, size_t n, struct ref r)
+{
+	struct bucket *b = slot(ms, k, n);
+	if (!b->key) {
+		b->key = xstrndup(k, n);
+		b->klen = n;
+		ms->used++;
+	}
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 2;
+		b->refs = xrealloc(b->refs, b->cap * sizeof *b->refs);
+	}
+	b->refs[b->n++] = r;
+}
+
+/* "A" name, or "L" label NUL value: the key of one exact requirement. */
+static char *index_key(char kind, const char *a, const char *b, size_t *n)
+{
+	size_t la = strlen(a), lb = b ? strlen(b) : 0;
+	char *k = xmalloc(la + lb + 3);
+	k[0] = kind;
+	memcpy(k + 1, a, la);
+	k[la + 1] = '\0';
+	if (b)
+		memcpy(k + la + 2, b, lb);
+	*n = 1 + la + (b ? 1 + lb : 0);
+	return k;
+}
+
+static void build_index(struct matchset *ms)
+{
+	size_t want = 16;
+	for (size_t i = 0; i < ms->n; i++)
+		want += ms->e[i].n * 4;
+	for (ms->cap = 16; ms->cap < want * 2; ms->cap *= 2)
+		;
+	ms->idx = xcalloc(ms->cap, sizeof *ms->idx);
+	for (size_t i = 0; i < ms->n; i++) {
+		for (size_t k = 0; k < ms->e[i].n; k++) {
+			const struct matcher *m = &ms->e[i].m[k];
+			struct ref r = {(uint32_t)i, (uint32_t)k};
+			const struct cond *an = NULL, *exact = NULL;
+			for (size_t c = 0; c < m->n; c++) {
+				if (m->c[c].kind == C_ALERTNAME && !an)
+					an = &m->c[c];
+				if (m->c[c].kind == C_LABEL && m->c[c].op == OP_EQ && *m->c[c].value && !exact)
+					exact = &m->c[c];
+			}
+			size_t kn;
+			if (an) {
+				size_t j;
+				json_t *nm;
+				json_array_foreach(an->names, j, nm) {
+					if (!json_is_string(nm))
+						continue;
+					char *key = index_key('A', json_string_value(nm), NULL, &kn);
+					index_add(ms, key, kn, r);
+					free(key);
+				}
+			} else if (exact) {
+				char *key = index_key('L', exact->name, exact->value, &kn);
+				index_add(ms, key, kn, r);
+				free(key);
+			} else if (m->n) {
+				ms->always = xrealloc(ms->always, (ms->nalways + 1) * sizeof *ms->always);
+				ms->always[ms->nalways++] = r;
+			}
+		}
+	}
 }
 
 struct matchset *matchset_new(struct runbook *const *rbs, size_t n, char **err)
@@ -244,26 +378,77 @@ struct matchset *matchset_new(struct runbook *const *rbs, size_t n, char **err)
 			}
 		}
 	}
+	build_index(ms);
 	return ms;
 }
 
 /* ---- evaluation ---- */
 
-static const char *label(json_t *alert, const char *map, const char *name)
+/* What every runbook looks at, taken from the alert once. */
+struct view {
+	json_t *alert, *labels, *annotations;
+	const char *name, *severity;
+	char *text;                       /* summary and description */
+	const char *named[3];             /* runbook label, annotation, runbook_url's last segment */
+	size_t url_len;
+	char url_seg[256];
+};
+
+static void view_init(struct view *v, json_t *alert)
 {
-	const char *v = json_string_value(json_object_get(json_object_get(alert, map), name));
-	return v ? v : ""; /* a missing label is the empty string */
+	memset(v, 0, sizeof *v);
+	v->alert = alert;
+	v->labels = json_object_get(alert, "labels");
+	v->annotations = json_object_get(alert, "annotations");
+	v->name = json_string_value(json_object_get(alert, "name"));
+	v->severity = json_string_value(json_object_get(alert, "severity"));
+	const char *s = json_string_value(json_object_get(alert, "summary"));
+	const char *d = json_string_value(json_object_get(alert, "description"));
+	v->text = xasprintf("%s%s%s", s ? s : "", s && d ? "\n" : "", d ? d : "");
+	v->named[0] = json_string_value(json_object_get(v->labels, "runbook"));
+	v->named[1] = json_string_value(json_object_get(v->annotations, "runbook"));
+	const char *url = json_string_value(json_object_get(v->annotations, "runbook_url"));
+	if (url && *url) { /* the last path segment, without .md/.html */
+		size_t end = strcspn(url, "?#");
+		while (end && url[end - 1] == '/')
+			end--;
+		size_t start = end;
+		while (start && url[start - 1] != '/')
+			start--;
+		size_t len = end - start;
+		static const char *const exts[] = {".md", ".html", ".htm"};
+		for (size_t i = 0; i < ARRAY_LEN(exts); i++) {
+			size_t el = strlen(exts[i]);
+			if (len > el && !strncasecmp(url + end - el, exts[i], el)) {
+				len -= el;
+				break;
+			}
+		}
+		if (len < sizeof v->url_seg) {
+			memcpy(v->url_seg, url + start, len);
+			v->url_seg[len] = '\0';
+			v->named[2] = v->url_seg;
+		}
+	}
 }
 
-/* Evaluates c; *actual gets the value seen (a new reference). */
-static int eval(const struct cond *c, json_t *alert, json_t **actual)
+static void view_release(struct view *v)
+{
+	free(v->text);
+}
+
+
+/* Evaluates c; *actual (when actual is not NULL) gets the value seen (a
+ * new reference). */
+static int eval(const struct cond *c, const struct view *w, json_t **actual)
 {
 	const char *v = "";
 	int held = 0;
 	switch (c->kind) {
 	case C_ALERTNAME: {
-		v = json_string_value(json_object_get(alert, "name"));
-		*actual = v ? json_string(v) : json_null();
+		v = w->name;
+		if (actual)
+			*actual = v ? json_string(v) : json_null();
 		size_t i;
 		json_t *n;
 		json_array_foreach(c->names, i, n)
@@ -272,27 +457,22 @@ static int eval(const struct cond *c, json_t *alert, json_t **actual)
 	}
 	case C_LABEL:
 	case C_ANNOTATION:
-		v = label(alert, c->kind == C_LABEL ? "labels" : "annotations", c->name);
-		*actual = json_string(v);
+		v = json_string_value(json_object_get(c->kind == C_LABEL ? w->labels : w->annotations, c->name));
+		if (!v)
+			v = ""; /* a missing label is the empty string */
+		if (actual && !(*actual = json_string(v)))
+			*actual = json_null();
 		break;
 	case C_SEVERITY:
-		v = json_string_value(json_object_get(alert, "severity"));
-		*actual = v ? json_string(v) : json_null();
+		v = w->severity;
+		if (actual)
+			*actual = v ? json_string(v) : json_null();
 		return v && !strcasecmp(v, c->value);
-	case C_TEXT: {
-		const char *s = json_string_value(json_object_get(alert, "summary"));
-		const char *d = json_string_value(json_object_get(alert, "description"));
-		char *both = xasprintf("%s%s%s", s ? s : "", s && d ? "\n" : "", d ? d : "");
-		*actual = json_string(both);
-		if (!*actual)
+	case C_TEXT:
+		if (actual && !(*actual = json_string(w->text)))
 			*actual = json_null();
-		held = regexec(&c->re, both, 0, NULL, 0) == 0;
-		free(both);
-		return held;
+		return regexec(&c->re, w->text, 0, NULL, 0) == 0;
 	}
-	}
-	if (!*actual)
-		*actual = json_null();
 	switch (c->op) {
 	case OP_EQ: return !strcmp(v, c->value);
 	case OP_NE: return strcmp(v, c->value) != 0;
@@ -303,30 +483,11 @@ static int eval(const struct cond *c, json_t *alert, json_t **actual)
 }
 
 /* True when the alert names runbook id: label/annotation `runbook`, or the
- * last path segment of annotations.runbook_url. */
-static int named_by(json_t *alert, const char *id)
+ * last path segment of annotations.runbook_url (any case). */
+static int named_by(const struct view *w, const char *id)
 {
-	if (!strcmp(label(alert, "labels", "runbook"), id) || !strcmp(label(alert, "annotations", "runbook"), id))
-		return 1;
-	const char *url = label(alert, "annotations", "runbook_url");
-	if (!*url)
-		return 0;
-	size_t end = strcspn(url, "?#");
-	while (end && url[end - 1] == '/')
-		end--;
-	size_t start = end;
-	while (start && url[start - 1] != '/')
-		start--;
-	size_t len = end - start;
-	static const char *const exts[] = {".md", ".html", ".htm"};
-	for (size_t i = 0; i < ARRAY_LEN(exts); i++) {
-		size_t el = strlen(exts[i]);
-		if (len > el && !strncasecmp(url + end - el, exts[i], el)) {
-			len -= el;
-			break;
-		}
-	}
-	return len == strlen(id) && !strncasecmp(url + start, id, len);
+	return (w->named[0] && !strcmp(w->named[0], id)) || (w->named[1] && !strcmp(w->named[1], id)) ||
+	       (w->named[2] && !strcasecmp(w->named[2], id));
 }
 
 struct ranked {
@@ -351,11 +512,11 @@ static int rank_cmp(const void *a, const void *b)
 	return strcmp(x->rb->id, y->rb->id);
 }
 
-static void evaluate(const struct entry *e, json_t *alert, int detail, struct ranked *r)
+static void evaluate(const struct entry *e, const struct view *w, int detail, struct ranked *r)
 {
 	memset(r, 0, sizeof *r);
 	r->rb = e->rb;
-	r->named = named_by(alert, e->rb->id);
+	r->named = named_by(w, e->rb->id);
 	json_t *ms = detail ? json_array() : NULL;
 	int best_all = 0, best_by = 0, best_held = 0, most_held = 0;
 	for (size_t k = 0; k < e->n; k++) {
@@ -364,7 +525,7 @@ static void evaluate(const struct entry *e, json_t *alert, int detail, struct ra
 		json_t *conds = detail ? json_array() : NULL;
 		for (size_t i = 0; i < m->n; i++) {
 			json_t *actual = NULL;
-			int h = eval(&m->c[i], alert, &actual);
+			int h = eval(&m->c[i], w, detail ? &actual : NULL);
 			held += h;
 			all &= h;
 			by_name |= h && m->c[i].kind == C_ALERTNAME;
@@ -372,8 +533,8 @@ static void evaluate(const struct entry *e, json_t *alert, int detail, struct ra
 				json_t *expected = m->c[i].names ? json_incref(m->c[i].names) : json_string(m->c[i].value);
 				json_array_append_new(conds, json_pack("{s:s, s:o, s:o, s:b}", "condition", m->c[i].text,
 								       "expected", expected, "actual", actual, "held", h));
-			} else {
-				json_decref(actual);
+			} else if (!h) {
+				break; /* the cheap conditions come first: most matchers end here */
 			}
 		}
 		/* the best matcher that holds: one naming the alertname, then the most conditions */
@@ -401,8 +562,11 @@ static int score(const struct ranked *r)
 json_t *matchset_match(const struct matchset *ms, json_t *alert, int explain)
 {
 	struct ranked *r = xcalloc(ms->n ? ms->n : 1, sizeof *r);
+	struct view w;
+	view_init(&w, alert);
 	for (size_t i = 0; i < ms->n; i++)
-		evaluate(&ms->e[i], alert, 1, &r[i]);
+		evaluate(&ms->e[i], &w, 1, &r[i]);
+	view_release(&w);
 	qsort(r, ms->n, sizeof *r, rank_cmp);
 	json_t *out = json_array();
 	for (size_t i = 0; i < ms->n; i++) {
@@ -416,14 +580,77 @@ json_t *matchset_match(const struct matchset *ms, json_t *alert, int explain)
 	return out;
 }
 
+/* One matcher, without detail: 1 when every condition holds. */
+static int holds(const struct matcher *m, const struct view *w, int *held, int *by_name)
+{
+	*held = *by_name = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		if (!eval(&m->c[i], w, NULL))
+			return 0;
+		(*held)++;
+		*by_name |= m->c[i].kind == C_ALERTNAME;
+	}
+	return m->n > 0;
+}
+
+/* A candidate from one matcher that holds: better than *best? */
+static void consider(const struct matchset *ms, struct ref r, const struct view *w, struct ranked *best)
+{
+	int held, by_name;
+	const struct entry *e = &ms->e[r.e];
+	if (!holds(&e->m[r.m], w, &held, &by_name))
+		return;
+	struct ranked cur = {e->rb, 1, named_by(w, e->rb->id), by_name, held, NULL};
+	if (!best->rb || rank_cmp(&cur, best) < 0)
+		*best = cur;
+}
+
+static void consider_list(const struct matchset *ms, const struct bucket *b, const struct view *w,
+			  struct ranked *best)
+{
+	for (size_t i = 0; b && b->key && i < b->n; i++)
+		consider(ms, b->refs[i], w, best);
+}
+
 struct runbook *matchset_best(const struct matchset *ms, json_t *alert)
 {
-	struct ranked best, cur;
+	struct ranked best;
 	memset(&best, 0, sizeof best);
-	for (size_t i = 0; i < ms->n; i++) {
-		evaluate(&ms->e[i], alert, 0, &cur);
-		if (cur.matched && (!best.rb || rank_cmp(&cur, &best) < 0))
-			best = cur;
+	struct view w;
+	view_init(&w, alert);
+	/* only the matchers this alert could satisfy: by its name, by each of
+	 * its labels, and those with nothing exact to index */
+	size_t kn;
+	char *key;
+	if (w.name) {
+		key = index_key('A', w.name, NULL, &kn);
+		consider_list(ms, slot(ms, key, kn), &w, &best);
+		free(key);
 	}
+	const char *lk;
+	json_t *lv;
+	json_object_foreach(w.labels, lk, lv) {
+		if (!json_is_string(lv))
+			continue;
+		key = index_key('L', lk, json_string_value(lv), &kn);
+		consider_list(ms, slot(ms, key, kn), &w, &best);
+		free(key);
+	}
+	for (size_t i = 0; i < ms->nalways; i++)
+		consider(ms, ms->always[i], &w, &best);
+	/* a runbook the alert names ranks first, matched or not */
+	for (int k = 0; k < 3; k++) {
+		if (!w.named[k])
+			continue;
+		for (size_t i = 0; i < ms->n; i++) {
+			struct ranked cur;
+			if (strcasecmp(ms->e[i].rb->id, w.named[k]))
+				continue;
+			evaluate(&ms->e[i], &w, 0, &cur);
+			if (cur.matched && (!best.rb || rank_cmp(&cur, &best) < 0))
+				best = cur;
+		}
+	}
+	view_release(&w);
 	return best.matched ? best.rb : NULL;
 }

@@ -439,10 +439,17 @@ json_t *triage_run(const struct triage *t, json_t *alerts, int *failed, char **e
 	size_t n = json_array_size(alerts);
 	struct item *items = xcalloc(n ? n : 1, sizeof *items);
 	size_t *order = xcalloc(n ? n : 1, sizeof *order), nd = 0;
+	struct redactor red; /* the config's secrets never reach a timeline through an alert */
+	redact_init(&red);
+	size_t si;
+	json_t *sv;
+	json_array_foreach(t->cfg->secrets, si, sv)
+		redact_add(&red, json_string_value(sv));
 	for (size_t i = 0; i < n; i++) {
 		struct item *it = &items[i];
 		it->index = i;
 		it->alert = json_deep_copy(json_array_get(alerts, i));
+		redact_json(&red, it->alert);
 		it->rb = matchset_best(ms, it->alert);
 		it->key = triage_key(it->rb, it->alert);
 		triage_one(&c, it);
@@ -452,6 +459,7 @@ json_t *triage_run(const struct triage *t, json_t *alerts, int *failed, char **e
 	matchset_free(ms);
 	store_close(c.st);
 	free(c.actor);
+	redact_release(&red);
 	/* the diagnoses (each pages its escalation target when it is done) */
 	sort_items = items;
 	qsort(order, nd, sizeof *order, by_incident);

@@ -141,3 +141,8 @@ awk -v n="$events" -v g="$g" 'BEGIN {
 	printf "  a run of db-connections records %d events: at the rates above that is about %.1f%% of its\n", n, 100 * n / 2000 / (g / 1e6)
 	printf "  median run (g) on SQLite, and about %.0f%% on PostgreSQL\n", 100 * n / 250 / (g / 1e6)
 }'
+
+# Matching: one alert against a thousand runbooks (the budget: well under 1 ms).
+echo
+echo "Matching one alert (SPEC: 1,000 runbooks well under a millisecond):"
+"$ROOT/tests/bench_match" 1000 2000

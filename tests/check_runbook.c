@@ -15,6 +15,7 @@ int main(void)
 	srunner_add_suite(sr, suite_executor());
 	srunner_add_suite(sr, suite_actions());
 	srunner_add_suite(sr, suite_text());
+	srunner_add_suite(sr, suite_match());
 	srunner_add_suite(sr, suite_store());
 	/* the PostgreSQL store suite runs where a test server was started for it
 	 * (tests/sql_test.sh); an empty suite here would count as passing */

@@ -55,6 +55,37 @@ echo
 "$BIN" timeline INC-1
 "$BIN" timeline INC-1 --verify
 echo
+echo "== an alert arrives: runbook triage of an Alertmanager notification about this database"
+echo "   (the config routes @oncall-platform to a local receiver standing in for the pager)"
+rport=$(free_port)
+python3 "$ROOT/tests/receiver.py" "$rport" "$TMP/paged.jsonl" &
+receiver=$!
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break; sleep 0.1; done
+cat > "$TMP/config.yaml" <<YAML
+notifiers:
+  pager: {type: webhook, url: "http://127.0.0.1:$rport/page"}
+routes:
+  "@oncall-platform": [pager]
+  "@platform-team": [pager]
+YAML
+sed "s/db-1:9187/127.0.0.1:$PGTESTPORT/" "$ROOT/tests/fixtures/alerts/alertmanager-firing.json" |
+	python3 -c 'import json,sys; d=json.load(sys.stdin); d["alerts"]=d["alerts"][:1]; print(json.dumps(d))' > "$TMP/alert.json"
+echo
+DATABASE_URL="$DSN" "$BIN" --config "$TMP/config.yaml" --runbooks "$ROOT/runbooks" triage --alert "$TMP/alert.json"
+inc=$("$BIN" incident list --output json | grep -o '"id": "INC-[0-9]*"' | head -1 | grep -o 'INC-[0-9]*')
+sleep 0.3
+echo
+echo "== the pager received:"
+python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    b = json.loads(json.loads(l)["body"])
+    print("  %s %s %s -> %s, %d findings" % (b["incident"], b["severity"], b["title"], b["target"], len(b["findings"])))' "$TMP/paged.jsonl"
+echo
+echo "== runbook timeline $inc"
+echo
+"$BIN" timeline "$inc"
+kill "$receiver" 2>/dev/null
+echo
 echo "== exit status $rc; cleaning up"
 [ "$rc" = 2 ] && exit 2 # the runbook or the command line is wrong: that is a failure
 exit 0

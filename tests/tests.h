@@ -17,6 +17,7 @@ Suite *suite_actions(void);
 Suite *suite_store(void);
 Suite *suite_store_pg(void);
 Suite *suite_text(void);
+Suite *suite_match(void);
 
 /* Parses YAML text as a runbook named "t.yaml"; diags collects errors. */
 struct runbook *parse_rb(const char *yaml, struct diag_list *d);

@@ -37,7 +37,7 @@ check "match: a payload without fingerprints gets Alertmanager's own (fbab788ec4
 "$BIN" match --alert "$A/grafana.json" --output json > "$TMP/gr.json" 2>&1; rc=$?
 check "match: Grafana's webhook, named by its runbook_url annotation" '[ $rc = 0 ] && grep -q "\"named\": true" "$TMP/gr.json" && grep -q "\"runbook\": \"db-connections\"" "$TMP/gr.json"' "$(head -c 1500 "$TMP/gr.json")"
 "$BIN" match --alert "$A/generic.json" > "$TMP/gen.out" 2>&1; rc=$?
-check "match: no runbook for a generic DiskFull alert: exit 1" '[ $rc = 1 ] && grep -q "no runbook matches" "$TMP/gen.out"' "rc=$rc $(cat "$TMP/gen.out")"
+check "match: no runbook for a generic certificate alert: exit 1" '[ $rc = 1 ] && grep -q "no runbook matches" "$TMP/gen.out"' "rc=$rc $(cat "$TMP/gen.out")"
 mkdir -p "$TMP/lib"
 cp "$ROOT/runbooks/db-connections.yaml" "$TMP/lib/"
 cat > "$TMP/lib/pg-generic.yaml" <<'YAML'
