@@ -83,7 +83,7 @@ ssh-integration: runbook
 
 # The fuzzers (loader, fixtures, alerts): each its own clang build of the
 # engine with libFuzzer + ASan/UBSan.
-FUZZERS = tests/fuzz_loader tests/fuzz_fixtures tests/fuzz_alert
+FUZZERS = tests/fuzz_loader tests/fuzz_fixtures tests/fuzz_alert tests/fuzz_config
 FUZZ_SRCS = $(ENGINE:.o=.c) $(ACTIONS:.o=.c) $(SANDBOX:.o=.c)
 fuzz: $(FUZZERS)
 tests/fuzz_%: tests/fuzz_%.c $(FUZZ_SRCS)
