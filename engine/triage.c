@@ -152,13 +152,14 @@ static void escalate(struct ctx *c, const char *id, const struct runbook *rb, co
 	if (!json_object_size(c->t->cfg->notifiers))
 		return;
 	const char *target = triage_escalation_target(rb, severity);
-	json_t *info = json_pack("{s:s, s:O, s:s, s:s, s:s?, s:O, s:O, s:O}", "incident", id, "title",
-				 json_object_get(alert, "summary") && json_is_string(json_object_get(alert, "summary"))
-					 ? json_object_get(alert, "summary") : json_object_get(alert, "name"),
+	json_t *title = json_object_get(alert, "summary");
+	if (!json_is_string(title))
+		title = json_object_get(alert, "name");
+	json_t *info = json_pack("{s:s, s:O?, s:s, s:s, s:s?, s:O?, s:o, s:O?}", "incident", id, "title", title,
 				 "severity", severity, "status", status, "runbook", rb ? rb->id : NULL, "summary",
-				 json_object_get(alert, "description"), "findings", findings ? findings : json_array(),
-				 "url", json_object_get(alert, "url"));
-	if (json_is_null(json_object_get(info, "title")))
+				 json_object_get(alert, "description"), "findings",
+				 findings ? json_incref(findings) : json_array(), "url", json_object_get(alert, "url"));
+	if (!json_is_string(json_object_get(info, "title")))
 		json_object_set_new(info, "title", json_string(id));
 	json_t *attempts = notifier_send(c->t->cfg, target ? target : "default", info, action, red);
 	size_t i;
