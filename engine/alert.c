@@ -233,6 +233,20 @@ static json_t *pagerduty(struct rd *r, json_t *event)
 	return a;
 }
 
+/* Every alert of a list, each named by its path (`alerts[2]`). */
+static void each_alert(struct rd *r, json_t *list, const char *path, int generic, json_t *out)
+{
+	size_t i;
+	json_t *a;
+	json_array_foreach(list, i, a) {
+		char *p = xasprintf("%s[%zu]", path, i);
+		json_t *n = one_alert(r, a, p, generic);
+		free(p);
+		if (n)
+			json_array_append_new(out, n);
+	}
+}
+
 json_t *alert_parse(const char *name, const char *buf, size_t len, struct diag_list *diags)
 {
 	json_error_t je;
@@ -247,15 +261,7 @@ json_t *alert_parse(const char *name, const char *buf, size_t len, struct diag_l
 	if (json_is_object(j) && alerts) {
 		if (!json_is_array(alerts))
 			bad(&r, "alerts", "must be a list");
-		size_t i;
-		json_t *a;
-		json_array_foreach(alerts, i, a) {
-			char *p = xasprintf("alerts[%zu]", i);
-			json_t *n = one_alert(&r, a, p, 0);
-			free(p);
-			if (n)
-				json_array_append_new(out, n);
-		}
+		each_alert(&r, alerts, "alerts", 0, out);
 		if (!r.err && !json_array_size(out))
 			bad(&r, "alerts", "the payload has no alerts");
 	} else if (json_is_object(j) && json_is_object(event) && json_object_get(event, "event_type")) {
@@ -267,15 +273,7 @@ json_t *alert_parse(const char *name, const char *buf, size_t len, struct diag_l
 		if (n)
 			json_array_append_new(out, n);
 	} else if (json_is_array(j) && json_array_size(j)) {
-		size_t i;
-		json_t *a;
-		json_array_foreach(j, i, a) {
-			char *p = xasprintf("[%zu]", i);
-			json_t *n = one_alert(&r, a, p, 1);
-			free(p);
-			if (n)
-				json_array_append_new(out, n);
-		}
+		each_alert(&r, j, "", 1, out);
 	} else {
 		bad(&r, "payload", "not an Alertmanager, Grafana, PagerDuty v3 or generic alert (an object with "
 				   "'alerts', 'event' or 'alertname', or a list of alerts)");

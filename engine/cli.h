@@ -6,6 +6,8 @@
 #ifndef RUNBOOK_CLI_H
 #define RUNBOOK_CLI_H
 
+#include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #define RUNBOOK_VERSION "0.1.0"
@@ -41,6 +43,12 @@ void command_help(const struct command *c, FILE *out);
  * when json is not NULL. Returns the index of the first operand, or -1
  * after printing a usage error. */
 int command_options(int argc, char **argv, struct globals *g, const char *name, int *json);
+struct runbook;
+/* Loads the alerts of a payload (path, "-" for stdin) and the runbook
+ * catalog, warning on stderr about runbook files that do not load.
+ * Returns 0, or EXIT_USAGE after printing why the payload was refused. */
+int command_alerts_and_catalog(const char *name, const char *path, struct globals *g, json_t **alerts,
+			       struct runbook ***rbs, size_t *n);
 /* Prints "runbook NAME: message" and the usage line; returns EXIT_USAGE. */
 int command_usage_error(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

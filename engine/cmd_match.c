@@ -80,23 +80,11 @@ int cmd_match(int argc, char **argv, struct globals *g)
 	}
 	if (optind != argc)
 		return command_usage_error("match", "unexpected argument '%s'", argv[optind]);
-	struct diag_list d;
-	diag_init(&d);
-	json_t *alerts = alert_load_all(alert_path, &d);
-	if (!alerts) {
-		diag_print(&d, stderr);
-		diag_release(&d);
-		return EXIT_USAGE;
-	}
+	json_t *alerts;
 	struct runbook **rbs;
 	size_t n;
-	runbook_catalog(g->runbooks, &rbs, &n, &d);
-	for (size_t i = 0; i < d.n; i++) {
-		char *m = diag_format(&d.items[i]);
-		fprintf(stderr, "runbook match: warning: %s\n", m);
-		free(m);
-	}
-	diag_release(&d);
+	if (command_alerts_and_catalog("match", alert_path, g, &alerts, &rbs, &n))
+		return EXIT_USAGE;
 	char *err = NULL;
 	struct matchset *ms = matchset_new(rbs, n, &err);
 	if (!ms) {

@@ -35,23 +35,11 @@ int cmd_triage(int argc, char **argv, struct globals *g)
 	}
 	if (optind != argc)
 		return command_usage_error("triage", "unexpected argument '%s'", argv[optind]);
-	struct diag_list d;
-	diag_init(&d);
-	json_t *alerts = alert_load_all(alert_path, &d);
-	if (!alerts) {
-		diag_print(&d, stderr);
-		diag_release(&d);
-		return EXIT_USAGE;
-	}
+	json_t *alerts;
 	struct runbook **rbs;
 	size_t n;
-	runbook_catalog(g->runbooks, &rbs, &n, &d);
-	for (size_t i = 0; i < d.n; i++) {
-		char *m = diag_format(&d.items[i]);
-		fprintf(stderr, "runbook triage: warning: %s\n", m);
-		free(m);
-	}
-	diag_release(&d);
+	if (command_alerts_and_catalog("triage", alert_path, g, &alerts, &rbs, &n))
+		return EXIT_USAGE;
 	struct triage t = {g->cfg, g->store, rbs, n,
 			   (int)json_integer_value(json_object_get(g->cfg->serve, "triage_threads"))};
 	int failed = 0;

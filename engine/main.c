@@ -2,8 +2,10 @@
  * main: global options, the subcommand table and dispatch.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "alert.h"
 #include "cli.h"
 #include "config.h"
+#include "path.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -105,6 +107,27 @@ int command_usage_error(const char *name, const char *fmt, ...)
 	else
 		fputc('\n', stderr);
 	return EXIT_USAGE;
+}
+
+int command_alerts_and_catalog(const char *name, const char *path, struct globals *g, json_t **alerts,
+			       struct runbook ***rbs, size_t *n)
+{
+	struct diag_list d;
+	diag_init(&d);
+	*alerts = alert_load_all(path, &d);
+	if (!*alerts) {
+		diag_print(&d, stderr);
+		diag_release(&d);
+		return EXIT_USAGE;
+	}
+	runbook_catalog(g->runbooks, rbs, n, &d);
+	for (size_t i = 0; i < d.n; i++) {
+		char *m = diag_format(&d.items[i]);
+		fprintf(stderr, "runbook %s: warning: %s\n", name, m);
+		free(m);
+	}
+	diag_release(&d);
+	return 0;
 }
 
 int command_options(int argc, char **argv, struct globals *g, const char *name, int *json)
