@@ -12,6 +12,9 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -398,4 +401,34 @@ const char *alert_severity(json_t *alert, json_t *map)
 					return defaults[d].sev;
 	}
 	return NULL;
+}
+
+int alert_pagerduty_signed(const char *secret, const char *body, size_t len, const char *header)
+{
+	if (!secret || !header)
+		return 0;
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int ml = 0;
+	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body, len, mac, &ml))
+		return 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	for (unsigned int i = 0; i < ml; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	size_t hl = 2 * (size_t)ml;
+	int ok = 0;
+	/* several signatures may be listed (a secret being rotated): any one will do */
+	for (const char *p = header; *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		const char *e = p;
+		while (*e && *e != ',')
+			e++;
+		const char *end = e;
+		while (end > p && end[-1] == ' ')
+			end--;
+		if (end - p == (long)(3 + hl) && !strncmp(p, "v1=", 3))
+			ok |= CRYPTO_memcmp(p + 3, hex, hl) == 0; /* constant time */
+		p = e;
+	}
+	return ok;
 }

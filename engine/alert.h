@@ -26,6 +26,10 @@ json_t *alert_load(const char *path, struct diag_list *diags);
  * an unrecognised one is returned as it is. Returns a new reference. */
 json_t *alert_normalise(json_t *payload);
 
+/* True when header (X-PagerDuty-Signature: "v1=HEX[,v1=HEX...]") holds the
+ * HMAC-SHA256 (hex) of the raw body under secret; compared in constant time. */
+int alert_pagerduty_signed(const char *secret, const char *body, size_t len, const char *header);
+
 /* Alertmanager's fingerprint of a label set: FNV-1a 64 over the labels
  * sorted by name, each name and value followed by 0xff, as 16 hex digits. */
 void alert_fingerprint(json_t *labels, char out[17]);

@@ -32,6 +32,28 @@ START_TEST(fingerprint_is_alertmanagers)
 }
 END_TEST
 
+START_TEST(pagerduty_signatures)
+{
+	/* RFC 4231, test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?") */
+	const char *body = "what do ya want for nothing?";
+	const char *good = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+	char *h = xasprintf("v1=%s", good);
+	ck_assert_int_eq(alert_pagerduty_signed("Jefe", body, strlen(body), h), 1);
+	free(h);
+	/* a rotated secret: the second of two signatures */
+	h = xasprintf("v1=0000000000000000000000000000000000000000000000000000000000000000, v1=%s", good);
+	ck_assert_int_eq(alert_pagerduty_signed("Jefe", body, strlen(body), h), 1);
+	free(h);
+	h = xasprintf("v1=%s", good);
+	ck_assert_int_eq(alert_pagerduty_signed("jefe", body, strlen(body), h), 0);        /* another secret */
+	ck_assert_int_eq(alert_pagerduty_signed("Jefe", "what do ya want for nothing!", 28, h), 0); /* another body */
+	free(h);
+	ck_assert_int_eq(alert_pagerduty_signed("Jefe", body, strlen(body), "v1=5bdc"), 0);
+	ck_assert_int_eq(alert_pagerduty_signed("Jefe", body, strlen(body), ""), 0);
+	ck_assert_int_eq(alert_pagerduty_signed("Jefe", body, strlen(body), "v0=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"), 0);
+}
+END_TEST
+
 START_TEST(times_are_utc_microseconds)
 {
 	char t[40];
@@ -191,6 +213,7 @@ Suite *suite_match(void)
 	Suite *s = suite_create("match");
 	TCase *tc = tcase_create("match");
 	tcase_add_test(tc, fingerprint_is_alertmanagers);
+	tcase_add_test(tc, pagerduty_signatures);
 	tcase_add_test(tc, times_are_utc_microseconds);
 	tcase_add_test(tc, severity_rules);
 	tcase_add_test(tc, matchers_parse);
