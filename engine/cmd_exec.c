@@ -28,8 +28,9 @@ static json_t *fixtures_of(json_t *report)
 	json_t *s;
 	json_array_foreach(json_object_get(report, "steps"), i, s) {
 		const char *st = json_string_value(json_object_get(s, "status"));
-		if (!strcmp(st, "skipped") || !strcmp(st, "would-run"))
-			continue;
+		const char *action = json_string_value(json_object_get(s, "action"));
+		if (!strcmp(st, "skipped") || !strcmp(st, "would-run") || !strcmp(action, "lua"))
+			continue; /* Lua runs again in every replay */
 		json_t *r = json_deep_copy(s);
 		for (const char *const *k = drop; *k; k++)
 			json_object_del(r, *k);
@@ -90,12 +91,12 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 		{"fixtures", required_argument, 0, 'f'}, {"record", required_argument, 0, 'r'},
 		{"apply", no_argument, 0, 'A'}, {"output", required_argument, 0, 'o'},
 		{"target", required_argument, 0, 't'}, {"runbooks", required_argument, 0, 'R'},
-		{"store", required_argument, 0, 'S'}, {0, 0, 0, 0}};
+		{"store", required_argument, 0, 'S'}, {"no-incident", no_argument, 0, 'N'}, {0, 0, 0, 0}};
 	struct exec_opts o;
 	memset(&o, 0, sizeof o);
 	json_t *given = json_object(), *dsns = json_object();
 	const char *alert_path = NULL, *fixtures_path = NULL, *record_path = NULL;
-	int json = 0, c, rc = EXIT_USAGE;
+	int json = 0, c, rc = EXIT_USAGE, no_incident = 0;
 	char *k, *v;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:o:", opts, NULL)) != -1) {
@@ -123,6 +124,7 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 		case 'f': fixtures_path = optarg; o.dry_run = 1; break;
 		case 'r': record_path = optarg; break;
 		case 'A': o.apply = 1; break;
+		case 'N': no_incident = 1; break;
 		case 'R': g->runbooks = optarg; break;
 		case 'S': g->store = optarg; break;
 		case 'o':
@@ -139,6 +141,12 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 	}
 	if (optind != argc - 1) {
 		command_usage_error("exec", optind >= argc ? "give the runbook NAME" : "give one runbook NAME");
+		goto out;
+	}
+	/* mutations are always recorded */
+	if (no_incident && (o.apply || o.incident)) {
+		command_usage_error("exec", "--no-incident records nothing, so it cannot go with %s",
+				    o.apply ? "--apply (mutations are always recorded)" : "--incident");
 		goto out;
 	}
 
@@ -162,10 +170,26 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 			goto fail;
 		}
 	}
-	if (fixtures_path && !(o.fixtures = fixture_load(rb, fixtures_path, &d)))
+	json_t *rec_params = NULL, *rec_alert = NULL;
+	if (fixtures_path && !(o.fixtures = fixture_load(rb, fixtures_path, &d, &rec_params, &rec_alert)))
 		goto fail;
-	if (alert_path && !(alert = alert_load(alert_path, &d)))
+	if (alert_path && !(alert = alert_load(alert_path, &d))) {
+		json_decref(rec_params);
+		json_decref(rec_alert);
 		goto fail;
+	}
+	/* a recording replays as it ran: its params and alert, unless given again */
+	if (!alert && rec_alert)
+		alert = json_incref(rec_alert);
+	const char *rk;
+	json_t *rv;
+	json_object_foreach(rec_params, rk, rv) {
+		if (json_object_get(given, rk) || !runbook_param(rb, rk))
+			continue;
+		json_object_set(given, rk, rv);
+	}
+	json_decref(rec_params);
+	json_decref(rec_alert);
 	if (exec_bind_params(rb, given, alert, &params, &err)) {
 		fprintf(stderr, "runbook exec: %s\n", err);
 		goto fail;
@@ -173,7 +197,7 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 	o.params = params;
 	o.alert = alert;
 	/* the timeline: a real run records to an incident; a dry run does not */
-	if (!o.dry_run) {
+	if (!o.dry_run && !no_incident) {
 		/* the store is the record, not a dependency: unreachable, the run
 		 * records locally and `runbook store sync` copies it later */
 		if (!(tl.store = store_open_or_fallback(g->store, &fallback, &err))) {
@@ -235,7 +259,8 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 		o.record_ud = &tl;
 	}
 	o.target_dsn = dsns;
-	o.confirm = !o.apply && !json && isatty(0) && isatty(2);
+	/* without a record, a mutating step stays would-run: no prompt */
+	o.confirm = !o.apply && !no_incident && !json && isatty(0) && isatty(2);
 
 	struct redactor red;
 	redact_init(&red);
@@ -255,6 +280,8 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 		report_header(&prog, rb, o.dry_run);
 	}
 	json_t *report = exec_run(rb, &o, &red);
+	if (no_incident && !o.dry_run)
+		json_object_set_new(report, "no_incident", json_true());
 	if (fallback)
 		json_object_set(report, "store", fallback);
 	if (json)
@@ -263,7 +290,8 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 		report_text(stdout, prog.color, report);
 	rc = exec_exit_code(report);
 	if (record_path) {
-		json_t *fx = fixtures_of(report);
+		json_t *fx = json_pack("{s:O, s:O?, s:o}", "params", json_object_get(report, "params"), "alert", alert,
+				       "steps", fixtures_of(report));
 		if (write_json_file(record_path, fx, &err)) {
 			fprintf(stderr, "runbook exec: cannot record fixtures: %s\n", err);
 			if (!rc)

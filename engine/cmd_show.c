@@ -56,6 +56,12 @@ static json_t *as_json(const struct runbook *rb)
 				rb->component, "severity", rb->severity, "escalation", rb->escalation, "tags", rb->tags,
 				"symptoms", rb->symptoms, "params", params, "targets", targets, "steps", steps, "tests",
 				(int)rb->ntests, "file", rb->file);
+	json_t *names = json_array();
+	for (size_t i = 0; i < rb->ntests; i++)
+		json_array_append_new(names, json_string(rb->tests[i].name ? rb->tests[i].name : ""));
+	json_object_set_new(doc, "test_names", names);
+	if (rb->dedupe_by)
+		json_object_set(doc, "dedupe_by", rb->dedupe_by);
 	return doc;
 }
 
@@ -76,6 +82,28 @@ static void print_text(const struct runbook *rb)
 		json_object_foreach(rb->escalation, k, v)
 			printf(" %s %s;", k, json_string_value(v));
 		printf("\n");
+	}
+	if (json_array_size(rb->tags)) {
+		char *t = json_dumps(rb->tags, JSON_COMPACT);
+		printf("  tags:       %s\n", t);
+		free(t);
+	}
+	if (json_array_size(rb->dedupe_by)) {
+		char *t = json_dumps(rb->dedupe_by, JSON_COMPACT);
+		printf("  dedupe by:  %s\n", t);
+		free(t);
+	}
+	if (json_array_size(rb->symptoms)) {
+		printf("\nSymptoms (any of these matchers; every condition inside one)\n");
+		size_t i;
+		json_t *m;
+		json_array_foreach(rb->symptoms, i, m) {
+			char *t = json_dumps(m, JSON_COMPACT);
+			printf("  %zu. %s\n", i + 1, t);
+			free(t);
+		}
+	} else {
+		printf("\nSymptoms: none (it never matches an alert; it runs by name)\n");
 	}
 	if (rb->nparams) {
 		printf("\nParameters\n");
@@ -123,7 +151,9 @@ static void print_text(const struct runbook *rb)
 			free(a);
 		}
 	}
-	printf("\n%zu test%s\n", rb->ntests, rb->ntests == 1 ? "" : "s");
+	printf("\n%zu test%s%s\n", rb->ntests, rb->ntests == 1 ? "" : "s", rb->ntests ? ":" : "");
+	for (size_t i = 0; i < rb->ntests; i++)
+		printf("  - %s\n", rb->tests[i].name ? rb->tests[i].name : "(unnamed)");
 }
 
 int cmd_show(int argc, char **argv, struct globals *g)

@@ -31,7 +31,6 @@ static const struct field fields[] = {
 	{"shell", "signal", F_SIGNAL}, {"shell", "stdout_truncated", F_INT}, {"shell", "stderr_truncated", F_INT},
 	{"http", "status_code", F_INT_OR_NULL}, {"http", "headers", F_OBJECT}, {"http", "body", F_STRING},
 	{"http", "body_truncated", F_INT},
-	{"lua", "value", F_ANY},
 	{"notify", "delivered", F_BOOL}, {"notify", "notifications", F_ANY},
 };
 
@@ -170,6 +169,10 @@ int fixture_check(const struct rb_step *s, json_t *fx, char **err, const char **
 		return -1;
 	}
 	const char *action = s->action->name;
+	if (!strcmp(action, "lua")) { /* honoured or refused, never ignored */
+		*err = xstrdup("a lua step runs in every test and replay; it takes no fixture");
+		return -1;
+	}
 	const char *k;
 	json_t *v;
 	json_object_foreach(fx, k, v) {
@@ -203,19 +206,56 @@ int fixture_check(const struct rb_step *s, json_t *fx, char **err, const char **
 	return 0;
 }
 
+/* A recording ({params, alert, steps}) rather than a bare map of steps? */
+static int is_recording(json_t *j)
+{
+	if (!json_is_object(json_object_get(j, "steps")))
+		return 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(j, k, v)
+		if (strcmp(k, "steps") && strcmp(k, "params") && strcmp(k, "alert"))
+			return 0;
+	return 1;
+}
+
 json_t *fixture_parse(const struct runbook *rb, const char *name, const char *buf, size_t len,
-		      struct diag_list *diags)
+		      struct diag_list *diags, json_t **params, json_t **alert)
 {
 	json_error_t je;
-	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
-	if (!j) {
+	if (params)
+		*params = NULL;
+	if (alert)
+		*alert = NULL;
+	json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+	if (!doc) {
 		diag_add(diags, name, je.line, je.column, "not a fixtures file (JSON as --record writes it): %s", je.text);
 		return NULL;
 	}
-	if (!json_is_object(j)) {
-		diag_add(diags, name, 0, 0, "fixtures must be a mapping of step id: result, not %s", type_name(j));
-		json_decref(j);
+	if (!json_is_object(doc)) {
+		diag_add(diags, name, 0, 0, "fixtures must be a mapping of step id: result, not %s", type_name(doc));
+		json_decref(doc);
 		return NULL;
+	}
+	json_t *j = doc;
+	if (is_recording(doc)) { /* {params, alert, steps}: what --record writes */
+		json_t *p = json_object_get(doc, "params"), *a = json_object_get(doc, "alert");
+		if (p && !json_is_object(p) && !json_is_null(p)) {
+			diag_add(diags, name, 0, 0, "'params' of a recording must be a mapping, not %s", type_name(p));
+			json_decref(doc);
+			return NULL;
+		}
+		if (a && !json_is_object(a) && !json_is_null(a)) {
+			diag_add(diags, name, 0, 0, "'alert' of a recording must be a mapping, not %s", type_name(a));
+			json_decref(doc);
+			return NULL;
+		}
+		if (params && json_is_object(p))
+			*params = json_incref(p);
+		if (alert && json_is_object(a))
+			*alert = json_incref(a);
+		j = json_incref(json_object_get(doc, "steps"));
+		json_decref(doc);
 	}
 	int bad = 0;
 	const char *id;
@@ -244,12 +284,17 @@ json_t *fixture_parse(const struct runbook *rb, const char *name, const char *bu
 	}
 	if (bad) {
 		json_decref(j);
+		if (params && *params)
+			json_decref(*params), *params = NULL;
+		if (alert && *alert)
+			json_decref(*alert), *alert = NULL;
 		return NULL;
 	}
 	return j;
 }
 
-json_t *fixture_load(const struct runbook *rb, const char *path, struct diag_list *diags)
+json_t *fixture_load(const struct runbook *rb, const char *path, struct diag_list *diags, json_t **params,
+		     json_t **alert)
 {
 	char *buf, *e;
 	size_t len;
@@ -259,7 +304,7 @@ json_t *fixture_load(const struct runbook *rb, const char *path, struct diag_lis
 		free(e);
 		return NULL;
 	}
-	json_t *j = fixture_parse(rb, path, buf, len, diags);
+	json_t *j = fixture_parse(rb, path, buf, len, diags, params, alert);
 	free(buf);
 	return j;
 }
@@ -289,6 +334,21 @@ void fixture_apply(const struct rb_step *s, json_t *res, json_t *fx)
 	}
 	if (json_object_get(fx, "status"))
 		return;
+	if (!strcmp(s->action->name, "http")) { /* judged as a real answer: by expect_status */
+		json_t *code = json_object_get(res, "status_code"), *ex = json_object_get(s->spec, "expect_status");
+		json_int_t c = json_integer_value(code);
+		int ok = json_is_integer(ex) ? c == json_integer_value(ex) : 0;
+		size_t i;
+		json_t *e;
+		json_array_foreach(ex, i, e)
+			ok |= json_is_integer(e) && json_integer_value(e) == c;
+		if (!ex)
+			ok = json_is_integer(code) && c > 0 && c < 400;
+		json_object_set_new(res, "status", json_string(ok ? "ok" : "failed"));
+		if (!ok)
+			json_object_set_new(res, "error", json_sprintf("http: status %lld, not the expected one", (long long)c));
+		return;
+	}
 	/* as a real run would: a non-zero exit fails; a fan-out is its worst host */
 	json_t *ec = json_object_get(res, "exit_code");
 	enum step_status st = json_is_integer(ec) && json_integer_value(ec) ? ST_FAILED : ST_OK;

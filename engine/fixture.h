@@ -25,15 +25,18 @@
 int fixture_check(const struct rb_step *s, json_t *fx, char **err, const char **field);
 
 /*
- * Loads a fixtures file (JSON as --record writes it: step id -> result),
- * checked against rb. Returns a new object, or NULL with diags
- * ("file: step 'x': field 'y': ...").
+ * Loads a fixtures file, checked against rb: a recording as --record
+ * writes it, {params, alert, steps: {step id: result}}, or a bare map of
+ * step id: result. Returns the steps (new object; *params and *alert, when
+ * asked for, get the recording's, or NULL), or NULL with diags ("file: step
+ * 'x': ...").
  */
-json_t *fixture_load(const struct runbook *rb, const char *path, struct diag_list *diags);
+json_t *fixture_load(const struct runbook *rb, const char *path, struct diag_list *diags, json_t **params,
+		     json_t **alert);
 
 /* The same from a buffer, naming it `name` in messages. */
 json_t *fixture_parse(const struct runbook *rb, const char *name, const char *buf, size_t len,
-		      struct diag_list *diags);
+		      struct diag_list *diags, json_t **params, json_t **alert);
 
 /* Fills a step result from its fixture: fields copied, missing sql fields
  * derived, status derived (exit code, fan-out: the worst host) when absent. */

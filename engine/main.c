@@ -22,12 +22,14 @@ const struct command commands[] = {
 	 "  With no argument, checks every runbook on the runbook path.\n"
 	 "  Prints every error as file:line:col: message; exits 2 when there is one.\n"},
 	{"exec", cmd_exec,
-	 "NAME [-p KEY=VALUE]... [--alert FILE|-] [--incident ID] [--dry-run] [--fixtures FILE]\n"
+	 "NAME [-p KEY=VALUE]... [--alert FILE|-] [--incident ID | --no-incident] [--dry-run] [--fixtures FILE]\n"
 	 "             [--record FILE] [--apply] [--output text|json] [--target NAME=DSN]",
 	 "run a runbook's diagnosis (read-only unless --apply)",
 	 "  -p, --param KEY=VALUE  set a parameter (typed as the runbook declares it)\n"
 	 "  --alert FILE|-         the alert that triggered the run (JSON); fills `from:` params\n"
 	 "  --incident ID          the incident this run belongs to\n"
+	 "  --no-incident          run for real and record nothing (trying a runbook on staging);\n"
+	 "                         refused with --apply: mutations are always recorded\n"
 	 "  --dry-run              open no connection, run no command: render every action;\n"
 	 "                         Lua steps and `when` conditions still run\n"
 	 "  --fixtures FILE        results for steps (as --record writes them); implies --dry-run\n"

@@ -259,6 +259,10 @@ void report_text(FILE *out, int color, json_t *report)
 		if (!strcmp(st, "would-run") && !json_object_get(s, "error"))
 			continue;
 		print_rows(out, s);
+		const char *cmd = json_string_value(json_object_get(s, "command"));
+		if (cmd && !json_array_size(json_object_get(s, "columns"))) /* DML: "UPDATE 0" is not "ok" at a glance */
+			fprintf(out, "      %s %lld (rows affected)\n", cmd,
+				(long long)json_integer_value(json_object_get(s, "row_count")));
 		print_streams(out, s, "      ");
 		const char *host;
 		json_t *hr;
@@ -347,6 +351,8 @@ void report_text(FILE *out, int color, json_t *report)
 			color ? C_RESET : "");
 	if (inc)
 		fprintf(out, "incident %s (runbook timeline %s; runbook exec ... --incident %s joins it)\n", inc, inc, inc);
+	else if (json_is_true(json_object_get(report, "no_incident")))
+		fprintf(out, "no incident: --no-incident ran this for real and recorded nothing\n");
 }
 
 void report_json(FILE *out, json_t *doc)

@@ -787,7 +787,7 @@ static void resolve_targets(struct ld *l, const struct ynode *steps)
 		else if (count == 0 && !strcmp(want, "postgres"))
 			; /* the standard PG* environment */
 		else if (count == 0)
-			err(l, sn, "'%s' step needs an %s target, and the runbook defines none", s->action->name, want);
+			err(l, sn, "'%s' step needs a target of type %s, and the runbook defines none", s->action->name, want);
 		else
 			err(l, sn, "step '%s' must say 'on:' which %s target to use (%d are defined)",
 			    s->id ? s->id : "?", want, count);
@@ -842,8 +842,36 @@ static void load_tests(struct ld *l, const struct ynode *n)
 			err(l, a, "test 'alert' must be a mapping");
 		else if (a)
 			x->alert = ynode_to_json(a);
-		if (f && f->type != YN_MAP) {
-			err(l, f, "'fixtures' must be a mapping of step id: result");
+		if (f && f->type == YN_SCALAR && !ynode_is_null(f)) {
+			/* a recording, relative to the runbook file: its params and alert
+			 * apply unless the test gives its own */
+			const char *slash = strrchr(l->file, '/');
+			char *path = f->str[0] == '/' || !slash ? xstrdup(f->str)
+								 : xasprintf("%.*s/%s", (int)(slash - l->file), l->file, f->str);
+			struct diag_list fd;
+			diag_init(&fd);
+			json_t *rp = NULL, *ra = NULL;
+			x->fixtures = fixture_load(rb, path, &fd, &rp, &ra);
+			for (size_t k = 0; k < fd.n; k++)
+				err(l, f, "fixtures %s: %s", f->str,
+				    fd.items[k].msg);
+			diag_release(&fd);
+			if (!x->params && rp)
+				x->params = json_incref(rp);
+			else if (x->params && rp) { /* the test's own win */
+				const char *pk;
+				json_t *pv;
+				json_object_foreach(rp, pk, pv)
+					if (!json_object_get(x->params, pk))
+						json_object_set(x->params, pk, pv);
+			}
+			if (!x->alert && ra)
+				x->alert = json_incref(ra);
+			json_decref(rp);
+			json_decref(ra);
+			free(path);
+		} else if (f && f->type != YN_MAP) {
+			err(l, f, "'fixtures' must be a mapping of step id: result, or the path of a recording");
 		} else if (f) {
 			x->fixtures = ynode_to_json(f);
 			for (size_t j = 0; j < ynode_map_len(f); j++) {
@@ -869,6 +897,7 @@ static void load_tests(struct ld *l, const struct ynode *n)
 		if (!e)
 			continue;
 		check_keys(l, e, expect_keys, "expect");
+		x->expect_lines = json_object();
 		const struct ynode *es = ynode_get(e, "steps");
 		if (es && es->type != YN_MAP)
 			err(l, es, "expect 'steps' must be a mapping of step id: status");
@@ -878,6 +907,9 @@ static void load_tests(struct ld *l, const struct ynode *n)
 			const struct ynode *sv = YMAP_VAL(es, j);
 			if (sv->type != YN_SCALAR || step_status_parse(sv->str) < 0)
 				err(l, sv, "expected status must be ok, failed, timeout, skipped or would-run");
+			char *key = xasprintf("steps.%s", YMAP_KEY(es, j)->str);
+			json_object_set_new(x->expect_lines, key, json_integer(YMAP_KEY(es, j)->line));
+			free(key);
 		}
 		const struct ynode *ef = ynode_get(e, "findings");
 		if (ef && ef->type != YN_SEQ)
@@ -890,10 +922,23 @@ static void load_tests(struct ld *l, const struct ynode *n)
 				continue;
 			}
 			check_keys(l, fm, fkeys, "an expected finding");
+			const struct ynode *lv = ynode_get(fm, "level");
+			static const char *const levels[] = {"info", "warning", "critical", NULL};
+			if (lv && (lv->type != YN_SCALAR || (strcmp(lv->str, "info") && strcmp(lv->str, "warning") &&
+							     strcmp(lv->str, "critical")))) {
+				const char *dym = lv->type == YN_SCALAR ? did_you_mean(lv->str, levels) : NULL;
+				err(l, lv, "a finding level is info, warning or critical%s%s%s", dym ? " (did you mean '" : "",
+				    dym ? dym : "", dym ? "'?)" : "");
+			}
+			char *key = xasprintf("findings.%zu", j);
+			json_object_set_new(x->expect_lines, key, json_integer(fm->line));
+			free(key);
 		}
 		const struct ynode *st = ynode_get(e, "status");
 		if (st && (st->type != YN_SCALAR || (strcmp(st->str, "ok") && strcmp(st->str, "failed"))))
 			err(l, st, "expect 'status' must be ok or failed");
+		if (st)
+			json_object_set_new(x->expect_lines, "status", json_integer(st->line));
 		x->expect = ynode_to_json(e);
 	}
 }
@@ -1089,6 +1134,7 @@ void runbook_free(struct runbook *rb)
 		json_decref(t->alert);
 		json_decref(t->fixtures);
 		json_decref(t->expect);
+		json_decref(t->expect_lines);
 	}
 	free(rb->params);
 	free(rb->targets);

@@ -58,6 +58,7 @@ struct rb_test {
 	json_t *alert;       /* object or NULL */
 	json_t *fixtures;    /* object: step id -> result */
 	json_t *expect;      /* object or NULL */
+	json_t *expect_lines; /* "status", "steps.ID", "findings.N" -> YAML line */
 	int line;
 };
 

@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	diag_init(&d);
 	if (!rb)
 		rb = runbook_parse("fz.yaml", runbook_yaml, sizeof runbook_yaml - 1, &d);
-	json_t *fx = rb ? fixture_parse(rb, "fuzz.json", (const char *)data, size, &d) : NULL;
+	json_t *fx = rb ? fixture_parse(rb, "fuzz.json", (const char *)data, size, &d, NULL, NULL) : NULL;
 	if (fx) {
 		struct exec_opts o;
 		memset(&o, 0, sizeof o);
