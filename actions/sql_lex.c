@@ -4,6 +4,7 @@
 #include "../engine/util.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int ident_start(unsigned char c)
@@ -143,6 +144,23 @@ int sql_statement_count(const char *text)
 		}
 	}
 	return count + content;
+}
+
+int sql_max_param(const char *text, size_t *off)
+{
+	int most = 0;
+	size_t pos = 0;
+	struct sql_token t;
+	for (sql_lex(text, &pos, &t); t.type != SQL_END; sql_lex(text, &pos, &t)) {
+		if (t.type != SQL_PARAM)
+			continue;
+		int n = atoi(text + t.off + 1);
+		if (n > most) {
+			most = n;
+			*off = t.off;
+		}
+	}
+	return most;
 }
 
 /* Statements that change the database or the server even inside a READ

@@ -27,6 +27,9 @@ void sql_lex(const char *text, size_t *pos, struct sql_token *t);
 /* Statements in text (a trailing ';' or comment adds none). */
 int sql_statement_count(const char *text);
 
+/* The highest $n placeholder in text (0: none); *off gets where it is. */
+int sql_max_param(const char *text, size_t *off);
+
 /*
  * Judges a statement that runs read-only. Returns NULL when it calls
  * nothing with side effects, else a new message naming what it calls

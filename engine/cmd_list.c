@@ -32,9 +32,17 @@ int cmd_list(int argc, char **argv, struct globals *g)
 			broken++;
 		} else {
 			int dup = 0;
-			for (size_t k = 0; k < seen.n; k++)
-				dup |= !strcmp(seen.v[k], rb->id);
-			if (!dup) {
+			size_t k;
+			for (k = 0; k < seen.n && !dup; k++)
+				dup = !strcmp(seen.v[k], rb->id);
+			if (dup) {
+				size_t at;
+				json_t *r;
+				json_array_foreach(out, at, r)
+					if (!strcmp(json_string_value(json_object_get(r, "id")), rb->id))
+						fprintf(stderr, "runbook list: warning: %s also defines '%s' (the first, %s, wins)\n",
+							files.v[i], rb->id, json_string_value(json_object_get(r, "file")));
+			} else {
 				strlist_push(&seen, rb->id);
 				json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s}", "id", rb->id, "title",
 								     rb->title, "severity", rb->severity, "file", rb->file));

@@ -611,6 +611,11 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	}
 	r.env.sandbox = r.sb;
 	sandbox_expose_env(r.sb);
+	const char **ids = xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof *ids);
+	for (size_t i = 0; i < rb->nsteps; i++)
+		ids[i] = rb->steps[i].id;
+	sandbox_set_step_order(r.sb, ids, rb->nsteps);
+	free(ids);
 	/* every env.NAME the runbook mentions is a secret before the first step */
 	size_t ei;
 	json_t *en;
@@ -671,6 +676,7 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 				o->progress(o->progress_ud, s, res, PROGRESS_START);
 			r.cur = s;
 			r.cur_result = res;
+			sandbox_set_current_step(r.sb, s->id);
 			st = run_step(&r, s, res);
 			r.cur = NULL;
 			r.cur_result = NULL;

@@ -5,6 +5,7 @@
 #include "runbook.h"
 #include "fixture.h"
 #include "match.h"
+#include "../actions/sql_lex.h"
 #include "template.h"
 #include "util.h"
 #include "../actions/action.h"
@@ -533,7 +534,18 @@ static void load_targets(struct ld *l, const struct ynode *n, const struct ynode
 			err(l, v, "target '%s' must be a mapping like {type: postgres, dsn: ...}", k->str);
 			continue;
 		}
-		char *type = get_str(l, v, "type", 1, "target");
+		char *type = get_str(l, v, "type", 0, "target");
+		if (!type && !ynode_get(v, "type")) {
+			/* a misspelt `type` (the key check names it) still gives the
+			 * target its type: no cascade of "unknown target" errors */
+			for (size_t j = 0; j < ynode_map_len(v) && !type; j++) {
+				const struct ynode *gk = YMAP_KEY(v, j), *gv = YMAP_VAL(v, j);
+				if (edit_distance(gk->str, "type") <= 2 && gv->type == YN_SCALAR)
+					type = xstrdup(gv->str);
+			}
+			if (!type)
+				err(l, v, "target '%s': missing required key 'type' (postgres or ssh)", k->str);
+		}
 		if (!type)
 			continue;
 		if (!strcmp(type, "postgres")) {
@@ -721,6 +733,22 @@ static void load_step(struct ld *l, const struct ynode *n, const struct ynode *s
 	check_action_spec(l, s, spec, steps);
 
 	const struct ynode *args = ynode_get(n, "args");
+	if (!strcmp(s->action->name, "sql") && spec->type == YN_SCALAR) {
+		/* every $n placeholder has a bind value, every bind value a $n */
+		size_t off = 0;
+		int most = sql_max_param(spec->str, &off);
+		int given = args && args->type == YN_SEQ ? (int)args->n : 0;
+		if (most > given) {
+			int line, col;
+			scalar_pos(l, spec, off, &line, &col);
+			diag_add(l->d, l->file, line, col, "the statement uses $%d but 'args' gives %d value%s", most, given,
+				 given == 1 ? "" : "s");
+			l->errors++;
+		} else if (given > most && args) {
+			err(l, args, "'args' gives %d value%s but the statement uses %s", given, given == 1 ? "" : "s",
+			    most ? "fewer placeholders" : "no $n placeholder");
+		}
+	}
 	if (args) {
 		if (strcmp(s->action->name, "sql"))
 			err(l, key_node(n, "args"), "'args' only applies to sql steps");

@@ -46,6 +46,9 @@ struct sandbox {
 	char *fail_msg;       /* fail(msg), or the size cap that was hit */
 	int steps_ref;
 	size_t json_mem;      /* bytes jansson holds for a json.encode/decode now */
+	char **step_ids;      /* the runbook's steps, in order (for "has not run yet") */
+	size_t nstep_ids;
+	char *current;        /* the step running now */
 };
 
 /*
@@ -720,6 +723,27 @@ static void copy_fields(lua_State *L, int from, int to, const char *const *names
 	}
 }
 
+/* steps.X for a step without a result: a later step, or the one running. */
+static int l_steps_index(lua_State *L)
+{
+	struct sandbox *sb = get_sb(L);
+	const char *k = lua_tostring(L, 2);
+	long at = -1, cur = -1;
+	for (size_t i = 0; k && i < sb->nstep_ids; i++) {
+		if (!strcmp(sb->step_ids[i], k))
+			at = (long)i;
+		if (sb->current && !strcmp(sb->step_ids[i], sb->current))
+			cur = (long)i;
+	}
+	if (at < 0)
+		return 0; /* not a step of this runbook: nil */
+	if (at == cur)
+		return luaL_error(L, "step '%s' is the one running: its result does not exist yet", k);
+	if (cur >= 0)
+		return luaL_error(L, "step '%s' has not run yet (it comes after '%s')", k, sb->current);
+	return luaL_error(L, "step '%s' has not run yet", k);
+}
+
 static int setup(lua_State *L)
 {
 	static const char *const base[] = {"assert", "error", "ipairs", "next", "pairs", "select",
@@ -782,8 +806,15 @@ static int setup(lua_State *L)
 	push_proxy(L);
 	lua_setfield(L, g, "json");
 
-	/* the steps table the engine fills */
+	/* the steps table the engine fills; reading a step that has not run
+	 * says so instead of handing out nil */
 	lua_newtable(L);
+	lua_createtable(L, 0, 2);
+	lua_pushcfunction(L, l_steps_index);
+	lua_setfield(L, -2, "__index");
+	lua_pushliteral(L, "locked");
+	lua_setfield(L, -2, "__metatable");
+	lua_setmetatable(L, -2);
 	lua_pushvalue(L, -1);
 	lua_setfield(L, g, "steps");
 	get_sb(L)->steps_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -824,10 +855,30 @@ struct sandbox *sandbox_new(const struct sandbox_limits *lim, const struct sandb
 	return sb;
 }
 
+void sandbox_set_step_order(struct sandbox *sb, const char *const *ids, size_t n)
+{
+	for (size_t i = 0; i < sb->nstep_ids; i++)
+		free(sb->step_ids[i]);
+	free(sb->step_ids);
+	sb->step_ids = xcalloc(n ? n : 1, sizeof *sb->step_ids);
+	for (size_t i = 0; i < n; i++)
+		sb->step_ids[i] = xstrdup(ids[i]);
+	sb->nstep_ids = n;
+}
+
+void sandbox_set_current_step(struct sandbox *sb, const char *id)
+{
+	free(sb->current);
+	sb->current = id ? xstrdup(id) : NULL;
+}
+
 void sandbox_free(struct sandbox *sb)
 {
 	if (!sb)
 		return;
+	sandbox_set_step_order(sb, NULL, 0);
+	free(sb->step_ids);
+	free(sb->current);
 	lua_close(sb->L);
 	free(sb->fail_msg);
 	free(sb->limit_where);

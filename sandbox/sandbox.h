@@ -64,6 +64,12 @@ void sandbox_free(struct sandbox *sb);
 void sandbox_set_global(struct sandbox *sb, const char *name, json_t *v);
 /* Sets steps[id] to v. */
 void sandbox_set_step(struct sandbox *sb, const char *id, json_t *v);
+/* The runbook's step ids in order, and the one running now: reading
+ * steps.X of a step that has not run says "step 'X' has not run yet (it
+ * comes after 'Y')" instead of handing out nil. */
+void sandbox_set_step_order(struct sandbox *sb, const char *const *ids, size_t n);
+void sandbox_set_current_step(struct sandbox *sb, const char *id);
+
 /* Exposes the process environment as `env` (reads are reported as secrets). */
 void sandbox_expose_env(struct sandbox *sb);
 

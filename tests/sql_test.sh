@@ -91,6 +91,8 @@ YAML
 "$BIN" exec "$TMP/fix.yaml" --output json > "$TMP/fix1.json" 2>&1
 check "mutating step is would-run without --apply" '[ "$(field "$TMP/fix1.json" rename status)" = "\"would-run\"" ] && [ "$(psql_admin -c "SELECT name FROM t WHERE id = 2")" = two ]'
 "$BIN" exec "$TMP/fix.yaml" --apply --output json > "$TMP/fix2.json" 2>&1
+"$BIN" exec "$TMP/fix.yaml" --apply > "$TMP/fix2.txt" 2>&1
+check "the text report shows a DML's row count" 'grep -q "UPDATE 1 (rows affected)" "$TMP/fix2.txt"' "$(cat "$TMP/fix2.txt")"
 check "--apply runs it" '[ "$(field "$TMP/fix2.json" rename status)" = "\"ok\"" ] && [ "$(psql_admin -c "SELECT name FROM t WHERE id = 2")" = deux ] && [ "$(field "$TMP/fix2.json" rename row_count)" = 1 ] && [ "$(field "$TMP/fix2.json" rename command)" = "\"UPDATE\"" ]' "$(cat "$TMP/fix2.json")"
 
 # Two statements are refused before anything runs.
