@@ -190,8 +190,9 @@ int fixture_check(const struct rb_step *s, json_t *fx, char **err, const char **
 		*field = k;
 		if (!f) {
 			const char *dym = did_you_mean(k, cands);
-			*err = dym ? xasprintf("unknown field '%s' for a %s result (did you mean '%s'?)", k, action, dym)
-				   : xasprintf("unknown field '%s' for a %s result", k, action);
+			const char *an = !strcmp(action, "sql") || !strcmp(action, "ssh") || !strcmp(action, "http") ? "an" : "a";
+			*err = dym ? xasprintf("unknown field '%s' for %s %s result (did you mean '%s'?)", k, an, action, dym)
+				   : xasprintf("unknown field '%s' for %s %s result", k, an, action);
 			return -1;
 		}
 		if ((*err = check_value(action, f->type, v, k)))

@@ -75,7 +75,7 @@ tests:
       aip: {status_code: 200}
 YAML
 "$BIN" check "$TMP/shapes.yaml" > "$TMP/shapes.out" 2>&1; rc=$?
-check "check: an unknown fixture field, with did-you-mean" '[ $rc = 2 ] && grep -q "shapes.yaml:15:12: fixture for step .up.: unknown field .exitcode. for a ssh result (did you mean .exit_code.?)" "$TMP/shapes.out"' "$(cat "$TMP/shapes.out")"
+check "check: an unknown fixture field, with did-you-mean" '[ $rc = 2 ] && grep -q "shapes.yaml:15:12: fixture for step .up.: unknown field .exitcode. for an ssh result (did you mean .exit_code.?)" "$TMP/shapes.out"' "$(cat "$TMP/shapes.out")"
 check "check: a lua fixture is refused with the reason" 'grep -q "fixture for step .calc.: a lua step runs in every test and replay; it takes no fixture" "$TMP/shapes.out"'
 check "check: a fixture for an unknown step, with did-you-mean" 'grep -q "shapes.yaml:17:7: fixture for unknown step .aip. (did you mean" "$TMP/shapes.out"'
 cat > "$TMP/fan.yaml" <<'YAML'
@@ -202,6 +202,16 @@ check "exec --no-incident runs for real and records nothing" '[ $rc = 0 ] && gre
 check "exec --no-incident --apply is refused: mutations are always recorded" '[ $rc = 2 ] && [ ! -e "$TMP/mutated" ] && grep -q "mutations are always recorded" "$TMP/quiet2.out"' "$(cat "$TMP/quiet2.out")"
 printf 'n\n' | script -qec "$BIN exec $TMP/quiet.yaml --no-incident" /dev/null > "$TMP/quiet3.out" 2>&1
 check "exec --no-incident on a terminal does not even ask: the mutation stays would-run" '! grep -q "Run it?" "$TMP/quiet3.out" && grep -q "would-run" "$TMP/quiet3.out" && [ ! -e "$TMP/mutated" ]' "$(cat "$TMP/quiet3.out")"
+
+# ---- the library's tests fail when a step is broken on purpose ----
+for rbk in disk-full replication-lag api-latency lock-contention db-connections; do
+	sed '/^  - id: assess$/,/^    lua: |$/{/^    lua: |$/a\      error("broken on purpose")
+}' "$ROOT/runbooks/$rbk.yaml" > "$TMP/broken-$rbk.yaml"
+	grep -q 'broken on purpose' "$TMP/broken-$rbk.yaml"; inserted=$?
+	"$BIN" test "$ROOT/runbooks/$rbk.yaml" > /dev/null 2>&1; good=$?
+	"$BIN" test "$TMP/broken-$rbk.yaml" > "$TMP/broken.out" 2>&1; rc=$?
+	check "$rbk: its tests pass, and fail when its assessment is broken on purpose" '[ $inserted = 0 ] && [ $good = 0 ] && [ $rc = 1 ] && ! grep -q "^ok" "$TMP/broken.out"' "$(cat "$TMP/broken.out")"
+done
 
 # ---- small things ----
 "$BIN" show "$ROOT/runbooks/db-connections.yaml" > "$TMP/show.out" 2>&1

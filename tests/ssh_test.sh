@@ -176,5 +176,23 @@ YAML
 "$BIN" exec "$TMP/overlap.yaml" --output json > "$TMP/overlap.json" 2>&1
 check "the SSH connection opens while earlier steps run" '[ "$(field "$TMP/overlap.json" wait_for_connection status)" = "\"ok\"" ] && [ "$(field "$TMP/overlap.json" remote status)" = "\"ok\"" ]' "$(cat "$TMP/overlap.json")"
 
+# The library's disk-full runbook against a real host, recorded; the
+# recording is test data that replays as a test.
+"$BIN" exec "$ROOT/runbooks/disk-full.yaml" -p host=h01 -p mountpoint=/ -p warn_pct=1 --record "$TMP/disk.json" --output json > "$TMP/disk.out" 2>&1; rc=$?
+check "disk-full on a real host: df, inodes and du ran, the use was judged" '[ "$(field "$TMP/disk.out" space status)" = "\"ok\"" ] && [ "$(field "$TMP/disk.out" inodes status)" = "\"ok\"" ] && grep -q "space of / on h01 at [0-9]*%" "$TMP/disk.out"' "rc=$rc $(grep -n 'status\|message\|error' "$TMP/disk.out" | head -20)"
+mkdir -p "$TMP/lib/recordings"
+cp "$TMP/disk.json" "$TMP/lib/recordings/disk-h01.json"
+sed '/^tests:/,$d' "$ROOT/runbooks/disk-full.yaml" > "$TMP/lib/disk-full.yaml"
+cat >> "$TMP/lib/disk-full.yaml" <<'YAML'
+tests:
+  - name: the recording from a real host replays
+    fixtures: recordings/disk-h01.json
+    expect:
+      findings: [{level: warning, match: "space of / on h01"}]
+      steps: {space: ok, inodes: ok}
+YAML
+"$BIN" test "$TMP/lib/disk-full.yaml" > "$TMP/disk-test.out" 2>&1; rc=$?
+check "... and its recording replays as a test (params from the recording)" '[ $rc = 0 ] && grep -q "1 passed, 0 failed" "$TMP/disk-test.out"' "$(cat "$TMP/disk-test.out")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
