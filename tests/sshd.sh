@@ -48,6 +48,9 @@ PrintLastLog no
 X11Forwarding no
 PermitUserEnvironment no
 CONF
+	# the bench: bash skips ~/.bashrc for remote commands (SHLVL set), so the
+	# numbers are ours and OpenSSH's, not this machine's shell start-up
+	[ -n "${SSHD_BENCH:-}" ] && echo "SetEnv SHLVL=1" >> "$dir/sshd_config"
 	"$sshd" -f "$dir/sshd_config" -E "$dir/sshd.log" || { cat "$dir/sshd.log" >&2; exit 1; }
 	up=
 	for _ in $(seq 200); do
