@@ -1,6 +1,7 @@
 /* cmd_incident: `runbook incident open|list|show|ack|resolve|note|severity`. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "alert.h"
 #include "incident.h"
 #include "report.h"
 #include "store.h"
@@ -34,7 +35,8 @@ static void print_incident(json_t *inc, int json)
 }
 
 /* Applies a transition; refuses invalid ones (exit 2). */
-static int transition(struct store *st, const char *id, const char *to, const char *resolution, const char *actor)
+static int transition(struct store *st, const char *id, const char *to, const char *resolution, const char *actor,
+		      const char *at)
 {
 	char *err = NULL;
 	json_t *inc = store_incident_get(st, id, &err);
@@ -55,6 +57,8 @@ static int transition(struct store *st, const char *id, const char *to, const ch
 	json_decref(inc);
 	char now[40];
 	utc_timestamp(now, sizeof now);
+	if (at) /* recorded after the fact */
+		snprintf(now, sizeof now, "%s", at);
 	json_t *ch = json_pack("{s:s}", "status", to);
 	json_object_set_new(ch, !strcmp(to, "acknowledged") ? "acknowledged_at" : "resolved_at", json_string(now));
 	if (resolution)
@@ -78,8 +82,13 @@ int cmd_incident(int argc, char **argv, struct globals *g)
 	static const struct option opts[] = {{"title", required_argument, 0, 't'}, {"severity", required_argument, 0, 's'},
 		{"runbook", required_argument, 0, 'r'}, {"component", required_argument, 0, 'c'},
 		{"resolution", required_argument, 0, 'x'}, {"output", required_argument, 0, 'o'},
-		{"store", required_argument, 0, 'S'}, {"runbooks", required_argument, 0, 'R'}, {0, 0, 0, 0}};
+		{"store", required_argument, 0, 'S'}, {"runbooks", required_argument, 0, 'R'},
+		{"started-at", required_argument, 0, 'b'}, {"at", required_argument, 0, 'T'},
+		{"false-positive", no_argument, 0, 'F'}, {"action", required_argument, 0, 'X'},
+		{"tag", required_argument, 0, 'g'}, {0, 0, 0, 0}};
 	const char *title = NULL, *sev = "SEV3", *runbook = NULL, *component = NULL, *resolution = NULL;
+	const char *action = NULL, *tag = NULL;
+	char started[40] = "", at[40] = "";
 	int json = 0, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
@@ -89,6 +98,14 @@ int cmd_incident(int argc, char **argv, struct globals *g)
 		case 'r': runbook = optarg; break;
 		case 'c': component = optarg; break;
 		case 'x': resolution = optarg; break;
+		case 'F': resolution = "false-positive"; break;
+		case 'X': action = optarg; break;
+		case 'g': tag = optarg; break;
+		case 'b':
+		case 'T':
+			if (alert_time(optarg, c == 'b' ? started : at, sizeof started))
+				return usage_error("times are RFC 3339 with a zone, like 2026-11-24T07:00:00Z, not '%s'", optarg);
+			break;
 		case 'S': g->store = optarg; break;
 		case 'R': g->runbooks = optarg; break;
 		case 'o':
@@ -115,7 +132,8 @@ int cmd_incident(int argc, char **argv, struct globals *g)
 			dym ? dym : "", dym ? "'?)" : "");
 		return EXIT_USAGE;
 	}
-	int want = !strcmp(sub, "open") || !strcmp(sub, "list") ? 0 : !strcmp(sub, "note") || !strcmp(sub, "severity") ? 2 : 1;
+	int want = !strcmp(sub, "open") || !strcmp(sub, "list") ? 0
+		   : (!strcmp(sub, "note") && !action) || !strcmp(sub, "severity") ? 2 : 1;
 	if (nrest != want)
 		return usage_error(want ? "'%s' takes an incident ID%s" : "'%s' takes no arguments", sub);
 	if (!strcmp(sub, "open") && !title)
@@ -125,7 +143,23 @@ int cmd_incident(int argc, char **argv, struct globals *g)
 	if (!strcmp(sub, "severity") && !incident_severity_valid(rest[1]))
 		return usage_error("severity is SEV1, SEV2, SEV3 or SEV4, not '%s'", rest[1]);
 	if (resolution && strcmp(sub, "resolve"))
-		return usage_error("--resolution goes with resolve%s", NULL);
+		return usage_error("--resolution and --false-positive go with resolve%s", NULL);
+	if ((action || tag) && strcmp(sub, "note"))
+		return usage_error("--action and --tag go with note%s", NULL);
+	if (started[0] && strcmp(sub, "open"))
+		return usage_error("--started-at goes with open%s", NULL);
+	static const char *const tags[] = {"root-cause", "fix", "impact", "went-well", "improve", NULL};
+	if (tag) {
+		int tag_known = 0;
+		for (const char *const *t = tags; *t; t++)
+			tag_known |= !strcmp(*t, tag);
+		if (!tag_known) {
+			const char *dym = did_you_mean(tag, tags);
+			fprintf(stderr, "runbook incident: --tag is root-cause, fix, impact, went-well or improve, not '%s'%s%s%s\n",
+				tag, dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
+			return EXIT_USAGE;
+		}
+	}
 
 	char *err = NULL;
 	struct store *st = store_open(g->store, &err);
@@ -139,6 +173,10 @@ int cmd_incident(int argc, char **argv, struct globals *g)
 	if (!strcmp(sub, "open")) {
 		json_t *f = json_pack("{s:s, s:s, s:s?, s:s?}", "title", title, "severity", sev, "runbook", runbook,
 				      "component", component);
+		if (f && started[0])
+			json_object_set_new(f, "started_at", json_string(started));
+		if (f && at[0])
+			json_object_set_new(f, "detected_at", json_string(at));
 		char *id = NULL;
 		if (!f || store_incident_create(st, f, actor, &id, &err)) {
 			fprintf(stderr, "runbook incident: %s\n", err ? err : "the title is not valid UTF-8");
@@ -185,9 +223,9 @@ int cmd_incident(int argc, char **argv, struct globals *g)
 			json_decref(inc);
 		}
 	} else if (!strcmp(sub, "ack")) {
-		rc = transition(st, rest[0], "acknowledged", NULL, actor);
+		rc = transition(st, rest[0], "acknowledged", NULL, actor, at[0] ? at : NULL);
 	} else if (!strcmp(sub, "resolve")) {
-		rc = transition(st, rest[0], "resolved", resolution, actor);
+		rc = transition(st, rest[0], "resolved", resolution, actor, at[0] ? at : NULL);
 	} else {
 		json_t *inc = store_incident_get(st, rest[0], &err);
 		if (!inc) {
@@ -195,9 +233,16 @@ int cmd_incident(int argc, char **argv, struct globals *g)
 			rc = EXIT_USAGE;
 		} else {
 			int note = !strcmp(sub, "note");
+			const char *text = note && action ? action : rest[1];
 			json_t *ch = note ? json_object() : json_pack("{s:s}", "severity", rest[1]);
-			json_t *data = json_pack("{s:s}", note ? "text" : "severity", rest[1]);
-			char *summary = note ? xasprintf("note by %s: %s", actor, rest[1])
+			json_t *data = json_pack("{s:s}", note ? "text" : "severity", text);
+			if (data && note && tag)
+				json_object_set_new(data, "tag", json_string(tag));
+			if (data && note && at[0])
+				json_object_set_new(data, "at", json_string(at));
+			if (data && note && action)
+				json_object_set_new(data, "action", incident_action(action));
+			char *summary = note ? xasprintf("%s by %s: %s", action ? "action item" : tag ? tag : "note", actor, text)
 					     : xasprintf("severity %s -> %s by %s", json_string_value(json_object_get(inc, "severity")),
 							 rest[1], actor);
 			if (!data || store_incident_update(st, rest[0], ch, note ? "note" : "incident.severity", actor, summary,

@@ -1,7 +1,9 @@
 /* incident: lifecycle rules. See incident.h. */
 #define _GNU_SOURCE
 #include "incident.h"
+#include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -39,4 +41,32 @@ int incident_ack_overdue(json_t *inc, int64_t now_epoch)
 	int64_t target = incident_ack_target(json_string_value(json_object_get(inc, "severity")));
 	int64_t detected = incident_parse_time(json_string_value(json_object_get(inc, "detected_at")));
 	return target >= 0 && detected >= 0 && now_epoch - detected > target;
+}
+
+json_t *incident_action(const char *text)
+{
+	struct sbuf clean;
+	sbuf_init(&clean);
+	sbuf_add(&clean, "", 0);
+	char *owner = NULL, *due = NULL;
+	for (const char *p = text; *p;) {
+		while (*p == ' ')
+			p++;
+		const char *e = p;
+		while (*e && *e != ' ')
+			e++;
+		size_t n = (size_t)(e - p);
+		if (n > 1 && p[0] == '@' && !owner)
+			owner = xstrndup(p, n);
+		else if (n == 14 && !strncmp(p, "due:", 4) && !due)
+			due = xstrndup(p + 4, 10);
+		else if (n)
+			sbuf_addf(&clean, "%s%.*s", clean.len ? " " : "", (int)n, p);
+		p = e;
+	}
+	json_t *a = json_pack("{s:s, s:s?, s:s?}", "text", clean.buf, "owner", owner, "due", due);
+	sbuf_release(&clean);
+	free(owner);
+	free(due);
+	return a;
 }

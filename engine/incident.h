@@ -16,5 +16,9 @@ int incident_ack_overdue(json_t *incident, int64_t now_epoch);
 /* Parses "2026-11-24T07:00:00.000000Z" into seconds since the epoch. */
 int64_t incident_parse_time(const char *ts);
 int incident_severity_valid(const char *s);
+/* An action item from its text: {text, owner ("@x" or null), due
+ * ("YYYY-MM-DD" or null)}, the owner and due date read from "@owner" and
+ * "due:DATE" in the text. Returns a new reference. */
+json_t *incident_action(const char *text);
 
 #endif

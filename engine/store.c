@@ -21,7 +21,7 @@ struct store {
 };
 
 const char *const store_incident_cols[] = {"id", "title", "severity", "status", "started_at", "detected_at",
-	"acknowledged_at", "resolved_at", "fingerprint", "runbook", "component", "commander", "resolution"};
+	"acknowledged_at", "resolved_at", "fingerprint", "runbook", "component", "commander", "resolution", "repeat_of"};
 const size_t store_nincident_cols = ARRAY_LEN(store_incident_cols);
 
 char *store_default_url(const char *url)

@@ -40,6 +40,8 @@ static const char *const migrations[] = {
 	"  $$ BEGIN RAISE EXCEPTION 'events are append-only'; END $$;"
 	"CREATE TRIGGER runbook_events_append_only BEFORE UPDATE OR DELETE ON runbook_events"
 	"  FOR EACH ROW EXECUTE FUNCTION runbook_events_append_only();",
+	/* 2: the incident an incident repeats (same key, resolved < 30 days before) */
+	"ALTER TABLE runbook_incidents ADD COLUMN repeat_of text;",
 };
 
 static char *pg_error(PGconn *c, const PGresult *r)
@@ -197,14 +199,16 @@ static int pg_incident_create(void *db, json_t *f, const char *actor, char **id,
 	char now[40];
 	utc_timestamp(now, sizeof now);
 	const char *started = json_string_value(json_object_get(f, "started_at"));
+	const char *detected = json_string_value(json_object_get(f, "detected_at")); /* recorded after the fact */
 	const char *v[] = {json_string_value(json_object_get(f, "title")), json_string_value(json_object_get(f, "severity")),
-		started ? started : now, now, json_string_value(json_object_get(f, "fingerprint")),
-		json_string_value(json_object_get(f, "runbook")), json_string_value(json_object_get(f, "component"))};
+		started ? started : detected ? detected : now, detected ? detected : now,
+		json_string_value(json_object_get(f, "fingerprint")), json_string_value(json_object_get(f, "runbook")),
+		json_string_value(json_object_get(f, "component")), json_string_value(json_object_get(f, "repeat_of"))};
 	PGresult *r = run(p,
 			  "INSERT INTO runbook_incidents (n, id, title, severity, status, started_at, detected_at, fingerprint, "
-			  "runbook, component) SELECT n, 'INC-' || n, $1, $2, 'triggered', $3, $4, $5, $6, $7 "
+			  "runbook, component, repeat_of) SELECT n, 'INC-' || n, $1, $2, 'triggered', $3, $4, $5, $6, $7, $8 "
 			  "FROM (SELECT nextval('runbook_incident_n') AS n) s RETURNING id",
-			  7, v, err);
+			  8, v, err);
 	int good = r != NULL;
 	*id = good ? xstrdup(PQgetvalue(r, 0, 0)) : NULL;
 	PQclear(r);

@@ -47,6 +47,8 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
 	"CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events"
 	"  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+	/* 2: the incident an incident repeats (same key, resolved < 30 days before) */
+	"ALTER TABLE incidents ADD COLUMN repeat_of TEXT;",
 };
 
 
@@ -248,9 +250,12 @@ static int sq_incident_create(void *db, json_t *f, const char *actor, char **id,
 	char now[40];
 	utc_timestamp(now, sizeof now);
 	const char *started = json_string_value(json_object_get(f, "started_at"));
+	const char *detected = json_string_value(json_object_get(f, "detected_at"));
+	if (detected) /* recorded after the fact */
+		snprintf(now, sizeof now, "%s", detected);
 	int ok = sqlite3_prepare_v2(st->db,
 				    "INSERT INTO incidents (n, id, title, severity, status, started_at, detected_at, "
-				    "fingerprint, runbook, component) VALUES (?, ?, ?, ?, 'triggered', ?, ?, ?, ?, ?)",
+				    "fingerprint, runbook, component, repeat_of) VALUES (?, ?, ?, ?, 'triggered', ?, ?, ?, ?, ?, ?)",
 				    -1, &q, NULL) == SQLITE_OK;
 	if (ok) {
 		sqlite3_bind_int64(q, 1, n);
@@ -262,6 +267,7 @@ static int sq_incident_create(void *db, json_t *f, const char *actor, char **id,
 		sqlite3_bind_text(q, 7, json_string_value(json_object_get(f, "fingerprint")), -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 8, json_string_value(json_object_get(f, "runbook")), -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 9, json_string_value(json_object_get(f, "component")), -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 10, json_string_value(json_object_get(f, "repeat_of")), -1, SQLITE_STATIC);
 		ok = sqlite3_step(q) == SQLITE_DONE;
 		sqlite3_finalize(q);
 	}
