@@ -61,6 +61,8 @@ int cmd_incident(int argc, char **argv, struct globals *g);
 int cmd_timeline(int argc, char **argv, struct globals *g);
 int cmd_store(int argc, char **argv, struct globals *g);
 int cmd_match(int argc, char **argv, struct globals *g);
+int cmd_postmortem(int argc, char **argv, struct globals *g);
+int cmd_metrics(int argc, char **argv, struct globals *g);
 int cmd_triage(int argc, char **argv, struct globals *g);
 
 #endif

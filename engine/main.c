@@ -73,6 +73,18 @@ const struct command commands[] = {
 	 "  --verify               check the hash chain; names the first bad event (exit 1)\n"
 	 "  --utc                  times in UTC (default: local time)\n"
 	 "  --store URL            the store (see `runbook incident --help`)\n"},
+	{"postmortem", cmd_postmortem, "ID [-o FILE]", "the incident's post-mortem in Markdown, prefilled from its timeline",
+	 "  -o FILE                write it to FILE instead of standard output\n"
+	 "  Sections: Summary, Impact, Timeline (UTC), Root Cause, What Went Well, What Could Be\n"
+	 "  Improved, Action Items, Lessons Learned. Feed it with `runbook incident note ID TEXT\n"
+	 "  --tag root-cause|fix|impact|went-well|improve` and `--action \"TEXT @owner due:DATE\"`.\n"},
+	{"metrics", cmd_metrics, "[--since 30d|TIME] [--until TIME] [--output text|json]",
+	 "MTTD, MTTA, MTTR, MTBF, acknowledgement in target, repeat and false-positive rates",
+	 "  --since 30d|TIME       incidents detected since then (default: 30 days before --until)\n"
+	 "  --until TIME           ... and until then (default: now)\n"
+	 "  --output text|json     json: {since, until, incidents, mttd_s, mtta_s, mttr_s, mtbf_s,\n"
+	 "                         ack_within_target, repeat_rate, false_positive_rate, by_severity}\n"
+	 "  A mean without a sample is null (\"-\" in text), never 0.\n"},
 	{"store", cmd_store, "sync [--store URL]", "copy incidents from the local fallback store into the configured one",
 	 "  sync                   every incident recorded in the fallback store (when the configured\n"
 	 "                         store could not be reached) is copied, events in order, chains\n"

@@ -113,6 +113,10 @@ void text_double(double d, char *buf, size_t n)
 		snprintf(buf, n, "null");
 		return;
 	}
+	if (d == (double)(long long)d && d < 1e15 && d > -1e15) {
+		snprintf(buf, n, "%.0f.0", d); /* 180.0, not 1.8e+02 */
+		return;
+	}
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(buf, n, "%.*g", prec, d);
 		if (strtod(buf, NULL) == d)

@@ -1,0 +1,272 @@
+/* postmortem: the Markdown post-mortem of an incident. See postmortem.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "postmortem.h"
+#include "incident.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+void postmortem_duration(int64_t s, char *buf, size_t n)
+{
+	if (s < 0)
+		s = 0;
+	int64_t d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60, sec = s % 60;
+	if (d)
+		snprintf(buf, n, h ? "%lldd %lldh" : "%lldd", (long long)d, (long long)h);
+	else if (h)
+		snprintf(buf, n, m ? "%lldh %lldm" : "%lldh", (long long)h, (long long)m);
+	else if (m)
+		snprintf(buf, n, sec ? "%lldm %llds" : "%lldm", (long long)m, (long long)sec);
+	else
+		snprintf(buf, n, "%llds", (long long)sec);
+}
+
+/* Markdown text on one line: no table breaks, no raw HTML, no controls. */
+static void md(struct sbuf *out, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '|' || c == '<' || c == '>' || c == '*' || c == '_' || c == '`' || c == '[' || c == ']' || c == '\\')
+			sbuf_addc(out, '\\');
+		if (c == '\n' || c == '\r' || c == '\t')
+			c = ' ';
+		if (c < 0x20 || c == 0x7f)
+			continue;
+		sbuf_addc(out, (char)c);
+	}
+}
+
+/* "2026-11-24 07:00 UTC" of an RFC 3339 UTC time. */
+static void utc(const char *ts, char *buf, size_t n)
+{
+	int64_t t = incident_parse_time(ts);
+	if (t < 0) {
+		snprintf(buf, n, "unknown");
+		return;
+	}
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static const char *field(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+struct row {
+	char *time;
+	char *text;
+};
+
+static int by_time(const void *a, const void *b)
+{
+	return strcmp(((const struct row *)a)->time, ((const struct row *)b)->time);
+}
+
+/* An action item from a note: --action, or text beginning Action:/TODO:. */
+static json_t *action_of(json_t *data)
+{
+	json_t *a = json_object_get(data, "action");
+	if (json_is_object(a))
+		return json_incref(a);
+	const char *text = field(data, "text");
+	if (!text)
+		return NULL;
+	if (!strncasecmp(text, "action:", 7))
+		return incident_action(text + 7);
+	if (!strncasecmp(text, "todo:", 5))
+		return incident_action(text + 5);
+	return NULL;
+}
+
+void postmortem_render(struct sbuf *out, json_t *inc, json_t *events)
+{
+	const char *id = field(inc, "id"), *title = field(inc, "title"), *sev = field(inc, "severity");
+	const char *status = field(inc, "status"), *resolution = field(inc, "resolution");
+	const char *started = field(inc, "started_at"), *detected = field(inc, "detected_at");
+	const char *acked = field(inc, "acknowledged_at"), *resolved = field(inc, "resolved_at");
+	int64_t t_start = incident_parse_time(started), t_det = incident_parse_time(detected);
+	int64_t t_ack = incident_parse_time(acked), t_res = incident_parse_time(resolved);
+	char a[48], b[48], d[32];
+
+	sbuf_adds(out, "# Post-Mortem: ");
+	md(out, title);
+	sbuf_adds(out, "\n\n## Summary\n\n");
+	sbuf_addf(out, "- **Incident:** %s\n- **Title:** ", id);
+	md(out, title);
+	sbuf_adds(out, "\n- **Runbook:** ");
+	md(out, field(inc, "runbook") ? field(inc, "runbook") : "none");
+	sbuf_addf(out, "\n- **Severity:** %s\n- **Status:** %s", sev, status);
+	if (resolution) {
+		sbuf_adds(out, " (");
+		md(out, resolution);
+		sbuf_adds(out, ")");
+	}
+	if (field(inc, "repeat_of"))
+		sbuf_addf(out, "\n- **Repeat of:** %s", field(inc, "repeat_of"));
+	sbuf_adds(out, "\n");
+	size_t i;
+	json_t *e;
+	int crit = 0;
+	json_array_foreach(events, i, e) {
+		json_t *data = json_object_get(e, "data");
+		if (strcmp(field(e, "kind"), "finding") || strcmp(field(data, "level") ? field(data, "level") : "", "critical"))
+			continue;
+		sbuf_adds(out, crit++ ? "  - " : "- **Critical findings:**\n  - ");
+		md(out, field(data, "message"));
+		sbuf_adds(out, "\n");
+	}
+	if (!crit)
+		sbuf_adds(out, "- **Critical findings:** none recorded\n");
+
+	/* impact */
+	sbuf_adds(out, "\n## Impact\n\n- **Users affected:** ");
+	int impact = 0;
+	json_array_foreach(events, i, e) {
+		json_t *data = json_object_get(e, "data");
+		if (strcmp(field(e, "kind"), "note") || !field(data, "tag") || strcmp(field(data, "tag"), "impact"))
+			continue;
+		if (impact++)
+			sbuf_adds(out, "; ");
+		md(out, field(data, "text"));
+	}
+	if (!impact)
+		sbuf_adds(out, "unknown");
+	utc(started, a, sizeof a);
+	if (t_res >= 0) {
+		utc(resolved, b, sizeof b);
+		postmortem_duration(t_res - (t_start >= 0 ? t_start : t_det), d, sizeof d);
+		sbuf_addf(out, "\n- **Duration:** %s - %s (%s)\n", a, b, d);
+	} else {
+		sbuf_addf(out, "\n- **Duration:** %s - (not resolved)\n", a);
+	}
+	sbuf_addf(out, "- **Severity:** %s\n", sev);
+
+	/* timeline */
+	size_t cap = json_array_size(events) + 8, nrow = 0;
+	struct row *rows = xcalloc(cap, sizeof *rows);
+#define ROW(ts, ...) (rows[nrow].time = xstrdup(ts), rows[nrow++].text = xasprintf(__VA_ARGS__))
+	if (t_start >= 0 && (!detected || strcmp(started, detected)))
+		ROW(started, "Impact started");
+	if (detected)
+		ROW(detected, "Alert triggered (incident detected)");
+	if (acked)
+		ROW(acked, "Acknowledged");
+	int first_crit = 1;
+	json_array_foreach(events, i, e) {
+		json_t *data = json_object_get(e, "data");
+		const char *kind = field(e, "kind");
+		const char *when = field(data, "at") ? field(data, "at") : field(e, "time");
+		if (!strcmp(kind, "finding") && field(data, "level") && !strcmp(field(data, "level"), "critical") && first_crit) {
+			first_crit = 0;
+			ROW(when, "Root cause identified: %s", field(data, "message"));
+		} else if (!strcmp(kind, "note")) {
+			const char *tag = field(data, "tag");
+			ROW(when, "%s%s", tag && !strcmp(tag, "fix") ? "Fix deployed: "
+					  : json_object_get(data, "action") ? "Action item: " : "Note: ", field(data, "text"));
+		}
+	}
+	if (resolved)
+		ROW(resolved, "Resolved%s%s", resolution ? ": " : "", resolution ? resolution : "");
+#undef ROW
+	qsort(rows, nrow, sizeof *rows, by_time);
+	sbuf_adds(out, "\n## Timeline (UTC)\n\n| Time (UTC) | Event |\n|---|---|\n");
+	for (size_t k = 0; k < nrow; k++) {
+		utc(rows[k].time, a, sizeof a);
+		sbuf_addf(out, "| %s | ", a);
+		md(out, rows[k].text);
+		sbuf_adds(out, " |\n");
+		free(rows[k].time);
+		free(rows[k].text);
+	}
+	free(rows);
+
+	/* root cause */
+	sbuf_adds(out, "\n## Root Cause\n\n");
+	int rc = 0;
+	json_array_foreach(events, i, e) {
+		json_t *data = json_object_get(e, "data");
+		if (!strcmp(field(e, "kind"), "note") && field(data, "tag") && !strcmp(field(data, "tag"), "root-cause")) {
+			sbuf_adds(out, "- ");
+			md(out, field(data, "text"));
+			sbuf_adds(out, "\n");
+			rc++;
+		}
+	}
+	if (!rc) { /* the diagnosis's own words, until someone writes the cause */
+		json_array_foreach(events, i, e) {
+			json_t *data = json_object_get(e, "data");
+			const char *lv = field(data, "level");
+			if (strcmp(field(e, "kind"), "finding") || !lv || (strcmp(lv, "critical") && strcmp(lv, "warning")))
+				continue;
+			sbuf_addf(out, "- %s (finding of step %s): ", lv, field(data, "step") ? field(data, "step") : "?");
+			md(out, field(data, "message"));
+			sbuf_adds(out, "\n");
+			rc++;
+		}
+	}
+	if (!rc)
+		sbuf_adds(out, "Not yet known: add it with `runbook incident note ID TEXT --tag root-cause`.\n");
+
+	/* what went well, what could be improved */
+	struct sbuf well, better;
+	sbuf_init(&well);
+	sbuf_init(&better);
+	sbuf_add(&well, "", 0);
+	sbuf_add(&better, "", 0);
+	if (t_start >= 0 && t_det >= 0) {
+		postmortem_duration(t_det - t_start, d, sizeof d);
+		postmortem_duration(DETECT_TARGET_S, a, sizeof a);
+		sbuf_addf(t_det - t_start <= DETECT_TARGET_S ? &well : &better, "- Detection took %s (target %s).\n", d, a);
+	}
+	int64_t target = incident_ack_target(sev);
+	if (t_ack >= 0 && t_det >= 0 && target >= 0) {
+		postmortem_duration(t_ack - t_det, d, sizeof d);
+		postmortem_duration(target, a, sizeof a);
+		sbuf_addf(t_ack - t_det <= target ? &well : &better, "- Acknowledged after %s (the %s target is %s).\n", d,
+			  sev, a);
+	} else if (t_ack < 0 && target >= 0) {
+		sbuf_addf(&better, "- The incident was never acknowledged.\n");
+	}
+	json_array_foreach(events, i, e) {
+		json_t *data = json_object_get(e, "data");
+		const char *tag = field(data, "tag");
+		if (strcmp(field(e, "kind"), "note") || !tag)
+			continue;
+		struct sbuf *to = !strcmp(tag, "went-well") ? &well : !strcmp(tag, "improve") ? &better : NULL;
+		if (!to)
+			continue;
+		sbuf_adds(to, "- ");
+		md(to, field(data, "text"));
+		sbuf_adds(to, "\n");
+	}
+	sbuf_addf(out, "\n## What Went Well\n\n%s", well.len ? well.buf : "- Nothing recorded yet.\n");
+	sbuf_addf(out, "\n## What Could Be Improved\n\n%s", better.len ? better.buf : "- Nothing recorded yet.\n");
+	sbuf_release(&well);
+	sbuf_release(&better);
+
+	/* action items */
+	sbuf_adds(out, "\n## Action Items\n\n");
+	int items = 0;
+	json_array_foreach(events, i, e) {
+		if (strcmp(field(e, "kind"), "note"))
+			continue;
+		json_t *ai = action_of(json_object_get(e, "data"));
+		if (!ai)
+			continue;
+		sbuf_adds(out, "- [ ] ");
+		md(out, field(ai, "text"));
+		sbuf_addf(out, " - %s - due: %s\n", field(ai, "owner") ? field(ai, "owner") : "unassigned",
+			  field(ai, "due") ? field(ai, "due") : "not set");
+		json_decref(ai);
+		items++;
+	}
+	if (!items)
+		sbuf_adds(out, "- None yet: `runbook incident note ID --action \"TEXT @owner due:YYYY-MM-DD\"`.\n");
+
+	sbuf_adds(out, "\n## Lessons Learned\n\n- To be written at the review.\n");
+}
