@@ -36,7 +36,7 @@ TESTS = tests/check_runbook.o tests/check_loader.o tests/check_sandbox.o tests/c
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-.PHONY: all check unit integration hostile author docs triage emergency pg-integration ssh-integration bench install uninstall clean deps demo fuzz
+.PHONY: all check unit integration hostile author docs triage learn emergency pg-integration ssh-integration bench install uninstall clean deps demo fuzz
 
 all: runbook
 
@@ -53,7 +53,7 @@ tests/%.o: tests/%.c
 tests/check_runbook: $(TESTS) librunbook.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
-check: unit integration hostile author docs triage pg-integration emergency ssh-integration
+check: unit integration hostile author docs triage learn pg-integration emergency ssh-integration
 
 unit: tests/check_runbook runbook
 	cd tests && RUNBOOK_BIN=$(CURDIR)/runbook ./check_runbook
@@ -76,6 +76,10 @@ author: runbook
 # every runbook example in the README and docs/ is checked, tested, dry-run
 docs: runbook
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/docs_test.sh
+
+# after the incident: post-mortem and metrics on both stores
+learn: runbook
+	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/learn_test.sh
 
 # alert payloads through match and triage, real HTTP receivers for the notifiers
 triage: runbook

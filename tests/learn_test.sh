@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# After the incident: the post-mortem and the metrics from incidents at
+# known times, on the SQLite store and on a real PostgreSQL store.
+# Prints "N passed, N failed".
+set -u
+BIN=${RUNBOOK_BIN:-$(pwd)/runbook}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/tests/lib.sh"
+TMP=$(mktemp -d /tmp/runbook-learn-XXXXXX)
+export XDG_STATE_HOME="$TMP/state" RUNBOOK_STORE= RUNBOOK_PATH="$TMP/none"
+chmod 755 "$TMP"
+cleanup() { "$ROOT/tests/pg.sh" stop "$TMP/pg"; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+# Four incidents at known times (see the expected figures below).
+seed() {
+	local s="$1"
+	"$BIN" --store "$s" incident open --title "checkout <script>alert(1)</script> down" --severity SEV1 --component Database \
+		--started-at 2026-11-20T10:00:00Z --at 2026-11-20T10:03:00Z > /dev/null
+	"$BIN" --store "$s" incident ack INC-1 --at 2026-11-20T10:07:30Z > /dev/null
+	"$BIN" --store "$s" incident note INC-1 "the orders pool was exhausted by a batch job" --tag root-cause > /dev/null
+	"$BIN" --store "$s" incident note INC-1 "checkout errors for 1 in 5 customers" --tag impact > /dev/null
+	"$BIN" --store "$s" incident note INC-1 "raised the pool limit" --tag fix > /dev/null
+	"$BIN" --store "$s" incident note INC-1 "the runbook found it in seconds" --tag went-well > /dev/null
+	"$BIN" --store "$s" incident note INC-1 --action "cap the batch job's connections @db-team due:2026-12-01" > /dev/null
+	"$BIN" --store "$s" incident note INC-1 "TODO: alert on idle in transaction" > /dev/null
+	"$BIN" --store "$s" incident resolve INC-1 --at 2026-11-20T11:15:00Z --resolution "pool limit raised" > /dev/null
+	"$BIN" --store "$s" incident open --title "replica lag" --severity SEV1 --component Database \
+		--started-at 2026-11-21T10:00:00Z --at 2026-11-21T10:01:00Z > /dev/null
+	"$BIN" --store "$s" incident ack INC-2 --at 2026-11-21T10:31:00Z > /dev/null
+	"$BIN" --store "$s" incident resolve INC-2 --at 2026-11-21T10:41:00Z --false-positive > /dev/null
+	"$BIN" --store "$s" incident open --title "slow API" --severity SEV3 --component API \
+		--started-at 2026-11-22T08:00:00Z --at 2026-11-22T08:10:00Z > /dev/null
+	"$BIN" --store "$s" incident ack INC-3 --at 2026-11-22T09:00:00Z > /dev/null
+	"$BIN" --store "$s" incident open --title "connections" --severity SEV2 --component Database \
+		--started-at 2026-11-23T10:00:00Z --at 2026-11-23T10:00:30Z > /dev/null
+	"$BIN" --store "$s" incident resolve INC-4 --at 2026-11-23T11:00:30Z > /dev/null
+	# outside the window: not counted
+	"$BIN" --store "$s" incident open --title "old" --severity SEV4 --started-at 2026-10-01T00:00:00Z --at 2026-10-01T00:05:00Z > /dev/null
+}
+
+metrics_ok() { # FILE: the figures of the four incidents, to the second
+	python3 - "$1" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+def eq(a, b): return a is None and b is None or (a is not None and b is not None and abs(a - b) < 1e-6)
+want = {"incidents": 4, "mttd_s": 217.5, "mtta_s": 1690.0, "mttr_s": 3440.0, "mtbf_s": 129600.0,
+        "ack_within_target": 0.5, "repeat_rate": 0.0, "false_positive_rate": 1 / 3}
+for k, v in want.items():
+    assert eq(m[k], v), (k, m[k], v)
+s = m["by_severity"]
+for sev, w in {"SEV1": (2, 120.0, 1035.0, 3360.0, 0.5), "SEV2": (1, 30.0, None, 3600.0, 0.0),
+               "SEV3": (1, 600.0, 3000.0, None, 1.0), "SEV4": (0, None, None, None, None)}.items():
+    got = (s[sev]["incidents"], s[sev]["mttd_s"], s[sev]["mtta_s"], s[sev]["mttr_s"], s[sev]["ack_within_target"])
+    assert all(eq(a, b) if not isinstance(a, int) else a == b for a, b in zip(got, w)), (sev, got, w)
+assert m["since"] == "2026-11-01T00:00:00Z" and m["until"] == "2026-11-30T00:00:00Z"
+PY
+}
+
+"$ROOT/tests/pg.sh" start "$TMP/pg" > /dev/null || { echo "0 passed, 1 failed"; exit 1; }
+. "$TMP/pg/env"
+for store in "sqlite:$TMP/learn.db" "$RUNBOOK_TEST_DSN"; do
+	label=$( [ "${store#sqlite:}" != "$store" ] && echo SQLite || echo PostgreSQL )
+	seed "$store"
+	"$BIN" --store "$store" metrics --since 2026-11-01T00:00:00Z --until 2026-11-30T00:00:00Z --output json > "$TMP/m.json" 2>&1
+	check "$label: every metric to the second, per severity, nulls without samples" 'metrics_ok "$TMP/m.json"' "$(cat "$TMP/m.json")"
+	"$BIN" --store "$store" metrics --since 2026-11-01T00:00:00Z --until 2026-11-30T00:00:00Z > "$TMP/m.txt" 2>&1
+	check "$label: the text table puts the targets beside the figures" 'grep -q "MTTD (detect) *3m 38s *2m *< 5m met" "$TMP/m.txt" && grep -q "MTTR (restore) *57m 20s *56m *< 30m MISSED" "$TMP/m.txt"' "$(cat "$TMP/m.txt")"
+	TZ=Asia/Kolkata "$BIN" --store "$store" postmortem INC-1 -o "$TMP/pm.md" 2> /dev/null
+	check "$label: the post-mortem has every section, in order" '[ "$(grep "^#" "$TMP/pm.md" | tr "\n" "|")" = "# Post-Mortem: checkout \<script\>alert(1)\</script\> down|## Summary|## Impact|## Timeline (UTC)|## Root Cause|## What Went Well|## What Could Be Improved|## Action Items|## Lessons Learned|" ]' "$(grep "^#" "$TMP/pm.md")"
+	check "$label: times in UTC under TZ=Asia/Kolkata, the duration as people write it" 'grep -q "Duration:\*\* 2026-11-20 10:00:00 UTC - 2026-11-20 11:15:00 UTC (1h 15m)" "$TMP/pm.md" && grep -q "| 2026-11-20 10:07:30 UTC | Acknowledged |" "$TMP/pm.md"' "$(cat "$TMP/pm.md")"
+	check "$label: root cause, impact, fix, what went well and what could be improved from the notes and targets" 'grep -A2 "^## Root Cause" "$TMP/pm.md" | grep -q "the orders pool was exhausted" && grep -q "Users affected:\*\* checkout errors for 1 in 5 customers" "$TMP/pm.md" && grep -q "Fix deployed: raised the pool limit" "$TMP/pm.md" && grep -A3 "^## What Went Well" "$TMP/pm.md" | grep -q "Detection took 3m (target 5m)" && grep -A4 "^## What Went Well" "$TMP/pm.md" | grep -q "the runbook found it in seconds"' "$(cat "$TMP/pm.md")"
+	check "$label: action items as checkboxes with owner and due date" 'grep -q "^- \[ \] cap the batch job.s connections - @db-team - due: 2026-12-01$" "$TMP/pm.md" && grep -q "^- \[ \] alert on idle in transaction - unassigned - due: not set$" "$TMP/pm.md"' "$(sed -n "/Action Items/,/Lessons/p" "$TMP/pm.md")"
+	check "$label: a title with markup stays text" '! grep -q "<script>" "$TMP/pm.md"'
+	"$BIN" --store "$store" postmortem INC-2 > "$TMP/pm2.md" 2>&1
+	check "$label: a missed acknowledgement target is something to improve" 'grep -A3 "^## What Could Be Improved" "$TMP/pm2.md" | grep -q "Acknowledged after 30m (the SEV1 target is 15m)" && grep -q "Status:\*\* resolved (false-positive)" "$TMP/pm2.md"' "$(cat "$TMP/pm2.md")"
+done
+"$BIN" metrics --since 30d --until 2026-02-30T99:00:00Z > "$TMP/bad.out" 2>&1; rc=$?
+check "metrics: a bad time is exit 2 with the reason" '[ $rc = 2 ] && grep -q "is a time" "$TMP/bad.out"'
+"$BIN" incident note INC-1 "x" --tag rootcause > "$TMP/tag.out" 2>&1; rc=$?
+check "note --tag: an unknown tag gets a did-you-mean" '[ $rc = 2 ] && grep -q "did you mean .root-cause.?" "$TMP/tag.out"' "$(cat "$TMP/tag.out")"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
