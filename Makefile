@@ -23,10 +23,10 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 ENGINE = engine/util.o engine/text.o engine/diag.o engine/yaml_tree.o engine/runbook.o engine/template.o \
-	 engine/redact.o engine/config.o engine/fixture.o engine/exec.o engine/report.o engine/path.o engine/alert.o engine/match.o engine/notifier.o engine/triage.o engine/postmortem.o engine/metrics.o engine/store.o engine/store_sqlite.o engine/store_pg.o \
+	 engine/redact.o engine/config.o engine/fixture.o engine/exec.o engine/report.o engine/path.o engine/alert.o engine/match.o engine/notifier.o engine/triage.o engine/postmortem.o engine/metrics.o engine/statuspage.o engine/store.o engine/store_sqlite.o engine/store_pg.o \
 	 engine/store_sync.o engine/incident.o
 COMMANDS = engine/cmd_list.o engine/cmd_show.o engine/cmd_check.o engine/cmd_exec.o engine/cmd_test.o \
-	   engine/cmd_incident.o engine/cmd_timeline.o engine/cmd_store.o engine/cmd_match.o engine/cmd_triage.o engine/cmd_postmortem.o engine/cmd_metrics.o
+	   engine/cmd_incident.o engine/cmd_timeline.o engine/cmd_store.o engine/cmd_match.o engine/cmd_triage.o engine/cmd_postmortem.o engine/cmd_metrics.o engine/cmd_status_page.o
 ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/sql_lex.o actions/ssh.o actions/ssh_config.o actions/known_hosts.o actions/http.o actions/notify.o
 SANDBOX = sandbox/sandbox.o sandbox/pattern.o
 LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)

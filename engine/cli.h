@@ -63,6 +63,7 @@ int cmd_store(int argc, char **argv, struct globals *g);
 int cmd_match(int argc, char **argv, struct globals *g);
 int cmd_postmortem(int argc, char **argv, struct globals *g);
 int cmd_metrics(int argc, char **argv, struct globals *g);
+int cmd_status_page(int argc, char **argv, struct globals *g);
 int cmd_triage(int argc, char **argv, struct globals *g);
 
 #endif

@@ -85,6 +85,12 @@ const struct command commands[] = {
 	 "  --output text|json     json: {since, until, incidents, mttd_s, mtta_s, mttr_s, mtbf_s,\n"
 	 "                         ack_within_target, repeat_rate, false_positive_rate, by_severity}\n"
 	 "  A mean without a sample is null (\"-\" in text), never 0.\n"},
+	{"status-page", cmd_status_page, "[--output markdown|html] [-o FILE]",
+	 "the status page: each component's status from open incidents, past incidents of 90 days",
+	 "  --output markdown|html html: one self-contained page (inline CSS, no script)\n"
+	 "  -o FILE                write it to FILE instead of standard output\n"
+	 "  Components come from the config's `components`, else from the runbooks. An open SEV1\n"
+	 "  is a Major Outage, SEV2 a Partial Outage, SEV3/SEV4 Degraded Performance.\n"},
 	{"store", cmd_store, "sync [--store URL]", "copy incidents from the local fallback store into the configured one",
 	 "  sync                   every incident recorded in the fallback store (when the configured\n"
 	 "                         store could not be reached) is copied, events in order, chains\n"
