@@ -114,7 +114,7 @@ uninstall:
 
 DEB_PACKAGES = build-essential pkg-config liblua5.4-dev libyaml-dev libjansson-dev check \
 	libpq-dev libssh2-1-dev libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev libssl-dev \
-	postgresql openssh-server openssh-client procps man-db valgrind python3 sqlite3
+	postgresql openssh-server openssh-client procps man-db valgrind python3 sqlite3 chromium fonts-dejavu-core
 
 deps:
 	apt-get update

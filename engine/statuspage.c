@@ -104,6 +104,20 @@ static const char *str(json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+/* "2026-11-24 07:00 UTC" of a stored time, for people. */
+static void when(const char *ts, char *buf, size_t n)
+{
+	int64_t t = incident_parse_time(ts);
+	if (t < 0) {
+		snprintf(buf, n, "unknown");
+		return;
+	}
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(buf, n, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
 void statuspage_markdown(struct sbuf *out, json_t *page)
 {
 	sbuf_addf(out, "# Status\n\n**%s**\n\n## Components\n\n| Component | Status |\n|---|---|\n", str(page, "headline"));
@@ -119,7 +133,9 @@ void statuspage_markdown(struct sbuf *out, json_t *page)
 		json_array_foreach(json_object_get(page, "open"), i, c) {
 			sbuf_addf(out, "- **%s** ", str(c, "severity"));
 			md(out, str(c, "title"));
-			sbuf_addf(out, " (%s, since %s)\n", str(c, "id"), str(c, "started_at") ? str(c, "started_at") : "?");
+			char since[40];
+			when(str(c, "started_at"), since, sizeof since);
+			sbuf_addf(out, " (%s, since %s)\n", str(c, "id"), since);
 		}
 	}
 	sbuf_adds(out, "\n## Past incidents (90 days)\n\n");
@@ -204,7 +220,9 @@ void statuspage_html(struct sbuf *out, json_t *page)
 			sbuf_adds(out, "</h3><dl><dt>Severity</dt><dd>");
 			h(out, str(c, "severity"));
 			sbuf_adds(out, "</dd><dt>Since</dt><dd>");
-			h(out, str(c, "started_at") ? str(c, "started_at") : "unknown");
+			char since[40];
+			when(str(c, "started_at"), since, sizeof since);
+			h(out, since);
 			sbuf_adds(out, "</dd></dl></article>\n");
 		}
 	}

