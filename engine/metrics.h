@@ -18,11 +18,11 @@
 #define TARGET_MTTA_S 300
 #define TARGET_MTTR_S 1800
 
-/* Metrics of the incidents (as the store lists them) detected in
- * [since, until] (epoch seconds). Returns a new object shaped as SPEC
+/* The metrics from the sums the store computed (store_metrics_sums), for
+ * the window [since, until] (as shown). Returns a new object shaped as SPEC
  * section 6: {since, until, incidents, mttd_s, mtta_s, mttr_s, mtbf_s,
  * ack_within_target, repeat_rate, false_positive_rate, by_severity}. */
-json_t *metrics_compute(json_t *incidents, int64_t since, int64_t until, int64_t now);
+json_t *metrics_from_sums(json_t *sums, const char *since, const char *until);
 
 /* Parses "30d", "12h", "90m", "45s" (a span) into seconds. -1 if not one. */
 int64_t metrics_span(const char *s);

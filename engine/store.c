@@ -118,6 +118,11 @@ json_t *store_events(struct store *st, const char *incident, char **err)
 	return st->be->events(st->db, incident, err);
 }
 
+json_t *store_metrics_sums(struct store *st, const char *since, const char *until, const char *now, char **err)
+{
+	return st->be->metrics(st->db, since, until, now, err);
+}
+
 char *store_actor(void)
 {
 	struct passwd *pw = getpwuid(getuid());

@@ -45,6 +45,16 @@ int store_append(struct store *st, const char *incident, const char *kind, const
  * data, prev_hash, hash}. */
 json_t *store_events(struct store *st, const char *incident, char **err);
 
+/*
+ * The sums of the metrics of the incidents detected in [since, until]
+ * (UTC times as stored), computed in the database: {"by_severity": {SEVn:
+ * {incidents, detect_sum, detect_n, ack_sum, ack_n, restore_sum,
+ * restore_n, ack_hit, ack_of, repeats, resolved, false_positives}},
+ * "mtbf": {sum, n}} (seconds; an incident still inside its acknowledgement
+ * window at `now` is not in ack_of). NULL with *err.
+ */
+json_t *store_metrics_sums(struct store *st, const char *since, const char *until, const char *now, char **err);
+
 /* The canonical text an event's hash covers. Returns a new string. */
 char *store_canonical_event(json_t *event);
 /* Hex SHA-256 of prev_hash || canonical. Writes 65 bytes into out. */

@@ -23,7 +23,17 @@ struct store_backend {
 	int (*append)(void *db, const char *incident, const char *kind, const char *actor, const char *summary,
 		      json_t *data, char **err);
 	json_t *(*events)(void *db, const char *incident, char **err);
+	/* The sums the metrics are made of, computed in the database over the
+	 * incidents detected in [since, until] (see store_metrics_sums). */
+	json_t *(*metrics)(void *db, const char *since, const char *until, const char *now, char **err);
 };
+
+/* The columns of one per-severity row of the metrics query, in order. */
+#define STORE_METRICS_COLS {"severity", "incidents", "detect_sum", "detect_n", "ack_sum", "ack_n", "restore_sum", \
+	"restore_n", "ack_hit", "ack_of", "repeats", "resolved", "false_positives"}
+
+/* The acknowledgement target of a severity, as SQL over a column. */
+#define STORE_ACK_TARGET_SQL "CASE severity WHEN 'SEV1' THEN 900 WHEN 'SEV2' THEN 1800 WHEN 'SEV3' THEN 7200 ELSE 86400 END"
 
 extern const struct store_backend store_sqlite, store_pg;
 

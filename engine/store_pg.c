@@ -284,6 +284,50 @@ static int pg_incident_update(void *db, const char *id, json_t *changes, const c
 	return finish(p, good, err);
 }
 
+/* Seconds between two stored times (text columns). */
+#define PG_SECONDS(a, b) "extract(epoch FROM (" a ")::timestamptz - (" b ")::timestamptz)"
+
+static json_t *pg_metrics(void *db, const char *since, const char *until, const char *now, char **err)
+{
+	struct pg *p = db;
+	static const char *const sums_sql =
+		"SELECT severity, count(*),"
+		" coalesce(sum(" PG_SECONDS("detected_at", "started_at") "), 0), count(started_at),"
+		" coalesce(sum(" PG_SECONDS("acknowledged_at", "detected_at") "), 0), count(acknowledged_at),"
+		" coalesce(sum(" PG_SECONDS("resolved_at", "detected_at") "), 0), count(resolved_at),"
+		" count(*) FILTER (WHERE acknowledged_at IS NOT NULL AND " PG_SECONDS("acknowledged_at", "detected_at")
+		" <= " STORE_ACK_TARGET_SQL "),"
+		" count(*) FILTER (WHERE acknowledged_at IS NOT NULL OR " PG_SECONDS("$3", "detected_at") " > "
+		STORE_ACK_TARGET_SQL "),"
+		" count(repeat_of), count(resolved_at), count(*) FILTER (WHERE resolution = 'false-positive')"
+		" FROM runbook_incidents WHERE detected_at >= $1 AND detected_at <= $2 GROUP BY severity";
+	static const char *const mtbf_sql =
+		"SELECT coalesce(sum(gap), 0), count(gap) FROM (SELECT " PG_SECONDS("started_at",
+		"lag(started_at) OVER (PARTITION BY coalesce(component, '') ORDER BY started_at::timestamptz)") " AS gap"
+		" FROM runbook_incidents WHERE detected_at >= $1 AND detected_at <= $2 AND started_at IS NOT NULL) g";
+	static const char *const cols[] = STORE_METRICS_COLS;
+	const char *v[] = {since, until, now};
+	PGresult *r = run(p, sums_sql, 3, v, err);
+	if (!r)
+		return NULL;
+	json_t *by = json_object();
+	for (int row = 0; row < PQntuples(r); row++) {
+		json_t *o = json_object();
+		for (int c = 1; c < (int)ARRAY_LEN(cols); c++)
+			json_object_set_new(o, cols[c], json_real(strtod(PQgetvalue(r, row, c), NULL)));
+		json_object_set_new(by, PQgetvalue(r, row, 0), o);
+	}
+	PQclear(r);
+	r = run(p, mtbf_sql, 2, v, err);
+	if (!r) {
+		json_decref(by);
+		return NULL;
+	}
+	json_t *mtbf = json_pack("{s:f, s:f}", "sum", strtod(PQgetvalue(r, 0, 0), NULL), "n", strtod(PQgetvalue(r, 0, 1), NULL));
+	PQclear(r);
+	return json_pack("{s:o, s:o}", "by_severity", by, "mtbf", mtbf);
+}
+
 static json_t *pg_events(void *db, const char *incident, char **err)
 {
 	struct pg *p = db;
@@ -318,4 +362,5 @@ const struct store_backend store_pg = {
 	.incident_update = pg_incident_update,
 	.append = pg_append,
 	.events = pg_events,
+	.metrics = pg_metrics,
 };

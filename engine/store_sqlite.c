@@ -365,6 +365,70 @@ static int sq_incident_update(void *db, const char *id, json_t *changes, const c
 	return commit_or_rollback(st, ok, err);
 }
 
+/* Seconds to the millisecond: julianday() is exact to ~30 us here, and
+ * SQLite's round() is slow (it prints) - a cast is not. */
+#define MS(x) "(CAST((" x ") * 1000 + 0.5 AS INTEGER) / 1000.0)"
+
+static json_t *sq_metrics(void *db, const char *since, const char *until, const char *now, char **err)
+{
+	struct sq *st = db;
+	double now_s = 0; /* now, in the same seconds as the rows */
+	sqlite3_stmt *nq;
+	if (sqlite3_prepare_v2(st->db, "SELECT julianday(?) * 86400", -1, &nq, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(nq, 1, now, -1, SQLITE_STATIC);
+		if (sqlite3_step(nq) == SQLITE_ROW)
+			now_s = sqlite3_column_double(nq, 0);
+		sqlite3_finalize(nq);
+	}
+	/* each time parsed once per row (as seconds), then plain arithmetic */
+	static const char *const sums_sql =
+		"SELECT severity, count(*),"
+		" total(" MS("d - s") "), count(s), total(" MS("a - d") "), count(a), total(" MS("r - d") "), count(r),"
+		" total(a IS NOT NULL AND " MS("a - d") " <= t), total(a IS NOT NULL OR ?3 - d > t),"
+		" count(repeat_of), count(r), total(resolution = 'false-positive')"
+		" FROM (SELECT severity, repeat_of, resolution, " STORE_ACK_TARGET_SQL " AS t,"
+		"   julianday(detected_at) * 86400 AS d, julianday(started_at) * 86400 AS s,"
+		"   julianday(acknowledged_at) * 86400 AS a, julianday(resolved_at) * 86400 AS r"
+		"   FROM incidents WHERE detected_at >= ?1 AND detected_at <= ?2)"
+		" GROUP BY severity";
+	static const char *const mtbf_sql =
+		"SELECT total(" MS("gap") "), count(gap) FROM (SELECT s - lag(s) OVER (PARTITION BY c ORDER BY s) AS gap"
+		" FROM (SELECT coalesce(component, '') AS c, julianday(started_at) * 86400 AS s FROM incidents"
+		"   WHERE detected_at >= ?1 AND detected_at <= ?2 AND started_at IS NOT NULL))";
+	static const char *const cols[] = STORE_METRICS_COLS;
+	json_t *by = json_object(), *mtbf = NULL;
+	sqlite3_stmt *q;
+	int ok = sqlite3_prepare_v2(st->db, sums_sql, -1, &q, NULL) == SQLITE_OK;
+	if (ok) {
+		sqlite3_bind_text(q, 1, since, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, until, -1, SQLITE_STATIC);
+		sqlite3_bind_double(q, 3, now_s);
+		int rc;
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			json_t *row = json_object();
+			for (int c = 1; c < (int)ARRAY_LEN(cols); c++)
+				json_object_set_new(row, cols[c], json_real(sqlite3_column_double(q, c)));
+			json_object_set_new(by, (const char *)sqlite3_column_text(q, 0), row);
+		}
+		ok = rc == SQLITE_DONE;
+		sqlite3_finalize(q);
+	}
+	if (ok && (ok = sqlite3_prepare_v2(st->db, mtbf_sql, -1, &q, NULL) == SQLITE_OK)) {
+		sqlite3_bind_text(q, 1, since, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, until, -1, SQLITE_STATIC);
+		if ((ok = sqlite3_step(q) == SQLITE_ROW))
+			mtbf = json_pack("{s:f, s:f}", "sum", sqlite3_column_double(q, 0), "n", sqlite3_column_double(q, 1));
+		sqlite3_finalize(q);
+	}
+	if (!ok) {
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+		json_decref(by);
+		json_decref(mtbf);
+		return NULL;
+	}
+	return json_pack("{s:o, s:o}", "by_severity", by, "mtbf", mtbf);
+}
+
 static json_t *sq_events(void *db, const char *incident, char **err)
 {
 	struct sq *st = db;
@@ -402,4 +466,5 @@ const struct store_backend store_sqlite = {
 	.incident_update = sq_incident_update,
 	.append = sq_append,
 	.events = sq_events,
+	.metrics = sq_metrics,
 };
