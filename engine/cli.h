@@ -49,6 +49,9 @@ struct runbook;
  * Returns 0, or EXIT_USAGE after printing why the payload was refused. */
 int command_alerts_and_catalog(const char *name, const char *path, struct globals *g, json_t **alerts,
 			       struct runbook ***rbs, size_t *n);
+/* Writes a rendered document to file (NULL: stdout). Returns EXIT_OK, or
+ * EXIT_FAIL after saying why. */
+int command_write(const char *name, const char *file, const char *buf, size_t len);
 /* Prints "runbook NAME: message" and the usage line; returns EXIT_USAGE. */
 int command_usage_error(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -43,14 +43,9 @@ int cmd_postmortem(int argc, char **argv, struct globals *g)
 	struct sbuf sb;
 	sbuf_init(&sb);
 	postmortem_render(&sb, inc, events);
-	int rc = EXIT_OK;
-	FILE *out = file ? fopen(file, "w") : stdout;
-	if (!out || fwrite(sb.buf, 1, sb.len, out) != sb.len || (file && fclose(out))) {
-		fprintf(stderr, "runbook postmortem: %s: %s\n", file ? file : "stdout", strerror(errno));
-		rc = EXIT_FAIL;
-	} else if (file) {
+	int rc = command_write("postmortem", file, sb.buf ? sb.buf : "", sb.len);
+	if (!rc && file)
 		fprintf(stderr, "runbook postmortem: wrote %s\n", file);
-	}
 	sbuf_release(&sb);
 	json_decref(events);
 	json_decref(inc);

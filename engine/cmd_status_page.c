@@ -96,12 +96,7 @@ int cmd_status_page(int argc, char **argv, struct globals *g)
 		statuspage_html(&sb, page);
 	else
 		statuspage_markdown(&sb, page);
-	int rc = EXIT_OK;
-	FILE *out = file ? fopen(file, "w") : stdout;
-	if (!out || fwrite(sb.buf, 1, sb.len, out) != sb.len || (file && fclose(out))) {
-		fprintf(stderr, "runbook status-page: %s: %s\n", file ? file : "stdout", strerror(errno));
-		rc = EXIT_FAIL;
-	}
+	int rc = command_write("status-page", file, sb.buf ? sb.buf : "", sb.len);
 	sbuf_release(&sb);
 	json_decref(page);
 	json_decref(comps);

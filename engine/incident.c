@@ -3,6 +3,7 @@
 #include "incident.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,4 +70,17 @@ json_t *incident_action(const char *text)
 	free(owner);
 	free(due);
 	return a;
+}
+
+void incident_format_time(const char *ts, const char *fmt, char *buf, size_t n)
+{
+	int64_t t = incident_parse_time(ts);
+	if (t < 0) {
+		snprintf(buf, n, "unknown");
+		return;
+	}
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(buf, n, fmt, &tm);
 }

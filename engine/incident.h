@@ -7,6 +7,7 @@
 #define RUNBOOK_INCIDENT_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Seconds to acknowledge an incident of this severity; -1 if unknown. */
@@ -16,6 +17,10 @@ int incident_ack_overdue(json_t *incident, int64_t now_epoch);
 /* Parses "2026-11-24T07:00:00.000000Z" into seconds since the epoch. */
 int64_t incident_parse_time(const char *ts);
 int incident_severity_valid(const char *s);
+/* A stored time ("2026-11-24T07:00:00.000000Z") in strftime format fmt,
+ * in UTC, into buf; "unknown" when it is not a time. */
+void incident_format_time(const char *ts, const char *fmt, char *buf, size_t n);
+
 /* An action item from its text: {text, owner ("@x" or null), due
  * ("YYYY-MM-DD" or null)}, the owner and due date read from "@owner" and
  * "due:DATE" in the text. Returns a new reference. */

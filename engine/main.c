@@ -8,6 +8,7 @@
 #include "path.h"
 #include "util.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -148,6 +149,19 @@ int command_alerts_and_catalog(const char *name, const char *path, struct global
 	}
 	diag_release(&d);
 	return 0;
+}
+
+int command_write(const char *name, const char *file, const char *buf, size_t len)
+{
+	FILE *out = file ? fopen(file, "w") : stdout;
+	int bad = !out || fwrite(buf, 1, len, out) != len;
+	if (out && file)
+		bad |= fclose(out) != 0;
+	if (bad) {
+		fprintf(stderr, "runbook %s: %s: %s\n", name, file ? file : "stdout", strerror(errno));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
 }
 
 int command_options(int argc, char **argv, struct globals *g, const char *name, int *json)

@@ -38,18 +38,10 @@ static void md(struct sbuf *out, const char *s)
 	}
 }
 
-/* "2026-11-24 07:00 UTC" of an RFC 3339 UTC time. */
+/* "2026-11-24 07:00:00 UTC" of a stored time. */
 static void utc(const char *ts, char *buf, size_t n)
 {
-	int64_t t = incident_parse_time(ts);
-	if (t < 0) {
-		snprintf(buf, n, "unknown");
-		return;
-	}
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	incident_format_time(ts, "%Y-%m-%d %H:%M:%S UTC", buf, n);
 }
 
 static const char *field(json_t *o, const char *k)

@@ -107,15 +107,7 @@ static const char *str(json_t *o, const char *k)
 /* "2026-11-24 07:00 UTC" of a stored time, for people. */
 static void when(const char *ts, char *buf, size_t n)
 {
-	int64_t t = incident_parse_time(ts);
-	if (t < 0) {
-		snprintf(buf, n, "unknown");
-		return;
-	}
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(buf, n, "%Y-%m-%d %H:%M UTC", &tm);
+	incident_format_time(ts, "%Y-%m-%d %H:%M UTC", buf, n);
 }
 
 void statuspage_markdown(struct sbuf *out, json_t *page)
