@@ -13,7 +13,10 @@ MANDIR = $(PREFIX)/share/man/man1
 CC ?= cc
 PKGS = lua5.4 yaml-0.1 jansson libpq libssh2 sqlite3 libcrypto libcurl
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-missing-field-initializers \
+# every room of the source is on the include path: headers are named bare
+ROOMS = engine actions sandbox
+INCLUDES = $(addprefix -I,$(ROOMS))
+CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-missing-field-initializers $(INCLUDES) \
 	  $(shell pkg-config --cflags $(PKGS)) -DRUNBOOK_DATADIR='"$(DATADIR)"' -MMD -MP
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 
@@ -100,7 +103,7 @@ FUZZ_SRCS = $(ENGINE:.o=.c) $(ACTIONS:.o=.c) $(SANDBOX:.o=.c)
 fuzz: $(FUZZERS)
 tests/fuzz_%: tests/fuzz_%.c $(FUZZ_SRCS)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Wno-unused-command-line-argument \
-		$(shell pkg-config --cflags $(PKGS)) -o $@ $< $(FUZZ_SRCS) $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+		$(INCLUDES) $(shell pkg-config --cflags $(PKGS)) -o $@ $< $(FUZZ_SRCS) $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 
 install: runbook
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/runbooks $(DESTDIR)$(MANDIR)

@@ -1,8 +1,8 @@
 /* action: the table of action kinds and helpers they share. */
 #define _POSIX_C_SOURCE 200809L
 #include "action.h"
-#include "../engine/text.h"
-#include "../engine/util.h"
+#include "text.h"
+#include "util.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -1,7 +1,7 @@
 /* background: connections opened in the background. See background.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "background.h"
-#include "../engine/util.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>

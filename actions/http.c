@@ -8,7 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "action.h"
-#include "../engine/util.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <curl/curl.h>

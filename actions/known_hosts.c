@@ -1,7 +1,7 @@
 /* known_hosts: host key types on record for a host. See known_hosts.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "known_hosts.h"
-#include "../engine/util.h"
+#include "util.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -1,7 +1,7 @@
 /* lua: a Lua chunk run in the run's sandbox; its return value is `value`. */
 #include "action.h"
-#include "../engine/util.h"
-#include "../sandbox/sandbox.h"
+#include "util.h"
+#include "sandbox.h"
 
 #include <string.h>
 

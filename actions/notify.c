@@ -5,7 +5,7 @@
  * it through the run's environment, so actions stay free of the config.
  */
 #include "action.h"
-#include "../engine/util.h"
+#include "util.h"
 
 static char *notify_render(const struct action_call *call)
 {

@@ -9,7 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "action.h"
-#include "../engine/util.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -17,7 +17,7 @@
 #include "action.h"
 #include "background.h"
 #include "sql_lex.h"
-#include "../engine/util.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* sql_lex: statement counting and side-effect judgement. See sql_lex.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "sql_lex.h"
-#include "../engine/util.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -23,7 +23,7 @@
 #include "background.h"
 #include "known_hosts.h"
 #include "ssh_config.h"
-#include "../engine/util.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

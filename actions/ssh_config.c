@@ -1,7 +1,7 @@
 /* ssh_config: the basic ~/.ssh/config keys. See ssh_config.h. */
 #define _GNU_SOURCE
 #include "ssh_config.h"
-#include "../engine/util.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <fnmatch.h>

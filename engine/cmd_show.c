@@ -5,7 +5,7 @@
 #include "redact.h"
 #include "report.h"
 #include "util.h"
-#include "../actions/action.h"
+#include "action.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
 #include "config.h"
 #include "util.h"
 #include "yaml_tree.h"
-#include "../actions/action.h"
+#include "action.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "diag.h"
-#include "../sandbox/sandbox.h"
+#include "sandbox.h"
 
 struct config {
 	char *file;           /* NULL: no config file */

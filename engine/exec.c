@@ -15,7 +15,7 @@
 #include "template.h"
 #include "text.h"
 #include "util.h"
-#include "../actions/action.h"
+#include "action.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

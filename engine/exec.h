@@ -13,7 +13,7 @@
 #include "config.h"
 #include "redact.h"
 #include "runbook.h"
-#include "../sandbox/sandbox.h"
+#include "sandbox.h"
 
 enum { PROGRESS_DONE = 0, PROGRESS_START = 1, PROGRESS_PAUSE = 2 };
 

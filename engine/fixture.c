@@ -2,7 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "fixture.h"
 #include "util.h"
-#include "../actions/action.h"
+#include "action.h"
 
 #include <stdlib.h>
 #include <string.h>

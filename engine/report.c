@@ -4,7 +4,7 @@
 #include "report.h"
 #include "text.h"
 #include "util.h"
-#include "../actions/action.h"
+#include "action.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,11 +5,11 @@
 #include "runbook.h"
 #include "fixture.h"
 #include "match.h"
-#include "../actions/sql_lex.h"
+#include "sql_lex.h"
 #include "template.h"
 #include "util.h"
-#include "../actions/action.h"
-#include "../sandbox/sandbox.h"
+#include "action.h"
+#include "sandbox.h"
 
 #include <ctype.h>
 #include <errno.h>

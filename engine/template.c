@@ -1,8 +1,8 @@
 /* template: ${EXPR} splitting and rendering. See template.h. */
 #include "template.h"
 #include "util.h"
-#include "../actions/action.h"
-#include "../sandbox/sandbox.h"
+#include "action.h"
+#include "sandbox.h"
 
 #include <stdlib.h>
 #include <string.h>

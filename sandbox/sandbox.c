@@ -18,8 +18,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sandbox.h"
-#include "../engine/text.h"
-#include "../engine/util.h"
+#include "text.h"
+#include "util.h"
 
 #include <lauxlib.h>
 #include <lua.h>

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../engine/diag.h"
-#include "../engine/match.h"
-#include "../engine/runbook.h"
-#include "../engine/util.h"
+#include "diag.h"
+#include "match.h"
+#include "runbook.h"
+#include "util.h"
 
 static double now_us(void)
 {

@@ -11,8 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../engine/store.h"
-#include "../engine/util.h"
+#include "store.h"
+#include "util.h"
 
 int main(int argc, char **argv)
 {

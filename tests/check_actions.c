@@ -3,9 +3,9 @@
  * tests/sql_test.sh and tests/ssh_test.sh. */
 #define _POSIX_C_SOURCE 200809L
 #include "tests.h"
-#include "../actions/action.h"
-#include "../actions/ssh_config.h"
-#include "../engine/util.h"
+#include "action.h"
+#include "ssh_config.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

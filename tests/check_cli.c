@@ -4,7 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "tests.h"
-#include "../engine/util.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,8 +4,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "tests.h"
-#include "../engine/exec.h"
-#include "../engine/util.h"
+#include "exec.h"
+#include "util.h"
 
 #include <signal.h>
 #include <stdio.h>

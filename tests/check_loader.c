@@ -1,7 +1,7 @@
 /* Loader tests: the YAML tree, validation, every error at file:line:col. */
 #include "tests.h"
-#include "../engine/util.h"
-#include "../engine/yaml_tree.h"
+#include "util.h"
+#include "yaml_tree.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,10 +3,10 @@
  * the full evaluation. */
 #define _POSIX_C_SOURCE 200809L
 #include "tests.h"
-#include "../engine/alert.h"
-#include "../engine/match.h"
-#include "../engine/path.h"
-#include "../engine/util.h"
+#include "alert.h"
+#include "match.h"
+#include "path.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,8 +4,8 @@
  * usable afterwards.
  */
 #include "tests.h"
-#include "../engine/util.h"
-#include "../sandbox/sandbox.h"
+#include "util.h"
+#include "sandbox.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,8 +7,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "tests.h"
-#include "../engine/store.h"
-#include "../engine/util.h"
+#include "store.h"
+#include "util.h"
 
 #include <libpq-fe.h>
 #include <sqlite3.h>

@@ -1,9 +1,9 @@
 /* Template tests: splitting, escapes, rendering, shell quoting. */
 #include "tests.h"
-#include "../actions/action.h"
-#include "../engine/template.h"
-#include "../engine/util.h"
-#include "../sandbox/sandbox.h"
+#include "action.h"
+#include "template.h"
+#include "util.h"
+#include "sandbox.h"
 
 #include <stdlib.h>
 #include <string.h>

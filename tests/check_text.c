@@ -1,9 +1,9 @@
 /* text and redact: what leaves the process as text. */
 #define _POSIX_C_SOURCE 200809L
 #include "tests.h"
-#include "../engine/redact.h"
-#include "../engine/text.h"
-#include "../engine/util.h"
+#include "redact.h"
+#include "text.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../engine/alert.h"
-#include "../engine/diag.h"
+#include "alert.h"
+#include "diag.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

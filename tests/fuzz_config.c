@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../engine/config.h"
-#include "../engine/diag.h"
+#include "config.h"
+#include "diag.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

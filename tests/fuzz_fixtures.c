@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../engine/diag.h"
-#include "../engine/exec.h"
-#include "../engine/fixture.h"
-#include "../engine/report.h"
-#include "../engine/runbook.h"
+#include "diag.h"
+#include "exec.h"
+#include "fixture.h"
+#include "report.h"
+#include "runbook.h"
 
 static const char runbook_yaml[] =
 	"runbook: fz\n"

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../engine/diag.h"
-#include "../engine/runbook.h"
+#include "diag.h"
+#include "runbook.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,8 +5,8 @@
 #include <check.h>
 #include <jansson.h>
 
-#include "../engine/diag.h"
-#include "../engine/runbook.h"
+#include "diag.h"
+#include "runbook.h"
 
 Suite *suite_loader(void);
 Suite *suite_sandbox(void);
