@@ -14,7 +14,8 @@ CC ?= cc
 PKGS = lua5.4 yaml-0.1 jansson libpq libssh2 sqlite3 libcrypto libcurl
 CFLAGS ?= -O2 -g
 # every room of the source is on the include path: headers are named bare
-ROOMS = engine actions sandbox
+ROOMS = engine engine/base engine/model engine/run engine/store engine/incident engine/triage engine/cmd \
+	actions sandbox
 INCLUDES = $(addprefix -I,$(ROOMS))
 CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-missing-field-initializers $(INCLUDES) \
 	  $(shell pkg-config --cflags $(PKGS)) -DRUNBOOK_DATADIR='"$(DATADIR)"' -MMD -MP
@@ -25,11 +26,18 @@ CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-rec
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-ENGINE = engine/util.o engine/text.o engine/diag.o engine/yaml_tree.o engine/runbook.o engine/template.o \
-	 engine/redact.o engine/config.o engine/fixture.o engine/exec.o engine/report.o engine/path.o engine/alert.o engine/match.o engine/notifier.o engine/triage.o engine/postmortem.o engine/metrics.o engine/statuspage.o engine/store.o engine/store_sqlite.o engine/store_pg.o \
-	 engine/store_sync.o engine/incident.o
-COMMANDS = engine/cmd_list.o engine/cmd_show.o engine/cmd_check.o engine/cmd_exec.o engine/cmd_test.o \
-	   engine/cmd_incident.o engine/cmd_timeline.o engine/cmd_store.o engine/cmd_match.o engine/cmd_triage.o engine/cmd_postmortem.o engine/cmd_metrics.o engine/cmd_status_page.o
+# the engine's rooms name the pipeline: base -> model -> run, base -> store
+# -> incident -> triage; cmd/ holds one thin file per subcommand
+BASE = engine/base/util.o engine/base/text.o engine/base/diag.o
+MODEL = engine/model/yaml_tree.o engine/model/runbook.o engine/model/template.o engine/model/path.o \
+	engine/model/config.o
+RUN = engine/run/redact.o engine/run/fixture.o engine/run/exec.o engine/run/report.o
+STORE = engine/store/store.o engine/store/store_sqlite.o engine/store/store_pg.o engine/store/store_sync.o
+INCIDENT = engine/incident/incident.o engine/incident/postmortem.o engine/incident/metrics.o \
+	engine/incident/statuspage.o
+TRIAGE = engine/triage/alert.o engine/triage/match.o engine/triage/notifier.o engine/triage/triage.o
+ENGINE = $(BASE) $(MODEL) $(RUN) $(STORE) $(INCIDENT) $(TRIAGE)
+COMMANDS = $(patsubst %.c,%.o,$(sort $(wildcard engine/cmd/cmd_*.c)))
 ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/sql_lex.o actions/ssh.o actions/ssh_config.o actions/known_hosts.o actions/http.o actions/notify.o
 SANDBOX = sandbox/sandbox.o sandbox/pattern.o
 LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)
@@ -138,6 +146,7 @@ demo:
 	bash tests/demo.sh
 
 clean:
-	rm -f runbook librunbook.a tests/check_runbook $(FUZZERS) tests/bench_store tests/bench_match */*.o */*.d
+	rm -f runbook librunbook.a tests/check_runbook $(FUZZERS) tests/bench_store tests/bench_match */*.o */*.d \
+		*/*/*.o */*/*.d
 
--include $(wildcard */*.d)
+-include $(wildcard */*.d */*/*.d)
