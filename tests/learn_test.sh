@@ -120,6 +120,13 @@ else
 	ko "status page in a real browser: chromium is not installed (make deps installs it)"
 fi
 
+# An incident's component: the runbook's, else the config's components.
+printf 'runbook: cart\ntitle: cart checks\nsteps:\n  - {id: a, shell: "true"}\n' > "$TMP/cart.yaml"
+printf 'components:\n  Checkout: {runbooks: [cart]}\n' > "$TMP/comp.yaml"
+"$BIN" --config "$TMP/comp.yaml" --store "$S" exec "$TMP/cart.yaml" --output json > "$TMP/cart.json" 2>&1
+cinc=$(grep -o '"incident": "INC-[0-9]*"' "$TMP/cart.json" | head -1 | grep -o 'INC-[0-9]*')
+check "exec: the incident's component comes from the config when the runbook names none" '"$BIN" --store "$S" incident show "$cinc" | grep -q "component *Checkout"' "$(cat "$TMP/cart.json" | head -5)"
+
 "$BIN" metrics --since 30d --until 2026-02-30T99:00:00Z > "$TMP/bad.out" 2>&1; rc=$?
 check "metrics: a bad time is exit 2 with the reason" '[ $rc = 2 ] && grep -q "is a time" "$TMP/bad.out"'
 "$BIN" incident note INC-1 "x" --tag rootcause > "$TMP/tag.out" 2>&1; rc=$?

@@ -217,7 +217,8 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 		tl.actor = store_actor();
 		if (o.incident && fallback) { /* the incident lives in the store we cannot reach */
 			json_t *f = json_pack("{s:s, s:s, s:s, s:s?, s:s}", "title", rb->title, "severity", rb->severity,
-					      "runbook", rb->id, "component", rb->component, "joins", o.incident);
+					      "runbook", rb->id, "component", config_component(g->cfg, rb->id, rb->component, alert),
+					      "joins", o.incident);
 			int bad = store_incident_create(tl.store, f, tl.actor, &tl.id, &err);
 			json_decref(f);
 			if (bad) {
@@ -234,7 +235,7 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 			tl.id = xstrdup(o.incident);
 		} else {
 			json_t *f = json_pack("{s:s, s:s, s:s, s:s?}", "title", rb->title, "severity", rb->severity, "runbook",
-					      rb->id, "component", rb->component);
+					      rb->id, "component", config_component(g->cfg, rb->id, rb->component, alert));
 			if (alert) { /* the incident is the alert's: its severity, fingerprint, start */
 				const char *sev = alert_severity(alert, NULL);
 				char started[40];

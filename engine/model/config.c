@@ -451,3 +451,31 @@ void config_release(struct config *cfg)
 	json_decref(cfg->secrets);
 	memset(cfg, 0, sizeof *cfg);
 }
+
+const char *config_component(const struct config *cfg, const char *runbook, const char *own, json_t *alert)
+{
+	if (own)
+		return own;
+	const char *name;
+	json_t *c;
+	json_object_foreach(cfg->components, name, c) {
+		size_t i;
+		json_t *r;
+		json_array_foreach(json_object_get(c, "runbooks"), i, r)
+			if (runbook && json_is_string(r) && !strcmp(json_string_value(r), runbook))
+				return name;
+		json_t *labels = json_object_get(c, "labels");
+		if (!json_object_size(labels) || !alert)
+			continue;
+		int all = 1;
+		const char *k;
+		json_t *v;
+		json_object_foreach(labels, k, v) {
+			const char *have = json_string_value(json_object_get(json_object_get(alert, "labels"), k));
+			all &= have && json_is_string(v) && !strcmp(have, json_string_value(v));
+		}
+		if (all)
+			return name;
+	}
+	return NULL;
+}

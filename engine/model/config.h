@@ -41,6 +41,11 @@ void config_release(struct config *cfg);
 /* A config with every default and no file. */
 void config_defaults(struct config *cfg);
 
+/* The component an incident concerns: the runbook's own (`own`), else
+ * the config's first component that names the runbook or whose labels the
+ * alert (may be NULL) has; NULL when none does. */
+const char *config_component(const struct config *cfg, const char *runbook, const char *own, json_t *alert);
+
 /* Parses "1MiB", "512KiB", "64MB", "1048576". Returns 0, or -1. */
 int config_parse_size(const char *s, size_t *out);
 

@@ -51,36 +51,6 @@ const char *triage_escalation_target(const struct runbook *rb, const char *sever
 	return NULL;
 }
 
-/* The component an incident concerns: the runbook's, else the config's
- * first component that names the runbook or whose labels the alert has. */
-static const char *component_for(const struct config *cfg, const struct runbook *rb, json_t *alert)
-{
-	if (rb && rb->component)
-		return rb->component;
-	const char *name;
-	json_t *c;
-	json_object_foreach(cfg->components, name, c) {
-		size_t i;
-		json_t *r;
-		json_array_foreach(json_object_get(c, "runbooks"), i, r)
-			if (rb && json_is_string(r) && !strcmp(json_string_value(r), rb->id))
-				return name;
-		json_t *labels = json_object_get(c, "labels");
-		if (!json_object_size(labels))
-			continue;
-		int all = 1;
-		const char *k;
-		json_t *v;
-		json_object_foreach(labels, k, v) {
-			const char *have = json_string_value(json_object_get(json_object_get(alert, "labels"), k));
-			all &= have && json_is_string(v) && !strcmp(have, json_string_value(v));
-		}
-		if (all)
-			return name;
-	}
-	return NULL;
-}
-
 /* The incident with this key that is still open, else NULL (new ref);
  * *last_resolved gets the newest resolved one (new ref) when asked. */
 static json_t *find_incident(struct store *st, const char *key, json_t **last_resolved)
@@ -329,7 +299,7 @@ static void triage_one(struct ctx *c, struct item *it)
 				title = it->rb ? it->rb->title : "alert";
 			json_t *f = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:O, s:O}", "title", title, "severity", sev,
 					      "runbook", it->rb ? it->rb->id : NULL, "component",
-					      component_for(cfg, it->rb, alert), "fingerprint", it->key, "started_at",
+					      config_component(cfg, it->rb ? it->rb->id : NULL, it->rb ? it->rb->component : NULL, alert), "fingerprint", it->key, "started_at",
 					      json_object_get(alert, "starts_at"), "alert", alert);
 			if (json_is_null(json_object_get(f, "started_at")))
 				json_object_del(f, "started_at");
