@@ -104,9 +104,9 @@ emergency: runbook
 ssh-integration: runbook
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/ssh_test.sh
 
-# The fuzzers (loader, fixtures, alerts): each its own clang build of the
+# The fuzzers (loader, fixtures, alerts, config, known_hosts): each its own clang build of the
 # engine with libFuzzer + ASan/UBSan.
-FUZZERS = tests/fuzz_loader tests/fuzz_fixtures tests/fuzz_alert tests/fuzz_config
+FUZZERS = tests/fuzz_loader tests/fuzz_fixtures tests/fuzz_alert tests/fuzz_config tests/fuzz_known_hosts
 FUZZ_SRCS = $(ENGINE:.o=.c) $(ACTIONS:.o=.c) $(SANDBOX:.o=.c)
 fuzz: $(FUZZERS)
 tests/fuzz_%: tests/fuzz_%.c $(FUZZ_SRCS)

@@ -5,6 +5,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,34 @@ static int b64dec(const char *s, unsigned char *out, size_t n)
 	return r;
 }
 
-/* Does one host pattern field (comma-separated, or |1|salt|hash) name it? */
+/* Does s match the glob pattern p (`*`, `?`), case-insensitively, as
+ * OpenSSH's match_pattern? Backtracks to the last `*` only, so a pattern
+ * of many stars stays linear in practice. */
+static int glob_match(const char *s, const char *p)
+{
+	const char *star = NULL, *resume = NULL;
+	while (*s) {
+		if (*p == '*') {
+			star = ++p;
+			resume = s;
+		} else if (*p && (*p == '?' || tolower((unsigned char)*p) == tolower((unsigned char)*s))) {
+			p++;
+			s++;
+		} else if (star) {
+			p = star;
+			s = ++resume;
+		} else {
+			return 0;
+		}
+	}
+	while (*p == '*')
+		p++;
+	return !*p;
+}
+
+/* Does one host field name it? A hashed entry (|1|salt|hash), or a
+ * comma-separated list of patterns where a matching `!pattern` vetoes
+ * the line whatever else matches. */
 static int names_host(const char *field, const char *name)
 {
 	if (!strncmp(field, "|1|", 3)) {
@@ -45,10 +73,96 @@ static int names_host(const char *field, const char *name)
 	}
 	char *copy = xstrdup(field), *save = NULL;
 	int match = 0;
-	for (char *p = strtok_r(copy, ",", &save); p && !match; p = strtok_r(NULL, ",", &save))
-		match = !strcmp(p, name);
+	for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		if (p[0] == '!') {
+			if (glob_match(name, p + 1)) {
+				match = 0;
+				break;
+			}
+		} else if (glob_match(name, p)) {
+			match = 1;
+		}
+	}
 	free(copy);
 	return match;
+}
+
+/* One known_hosts line, split in place: marker ("" or "@revoked" ...),
+ * host field, key type and base64 key. Returns 0 for a comment, a blank
+ * or a malformed line. */
+struct kh_line {
+	const char *marker, *hosts, *type, *key;
+};
+
+static int split_line(char *line, struct kh_line *l)
+{
+	char *save = NULL, *w = strtok_r(line, " \t\r\n", &save);
+	if (!w || w[0] == '#')
+		return 0;
+	l->marker = "";
+	if (w[0] == '@') {
+		l->marker = w;
+		w = strtok_r(NULL, " \t\r\n", &save);
+	}
+	l->hosts = w;
+	l->type = strtok_r(NULL, " \t\r\n", &save);
+	l->key = strtok_r(NULL, " \t\r\n", &save);
+	return l->hosts && l->type;
+}
+
+static char *entry_name(const char *host, int port)
+{
+	return port == 22 ? xstrdup(host) : xasprintf("[%s]:%d", host, port);
+}
+
+/* The key type a raw SSH key blob names (string at its start), or "". */
+static void blob_type(const unsigned char *key, size_t len, char *out, size_t n)
+{
+	out[0] = '\0';
+	if (len < 4)
+		return;
+	size_t tl = (size_t)key[0] << 24 | (size_t)key[1] << 16 | (size_t)key[2] << 8 | key[3];
+	if (tl >= n || tl > len - 4)
+		return;
+	memcpy(out, key + 4, tl);
+	out[tl] = '\0';
+}
+
+enum kh_verdict known_hosts_check(const char *path, const char *host, int port, const unsigned char *key, size_t len)
+{
+	char *name = entry_name(host, port), type[64], line[16384];
+	blob_type(key, len, type, sizeof type);
+	unsigned char *raw = xmalloc(sizeof line);
+	int revoked = 0, match = 0, other = 0, ca = 0;
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof line, f)) {
+		struct kh_line l;
+		if (!split_line(line, &l) || !names_host(l.hosts, name))
+			continue;
+		if (!strcmp(l.marker, "@cert-authority")) {
+			ca = 1;
+			continue;
+		}
+		int rl = l.key ? b64dec(l.key, raw, sizeof line) : -1;
+		int same = rl >= 0 && (size_t)rl == len && !memcmp(raw, key, len);
+		if (!strcmp(l.marker, "@revoked"))
+			revoked |= same;
+		else if (!l.marker[0] && same)
+			match = 1;
+		else if (!l.marker[0] && !strcmp(l.type, type))
+			other = 1;
+	}
+	if (f)
+		fclose(f);
+	free(raw);
+	free(name);
+	if (revoked) /* a revoked key is refused even when also listed plainly */
+		return KH_REVOKED;
+	if (match)
+		return KH_MATCH;
+	if (other)
+		return KH_CHANGED;
+	return ca ? KH_CA_ONLY : KH_UNKNOWN;
 }
 
 char *known_hosts_algorithms(const char *path, const char *host, int port)
@@ -65,20 +179,15 @@ char *known_hosts_algorithms(const char *path, const char *host, int port)
 		{"ssh-dss", "ssh-dss"},
 	};
 	int found[sizeof order / sizeof order[0]] = {0};
-	char *name = port == 22 ? xstrdup(host) : xasprintf("[%s]:%d", host, port);
+	char *name = entry_name(host, port);
 	FILE *f = fopen(path, "r");
-	char line[8192];
+	char line[16384];
 	while (f && fgets(line, sizeof line, f)) {
-		char *save = NULL, *hosts = strtok_r(line, " \t\r\n", &save);
-		if (!hosts || hosts[0] == '#')
-			continue;
-		if (hosts[0] == '@') /* @cert-authority / @revoked: not a plain key */
-			continue;
-		char *type = strtok_r(NULL, " \t\r\n", &save);
-		if (!type || !names_host(hosts, name))
+		struct kh_line l; /* @cert-authority / @revoked lines are no plain key */
+		if (!split_line(line, &l) || l.marker[0] || !names_host(l.hosts, name))
 			continue;
 		for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
-			if (!strcmp(type, order[i].type))
+			if (!strcmp(l.type, order[i].type))
 				found[i] = 1;
 	}
 	if (f)

@@ -212,32 +212,20 @@ static int check_host_key(struct sshhost *h, const char *host, int port, const c
 	const char *key = libssh2_session_hostkey(h->s, &len, &type);
 	const char *hash = libssh2_hostkey_hash(h->s, LIBSSH2_HOSTKEY_HASH_SHA256);
 	char *fp = hash ? b64((const unsigned char *)hash, 32) : xstrdup("?");
-	int bit;
-	switch (type) {
-	case LIBSSH2_HOSTKEY_TYPE_RSA: bit = LIBSSH2_KNOWNHOST_KEY_SSHRSA; break;
-	case LIBSSH2_HOSTKEY_TYPE_DSS: bit = LIBSSH2_KNOWNHOST_KEY_SSHDSS; break;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: bit = LIBSSH2_KNOWNHOST_KEY_ECDSA_256; break;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: bit = LIBSSH2_KNOWNHOST_KEY_ECDSA_384; break;
-	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: bit = LIBSSH2_KNOWNHOST_KEY_ECDSA_521; break;
-	case LIBSSH2_HOSTKEY_TYPE_ED25519: bit = LIBSSH2_KNOWNHOST_KEY_ED25519; break;
-	default: bit = LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
-	}
-	LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(h->s);
-	int rc = LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
-	struct stat st;
-	if (kh && key && stat(known, &st) == 0) {
-		libssh2_knownhost_readfile(kh, known, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
-		struct libssh2_knownhost *found = NULL;
-		rc = libssh2_knownhost_checkp(kh, host, port, key, len,
-					      LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | bit, &found);
-	}
-	if (kh)
-		libssh2_knownhost_free(kh);
-	int ok = rc == LIBSSH2_KNOWNHOST_CHECK_MATCH;
-	if (rc == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+	(void)type;
+	enum kh_verdict v = key ? known_hosts_check(known, host, port, (const unsigned char *)key, len) : KH_UNKNOWN;
+	int ok = v == KH_MATCH;
+	if (v == KH_REVOKED)
+		*err = xasprintf("host key for %s (SHA256:%s) is REVOKED in %s; refusing to connect", host, fp, known);
+	else if (v == KH_CHANGED)
 		*err = xasprintf("host key for %s has CHANGED (now SHA256:%s); refusing to connect: check with the host's "
 				 "owner, then fix %s",
 				 host, fp, known);
+	else if (v == KH_CA_ONLY)
+		*err = xasprintf("host key for %s (SHA256:%s) is vouched for only by a @cert-authority line in %s, and "
+				 "host certificates are not supported; refusing to connect: add the host's own key "
+				 "(ssh-keyscan -p %d %s)",
+				 host, fp, known, port, host);
 	else if (!ok)
 		*err = xasprintf("host key for %s is not known (SHA256:%s); refusing to connect: verify it, then add it "
 				 "to %s (ssh-keyscan -p %d %s)",

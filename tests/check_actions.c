@@ -1,9 +1,10 @@
 /* Action tests that need no server: the sql statement check, the ssh
- * config lookup, shell quoting of argv rendering. The servers' side is in
+ * config lookup, known_hosts rules, shell quoting of argv rendering. The servers' side is in
  * tests/sql_test.sh and tests/ssh_test.sh. */
 #define _POSIX_C_SOURCE 200809L
 #include "tests.h"
 #include "action.h"
+#include "known_hosts.h"
 #include "ssh_config.h"
 #include "util.h"
 
@@ -162,6 +163,47 @@ START_TEST(action_text_keeps_bytes_readable)
 }
 END_TEST
 
+/* known_hosts as OpenSSH reads it: patterns, negation, markers, types. */
+START_TEST(known_hosts_rules)
+{
+	/* two made-up key blobs of type ssh-ed25519 ("AAAAC3NzaC1lZDI1NTE5" is
+	 * its length-prefixed name), the second differing in its last byte */
+	static const unsigned char k1[] = {0, 0, 0, 11, 's', 's', 'h', '-', 'e', 'd', '2', '5', '5', '1', '9', 1, 2, 3};
+	static const unsigned char k2[] = {0, 0, 0, 11, 's', 's', 'h', '-', 'e', 'd', '2', '5', '5', '1', '9', 1, 2, 4};
+	const char *b1 = "AAAAC3NzaC1lZDI1NTE5AQID", *b2 = "AAAAC3NzaC1lZDI1NTE5AQIE";
+	char path[] = "/tmp/check_known_hosts.XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	FILE *f = fdopen(fd, "w");
+	fprintf(f, "# comment\n\n");
+	fprintf(f, "DB-?.Example.COM,!db-9.example.com ssh-ed25519 %s\n", b1);
+	fprintf(f, "[10.0.*]:2222 ssh-ed25519 %s\n", b1);
+	fprintf(f, "@revoked old-*.example.com ssh-ed25519 %s\n", b1);
+	fprintf(f, "old-1.example.com ssh-ed25519 %s\n", b1);
+	fprintf(f, "changed.example.com ssh-ed25519 %s\n", b2);
+	fprintf(f, "@cert-authority *.corp ssh-ed25519 %s\n", b2);
+	fclose(f);
+	ck_assert_int_eq(known_hosts_check(path, "db-1.example.com", 22, k1, sizeof k1), KH_MATCH);
+	ck_assert_int_eq(known_hosts_check(path, "db-9.example.com", 22, k1, sizeof k1), KH_UNKNOWN);
+	ck_assert_int_eq(known_hosts_check(path, "db-10.example.com", 22, k1, sizeof k1), KH_UNKNOWN);
+	ck_assert_int_eq(known_hosts_check(path, "db-1.example.com", 2222, k1, sizeof k1), KH_UNKNOWN);
+	ck_assert_int_eq(known_hosts_check(path, "10.0.3.4", 2222, k1, sizeof k1), KH_MATCH);
+	ck_assert_int_eq(known_hosts_check(path, "10.0.3.4", 22, k1, sizeof k1), KH_UNKNOWN);
+	ck_assert_int_eq(known_hosts_check(path, "db-1.example.com", 22, k2, sizeof k2), KH_CHANGED);
+	ck_assert_int_eq(known_hosts_check(path, "old-1.example.com", 22, k1, sizeof k1), KH_REVOKED);
+	ck_assert_int_eq(known_hosts_check(path, "changed.example.com", 22, k1, sizeof k1), KH_CHANGED);
+	ck_assert_int_eq(known_hosts_check(path, "app.corp", 22, k1, sizeof k1), KH_CA_ONLY);
+	char *algs = known_hosts_algorithms(path, "db-2.example.com", 22);
+	ck_assert_ptr_nonnull(algs);
+	ck_assert_str_eq(algs, "ssh-ed25519");
+	free(algs);
+	ck_assert_ptr_null(known_hosts_algorithms(path, "app.corp", 22)); /* a CA line is no host key */
+	ck_assert_int_eq(known_hosts_check("/nonexistent/known_hosts", "db-1.example.com", 22, k1, sizeof k1),
+			 KH_UNKNOWN);
+	unlink(path);
+}
+END_TEST
+
 Suite *suite_actions(void)
 {
 	Suite *s = suite_create("actions");
@@ -169,6 +211,7 @@ Suite *suite_actions(void)
 	tcase_add_test(tc, sql_one_statement);
 	tcase_add_test(tc, sql_side_effects);
 	tcase_add_test(tc, ssh_config_lookup_rules);
+	tcase_add_test(tc, known_hosts_rules);
 	tcase_add_test(tc, shell_argv_rendering);
 	tcase_add_test(tc, action_text_keeps_bytes_readable);
 	suite_add_tcase(s, tc);

@@ -106,6 +106,38 @@ check "unknown host key refused, with the fingerprint" '[ "$(field "$TMP/keys.js
 check "changed host key refused, with the fingerprint" '[ "$(field "$TMP/keys.json" changed status)" = "\"failed\"" ] && grep -qF "has CHANGED (now $fp)" "$TMP/keys.json"'
 check "hashed known_hosts entries work" '[ "$(field "$TMP/keys.json" hashed status)" = "\"ok\"" ]' "$(grep -A3 '"id": "hashed"' "$TMP/keys.json") $(grep error "$TMP/keys.json")"
 
+# known_hosts as OpenSSH reads it: @revoked refuses a key even when it is
+# also listed plainly; a host vouched for only by @cert-authority is refused
+# with a message that says so; patterns with *, ? and ! select the lines.
+hk=$(cut -d' ' -f1,2 "$SSHD_DIR/host_key.pub")
+{ echo "@revoked * $hk"; cat "$SSHD_DIR/known_hosts"; } > "$TMP/revoked_known_hosts"
+echo "@cert-authority * $(cut -d' ' -f1,2 "$TMP/other_key.pub")" > "$TMP/ca_known_hosts"
+echo "[127.0.0.?]:$SSHD_PORT,[10.*]:$SSHD_PORT $hk" > "$TMP/glob_known_hosts"
+echo "[127.*]:$SSHD_PORT,![127.0.0.1]:$SSHD_PORT $hk" > "$TMP/negated_known_hosts"
+echo "[127.0.0.2]:$SSHD_PORT $hk" > "$TMP/elsewhere_known_hosts"
+cat > "$TMP/khpat.yaml" <<YAML
+runbook: khpat
+title: known_hosts markers and patterns
+targets:
+  revoked: {type: ssh, host: app, known_hosts: $TMP/revoked_known_hosts}
+  ca: {type: ssh, host: app, known_hosts: $TMP/ca_known_hosts}
+  glob: {type: ssh, host: app, known_hosts: $TMP/glob_known_hosts}
+  negated: {type: ssh, host: app, known_hosts: $TMP/negated_known_hosts}
+  elsewhere: {type: ssh, host: app, known_hosts: $TMP/elsewhere_known_hosts}
+steps:
+  - {id: revoked, ssh: "true", on: revoked}
+  - {id: ca, ssh: "true", on: ca}
+  - {id: glob, ssh: "echo glob", on: glob}
+  - {id: negated, ssh: "true", on: negated}
+  - {id: elsewhere, ssh: "true", on: elsewhere}
+YAML
+"$BIN" exec "$TMP/khpat.yaml" --output json > "$TMP/khpat.json" 2>&1
+check "a @revoked key is refused, even when also listed plainly" '[ "$(field "$TMP/khpat.json" revoked status)" = "\"failed\"" ] && field "$TMP/khpat.json" revoked error | grep -qF "($fp) is REVOKED in"' "$(grep error "$TMP/khpat.json")"
+check "@cert-authority alone: refused, saying host certificates are not supported" '[ "$(field "$TMP/khpat.json" ca status)" = "\"failed\"" ] && field "$TMP/khpat.json" ca error | grep -qF "only by a @cert-authority line"' "$(grep error "$TMP/khpat.json")"
+check "host patterns with ? and * select the line" '[ "$(field "$TMP/khpat.json" glob stdout)" = "\"glob\\n\"" ]' "$(grep error "$TMP/khpat.json")"
+check "a matching !pattern vetoes the line" '[ "$(field "$TMP/khpat.json" negated status)" = "\"failed\"" ] && field "$TMP/khpat.json" negated error | grep -qF "is not known"'
+check "a line for another host is not this host's" '[ "$(field "$TMP/khpat.json" elsewhere status)" = "\"failed\"" ] && field "$TMP/khpat.json" elsewhere error | grep -qF "is not known"'
+
 # known_hosts lists only the ED25519 key while the server offers ECDSA first:
 # the handshake must ask for ED25519 (as OpenSSH does), not refuse the host.
 check "the host key type on record is the one negotiated" '[ "$(field "$TMP/keys.json" hashed status)" = "\"ok\"" ] && grep -q "^HostKey.*host_key_ecdsa" "$SSHD_DIR/sshd_config"'
