@@ -375,25 +375,36 @@ static void read_stream(LIBSSH2_CHANNEL *ch, int stream, struct sbuf *sb, size_t
 	}
 }
 
-/* Kills the remote process group through a second channel. */
-static void remote_kill(struct sshhost *h, long pid)
+/* Kills the remote process group through a second channel, then looks:
+ * 1 when the group is verified gone, 0 when it is still there, -1 when
+ * the kill could not be run. `kill -SIG -PGID` without `--`: dash's
+ * builtin refuses `--`, and the command runs under the user's login shell
+ * (POSIX sh, dash, bash, zsh). TERM first, KILL after a second. */
+static int remote_kill(struct sshhost *h, long pid)
 {
-	int64_t until = now_ms() + 3000;
+	int64_t until = now_ms() + 5000;
 	int w;
 	LIBSSH2_CHANNEL *k = NULL;
 	while (!(k = libssh2_channel_open_session(h->s)) &&
 	       libssh2_session_last_errno(h->s) == LIBSSH2_ERROR_EAGAIN && !wait_session(h, until))
 		;
 	if (!k)
-		return;
-	char *cmd = xasprintf("kill -TERM -- -%ld 2>/dev/null; (sleep 1; kill -KILL -- -%ld) </dev/null >/dev/null 2>&1 &",
-			      pid, pid);
-	NB(h, until, w, libssh2_channel_exec(k, cmd));
+		return -1;
+	char *cmd = xasprintf("g=-%ld; kill -TERM $g 2>/dev/null; n=0; "
+			      "while kill -0 $g 2>/dev/null && [ $n -lt 10 ]; do sleep 0.1 2>/dev/null || sleep 1; "
+			      "n=$((n+1)); done; kill -0 $g 2>/dev/null && kill -KILL $g 2>/dev/null && sleep 1; "
+			      "if kill -0 $g 2>/dev/null; then echo alive; else echo gone; fi",
+			      pid);
+	int rc = NB(h, until, w, libssh2_channel_exec(k, cmd));
 	free(cmd);
 	NB(h, until, w, libssh2_channel_send_eof(k));
 	char buf[256];
-	while (!libssh2_channel_eof(k) && now_ms() < until) {
+	struct sbuf out;
+	sbuf_init(&out);
+	while (rc == 0 && !libssh2_channel_eof(k) && now_ms() < until) {
 		ssize_t n = libssh2_channel_read(k, buf, sizeof buf);
+		if (n > 0 && out.len < 64)
+			sbuf_add(&out, buf, (size_t)n);
 		if (n == LIBSSH2_ERROR_EAGAIN && wait_session(h, until))
 			break;
 		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
@@ -401,6 +412,9 @@ static void remote_kill(struct sshhost *h, long pid)
 	}
 	NB(h, until, w, libssh2_channel_close(k));
 	libssh2_channel_free(k);
+	int verdict = rc ? -1 : out.len && strstr(out.buf, "gone") ? 1 : out.len && strstr(out.buf, "alive") ? 0 : -1;
+	sbuf_release(&out);
+	return verdict;
 }
 
 /* The connection settings of host `alias` of a target: the target's own
@@ -581,8 +595,13 @@ static void run_job(struct job *j)
 			break;
 		}
 	}
+	int gone = -1; /* remote_kill's verdict */
 	if ((timed_out || stopped) && pid > 0)
-		remote_kill(h, pid);
+		gone = remote_kill(h, pid);
+	const char *killed = !pid        ? "the command could not be killed (no PID)"
+			     : gone == 1 ? "the remote command's process group was killed (verified gone)"
+			     : gone == 0 ? "the remote command's process group is STILL RUNNING after TERM and KILL"
+					 : "the remote command could not be verified killed (the kill did not run)";
 	/* the PID line is ours, not the command's */
 	if (errb.len && !strncmp(errb.buf, PID_MARK, strlen(PID_MARK))) {
 		char *nl = memchr(errb.buf, '\n', errb.len);
@@ -615,12 +634,11 @@ static void run_job(struct job *j)
 		json_object_set_new(j->result, "signal", json_null());
 		if (timed_out) {
 			free(j->err);
-			j->err = xasprintf("timed out after %lld ms; %s", (long long)call->timeout_ms,
-					   pid ? "the remote command's process group was killed" : "the command could not be killed (no PID)");
+			j->err = xasprintf("timed out after %lld ms; %s", (long long)call->timeout_ms, killed);
 			j->status = ST_TIMEOUT;
 		} else if (stopped) {
 			free(j->err);
-			j->err = xstrdup("interrupted; the remote command's process group was killed");
+			j->err = xasprintf("interrupted; %s", killed);
 		} else if (!j->err) {
 			j->err = xstrdup("the command's exit status did not arrive");
 		}

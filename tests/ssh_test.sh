@@ -8,9 +8,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/lib.sh"
 TMP=$(mktemp -d /tmp/runbook-ssh-XXXXXX)
 export XDG_STATE_HOME="$TMP/state" RUNBOOK_STORE= # incidents go to a store of our own
-agent_pid=
+agent_pid= sh_user=
 cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
+	[ -n "$sh_user" ] && { pkill -KILL -u "$sh_user" 2>/dev/null; userdel "$sh_user" 2>/dev/null; }
 	[ -s "$TMP/fg.pid" ] && kill "$(cat "$TMP/fg.pid")" "$(cat "$TMP/bg.pid")" 2>/dev/null
 	"$ROOT/tests/sshd.sh" stop "$TMP/sshd"
 	rm -rf "$TMP"
@@ -80,6 +81,35 @@ fg=$(cat "$TMP/fg.pid" 2>/dev/null || echo 0) bg=$(cat "$TMP/bg.pid" 2>/dev/null
 for _ in $(seq 40); do alive "$fg" || alive "$bg" || break; sleep 0.1; done
 check "the remote process group was killed (both sleeps gone)" '[ "$fg" != 0 ] && [ "$bg" != 0 ] && ! alive "$fg" && ! alive "$bg"' "fg=$fg bg=$bg"
 check "the next step still runs" '[ "$(field "$TMP/slow.json" after stdout)" = "\"still-works\\n\"" ]'
+check "the report says the kill was verified" 'field "$TMP/slow.json" slow error | grep -qF "killed (verified gone)"' "$(field "$TMP/slow.json" slow error)"
+
+# The same for a user whose login shell is /bin/sh (dash here, whose kill
+# builtin refuses "--"): the command is killed and verified gone. Needs a
+# user of its own, so root (as make check runs on CI); not skipped otherwise.
+if [ "$(id -u)" = 0 ] && command -v useradd > /dev/null; then
+	sh_user=runbook-sh-$$
+	mkdir -p "$TMP/shwork" && chmod 777 "$TMP/shwork" && chmod 755 "$TMP"
+	chmod 644 "$SSHD_DIR/authorized_keys" # sshd reads it as the user
+	useradd -M -p "*" -d "$TMP/shwork" -s /bin/sh "$sh_user" # "*": no password, not locked (sshd refuses "!")
+	cat > "$TMP/shslow.yaml" <<YAML
+runbook: shslow
+title: a /bin/sh user's command past its deadline
+targets:
+  app: {type: ssh, host: 127.0.0.1, port: $SSHD_PORT, user: $sh_user, identity: $SSHD_DIR/client_key, known_hosts: $SSHD_DIR/known_hosts}
+steps:
+  - id: shell
+    ssh: "readlink -f /proc/\$\$/exe"
+  - id: slow
+    timeout: 1s
+    ssh: "echo \$\$ > $TMP/shwork/fg.pid; sleep 612 & echo \$! > $TMP/shwork/bg.pid; exec sleep 612"
+YAML
+	"$BIN" exec "$TMP/shslow.yaml" --output json > "$TMP/shslow.json" 2>&1
+	sfg=$(cat "$TMP/shwork/fg.pid" 2>/dev/null || echo 0) sbg=$(cat "$TMP/shwork/bg.pid" 2>/dev/null || echo 0)
+	check "a /bin/sh login shell: the command ran under dash or sh" 'field "$TMP/shslow.json" shell stdout | grep -qE "/(dash|sh)\\\\n"' "$(field "$TMP/shslow.json" shell stdout) $(field "$TMP/shslow.json" shell error)"
+	check "a /bin/sh login shell: timed out, killed, verified gone" '[ "$(field "$TMP/shslow.json" slow status)" = "\"timeout\"" ] && [ "$sfg" != 0 ] && [ "$sbg" != 0 ] && ! alive "$sfg" && ! alive "$sbg" && field "$TMP/shslow.json" slow error | grep -qF "(verified gone)"' "fg=$sfg bg=$sbg $(field "$TMP/shslow.json" slow error)"
+else
+	ko "a /bin/sh login shell's command is killed" "needs root to create a user whose login shell is /bin/sh"
+fi
 
 # Host keys: unknown and changed keys are refused with the SHA256 fingerprint.
 fp=$(ssh-keygen -lf "$SSHD_DIR/host_key.pub" | awk '{print $2}')
