@@ -309,6 +309,10 @@ static void host_free(struct sshhost *h)
 
 static struct sshhost *open_host(const struct ssh_host_config *cfg, const char *known, int64_t deadline, char **err)
 {
+	if (cfg->error) { /* the config asks for what we do not do: say so, connect nowhere */
+		*err = xstrdup(cfg->error);
+		return NULL;
+	}
 	struct sshhost *h = xcalloc(1, sizeof *h);
 	h->sock = tcp_connect(cfg->hostname, cfg->port, deadline, err);
 	if (h->sock < 0) {
@@ -442,9 +446,13 @@ static char *host_key(const struct ssh_host_config *cfg, const char *known)
 			 cfg->identity ? cfg->identity : "");
 }
 
-static char *known_hosts_path(json_t *target)
+/* The target's known_hosts, else the config's UserKnownHostsFile, else
+ * ~/.ssh/known_hosts. */
+static char *known_hosts_path(json_t *target, const struct ssh_host_config *cfg)
 {
 	const char *kt = json_string_value(json_object_get(target, "known_hosts"));
+	if (!kt && cfg->known_hosts)
+		return xstrdup(cfg->known_hosts);
 	return ssh_expand_home(kt ? kt : "~/.ssh/known_hosts");
 }
 
@@ -466,7 +474,7 @@ static struct sshhost *pool_get(struct job *j, struct ssh_host_config *cfg, char
 {
 	struct action_call *call = j->call;
 	struct sshpool *pool = j->pool;
-	char *known = known_hosts_path(call->target);
+	char *known = known_hosts_path(call->target, cfg);
 	char *key = host_key(cfg, known);
 	pthread_mutex_lock(&pool->bg.mu);
 	struct sshhost *h;
@@ -740,7 +748,7 @@ static void ssh_warm(struct action_env *env, const char *target_name, json_t *ta
 		struct warm *w = xcalloc(1, sizeof *w);
 		w->pool = pool;
 		resolve_host(target, json_string_value(a), &w->cfg);
-		w->known = known_hosts_path(target);
+		w->known = known_hosts_path(target, &w->cfg);
 		w->key = host_key(&w->cfg, w->known);
 		w->deadline = deadline_ms;
 		pthread_mutex_lock(&pool->bg.mu);

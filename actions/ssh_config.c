@@ -1,10 +1,11 @@
-/* ssh_config: the basic ~/.ssh/config keys. See ssh_config.h. */
+/* ssh_config: ~/.ssh/config as OpenSSH reads it. See ssh_config.h. */
 #define _GNU_SOURCE
 #include "ssh_config.h"
 #include "util.h"
 
 #include <ctype.h>
 #include <fnmatch.h>
+#include <glob.h>
 #include <pwd.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -20,28 +21,131 @@ char *ssh_expand_home(const char *path)
 	return xstrdup(path);
 }
 
-/* True when alias matches the pattern list of a Host line. */
-static int host_matches(char *patterns, const char *alias)
+/* Does s match one pattern list (separated by sep: " \t" for Host,
+ * "," for Match)? A matching `!pattern` vetoes the list. */
+static int list_matches(const char *patterns, const char *sep, const char *s)
 {
+	char *copy = xstrdup(patterns), *save = NULL;
 	int matched = 0;
-	char *save = NULL;
-	for (char *p = strtok_r(patterns, " \t", &save); p; p = strtok_r(NULL, " \t", &save)) {
+	for (char *p = strtok_r(copy, sep, &save); p; p = strtok_r(NULL, sep, &save)) {
 		int neg = p[0] == '!';
-		if (fnmatch(neg ? p + 1 : p, alias, FNM_CASEFOLD) == 0) {
-			if (neg)
-				return 0;
+		if (fnmatch(neg ? p + 1 : p, s, FNM_CASEFOLD) == 0) {
+			if (neg) {
+				matched = 0;
+				break;
+			}
 			matched = 1;
 		}
 	}
+	free(copy);
 	return matched;
 }
 
-void ssh_config_lookup(const char *path, const char *alias, struct ssh_host_config *cfg)
+static char *local_user(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+	return xstrdup(pw ? pw->pw_name : "root");
+}
+
+/* Keywords that change where or how to connect which the ssh action does
+ * not do: refused for the hosts they apply to ("none" turns most off). */
+static const char *const refused[] = {
+	"ProxyJump", "ProxyCommand", "CertificateFile", "HostKeyAlias", "PKCS11Provider", "SecurityKeyProvider",
+	"LocalCommand", "CanonicalizeHostname", "ControlMaster", "ControlPath", "RemoteCommand", "Tunnel",
+};
+
+struct lookup {
+	const char *alias;
+	struct ssh_host_config *cfg;
+	int depth;
+};
+
+static void set_error(struct lookup *l, const char *path, int lineno, char *msg)
+{
+	if (!l->cfg->error)
+		l->cfg->error = xasprintf("%s:%d: %s", path, lineno, msg);
+	free(msg);
+}
+
+/* Does a Match line's criteria hold? 1 yes, 0 no, -1 when the supported
+ * criteria hold and an unsupported one (exec, canonical, ...) decides:
+ * then *why says which, and the block's settings are an error. */
+static int match_holds(struct lookup *l, char *val, char **why)
+{
+	char *save = NULL;
+	int holds = 1;
+	*why = NULL;
+	for (char *c = strtok_r(val, " \t", &save); c; c = strtok_r(NULL, " \t", &save)) {
+		int neg = c[0] == '!';
+		const char *crit = neg ? c + 1 : c;
+		if (!strcasecmp(crit, "all")) {
+			holds &= !neg;
+			continue;
+		}
+		char *arg = strtok_r(NULL, " \t", &save);
+		int ok;
+		if (!strcasecmp(crit, "host") && arg)
+			ok = list_matches(arg, ",", l->cfg->hostname ? l->cfg->hostname : l->alias);
+		else if (!strcasecmp(crit, "originalhost") && arg)
+			ok = list_matches(arg, ",", l->alias);
+		else if ((!strcasecmp(crit, "user") || !strcasecmp(crit, "localuser")) && arg) {
+			char *me = local_user();
+			ok = list_matches(arg, ",", !strcasecmp(crit, "user") && l->cfg->user ? l->cfg->user : me);
+			free(me);
+		} else {
+			if (!*why)
+				*why = xasprintf("Match %s is not supported by runbook's SSH", crit);
+			continue;
+		}
+		holds &= neg ? !ok : ok;
+	}
+	if (!holds || !*why) {
+		free(*why);
+		*why = NULL;
+		return holds;
+	}
+	return -1;
+}
+
+static void read_config(struct lookup *l, const char *path);
+
+/* Include: each argument a glob, relative to ~/.ssh unless absolute. */
+static void include(struct lookup *l, char *val)
+{
+	char *save = NULL;
+	for (char *a = strtok_r(val, " \t", &save); a; a = strtok_r(NULL, " \t", &save)) {
+		char *pat = a[0] == '~' ? ssh_expand_home(a) : a[0] == '/' ? xstrdup(a) : NULL;
+		if (!pat) {
+			char *dir = ssh_expand_home("~/.ssh");
+			pat = xasprintf("%s/%s", dir, a);
+			free(dir);
+		}
+		glob_t g;
+		if (glob(pat, 0, NULL, &g) == 0) {
+			for (size_t i = 0; i < g.gl_pathc; i++)
+				read_config(l, g.gl_pathv[i]);
+			globfree(&g);
+		}
+		free(pat);
+	}
+}
+
+static void read_config(struct lookup *l, const char *path)
 {
 	FILE *f = path ? fopen(path, "r") : NULL;
-	char line[1024];
-	int active = 1; /* lines before any Host apply to every host */
-	while (f && fgets(line, sizeof line, f)) {
+	if (!f)
+		return;
+	if (++l->depth > 16) { /* as OpenSSH: includes do not loop */
+		set_error(l, path, 0, xstrdup("Include nested too deeply"));
+		fclose(f);
+		l->depth--;
+		return;
+	}
+	char line[4096], *undecided = NULL; /* why a Match block may or may not apply */
+	int active = 1, lineno = 0, match_line = 0; /* lines before any Host apply to every host */
+	struct ssh_host_config *cfg = l->cfg;
+	while (fgets(line, sizeof line, f)) {
+		lineno++;
 		char *p = line;
 		while (isspace((unsigned char)*p))
 			p++;
@@ -62,16 +166,25 @@ void ssh_config_lookup(const char *path, const char *alias, struct ssh_host_conf
 			val[n - 1] = '\0';
 			val++;
 		}
-		if (!strcasecmp(key, "Host")) {
-			active = host_matches(val, alias);
-			continue;
-		}
-		if (!strcasecmp(key, "Match")) {
-			active = 0; /* not supported: its lines are ignored */
+		if (!strcasecmp(key, "Host") || !strcasecmp(key, "Match")) {
+			free(undecided);
+			undecided = NULL;
+			match_line = lineno;
+			active = !strcasecmp(key, "Host") ? list_matches(val, " \t", l->alias) : match_holds(l, val, &undecided);
 			continue;
 		}
 		if (!active)
 			continue;
+		if (active < 0) { /* a setting in a block we cannot decide on */
+			set_error(l, path, match_line, undecided);
+			undecided = NULL;
+			active = 0;
+			continue;
+		}
+		if (!strcasecmp(key, "Include")) {
+			include(l, val);
+			continue;
+		}
 		if (!strcasecmp(key, "HostName") && !cfg->hostname)
 			cfg->hostname = xstrdup(val);
 		else if (!strcasecmp(key, "User") && !cfg->user)
@@ -79,32 +192,73 @@ void ssh_config_lookup(const char *path, const char *alias, struct ssh_host_conf
 		else if (!strcasecmp(key, "Port") && !cfg->port)
 			cfg->port = atoi(val);
 		else if (!strcasecmp(key, "IdentityFile") && !cfg->identity)
-			cfg->identity = ssh_expand_home(val);
+			cfg->identity = xstrdup(val);
+		else if (!strcasecmp(key, "UserKnownHostsFile") && !cfg->known_hosts)
+			cfg->known_hosts = xstrndup(val, strcspn(val, " \t")); /* the first file of the list */
+		for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+			if (!strcasecmp(key, refused[i]) && strcasecmp(val, "none") && strcasecmp(val, "no"))
+				set_error(l, path, lineno,
+					  xasprintf("%s is not supported by runbook's SSH (it would change where or how to "
+						    "connect to %s); reach the host directly, or leave it out for this host",
+						    refused[i], l->alias));
 	}
-	if (f)
-		fclose(f);
-	if (cfg->hostname && strstr(cfg->hostname, "%h")) { /* HostName %h.example.com */
-		struct sbuf sb;
-		sbuf_init(&sb);
-		for (const char *q = cfg->hostname; *q; q++) {
-			if (q[0] == '%' && q[1] == 'h') {
-				sbuf_adds(&sb, alias);
-				q++;
-			} else {
-				sbuf_addc(&sb, *q);
-			}
+	free(undecided);
+	fclose(f);
+	l->depth--;
+}
+
+/* Expands ssh_config tokens in s: %h (hostname, or the alias for
+ * HostName itself), %p, %r, %u, %d and %%. */
+static char *tokens(const char *s, const char *h, const struct ssh_host_config *cfg)
+{
+	struct sbuf sb;
+	sbuf_init(&sb);
+	for (const char *q = s; *q; q++) {
+		if (q[0] != '%' || !q[1]) {
+			sbuf_addc(&sb, *q);
+			continue;
 		}
-		free(cfg->hostname);
-		cfg->hostname = sbuf_detach(&sb);
+		char *me;
+		switch (*++q) {
+		case 'h': sbuf_adds(&sb, h); break;
+		case 'p': sbuf_addf(&sb, "%d", cfg->port); break;
+		case 'r': sbuf_adds(&sb, cfg->user ? cfg->user : ""); break;
+		case 'u': me = local_user(); sbuf_adds(&sb, me); free(me); break;
+		case 'd': sbuf_adds(&sb, getenv("HOME") ? getenv("HOME") : ""); break;
+		case '%': sbuf_addc(&sb, '%'); break;
+		default: sbuf_addc(&sb, '%'); sbuf_addc(&sb, *q);
+		}
 	}
-	if (!cfg->hostname)
+	return sbuf_detach(&sb);
+}
+
+static void expand_path(char **field, const struct ssh_host_config *cfg)
+{
+	if (!*field)
+		return;
+	char *t = tokens(*field, cfg->hostname, cfg), *e = ssh_expand_home(t);
+	free(t);
+	free(*field);
+	*field = e;
+}
+
+void ssh_config_lookup(const char *path, const char *alias, struct ssh_host_config *cfg)
+{
+	struct lookup l = {alias, cfg, 0};
+	read_config(&l, path);
+	if (cfg->hostname) { /* HostName %h.example.com */
+		char *h = tokens(cfg->hostname, alias, cfg);
+		free(cfg->hostname);
+		cfg->hostname = h;
+	} else {
 		cfg->hostname = xstrdup(alias);
+	}
 	if (!cfg->port)
 		cfg->port = 22;
-	if (!cfg->user) {
-		struct passwd *pw = getpwuid(getuid());
-		cfg->user = xstrdup(pw ? pw->pw_name : "root");
-	}
+	if (!cfg->user)
+		cfg->user = local_user();
+	expand_path(&cfg->identity, cfg);
+	expand_path(&cfg->known_hosts, cfg);
 }
 
 void ssh_host_config_release(struct ssh_host_config *cfg)
@@ -112,5 +266,7 @@ void ssh_host_config_release(struct ssh_host_config *cfg)
 	free(cfg->hostname);
 	free(cfg->user);
 	free(cfg->identity);
-	cfg->hostname = cfg->user = cfg->identity = NULL;
+	free(cfg->known_hosts);
+	free(cfg->error);
+	cfg->hostname = cfg->user = cfg->identity = cfg->known_hosts = cfg->error = NULL;
 }

@@ -1,8 +1,13 @@
 /*
  * ssh_config: how a host name becomes a connection, the OpenSSH way: the
- * `Host` blocks of ~/.ssh/config (patterns with * ? and !) give HostName,
- * User, Port and IdentityFile; the first value obtained wins, and what the
- * runbook's target says explicitly wins over the file.
+ * `Host` blocks (patterns with * ? and !, several per line) and `Match`
+ * blocks (host, originalhost, user, localuser, all) of ~/.ssh/config and
+ * the files it `Include`s give HostName, User, Port, IdentityFile and
+ * UserKnownHostsFile, with the %h %p %r %u %d %% tokens; the first value
+ * obtained wins, and what the runbook's target says explicitly wins over
+ * the file. A keyword that would change where or how to connect and is
+ * not supported (ProxyJump, ProxyCommand, CertificateFile, ...) is an
+ * error for the hosts it applies to, never silently ignored.
  */
 #ifndef RUNBOOK_SSH_CONFIG_H
 #define RUNBOOK_SSH_CONFIG_H
@@ -12,6 +17,8 @@ struct ssh_host_config {
 	char *user;
 	int port;
 	char *identity;  /* a key file, ~ expanded; NULL when none */
+	char *known_hosts; /* UserKnownHostsFile, ~ expanded; NULL when none */
+	char *error;     /* "FILE:LINE: why" when the config cannot be honoured */
 };
 
 /* Fills cfg for alias from the config file at path (missing file: the

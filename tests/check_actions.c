@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 START_TEST(sql_one_statement)
@@ -163,6 +164,93 @@ START_TEST(action_text_keeps_bytes_readable)
 }
 END_TEST
 
+/* Include (relative to ~/.ssh, globs, nested), Match, tokens, and the
+ * keywords refused rather than ignored. */
+START_TEST(ssh_config_include_match)
+{
+	char home[] = "/tmp/runbook-sshhome-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(home));
+	char *dir = xasprintf("%s/.ssh", home), *confd = xasprintf("%s/.ssh/conf.d", home);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(mkdir(confd, 0700), 0);
+	char *main_cfg = xasprintf("%s/config", dir), *a = xasprintf("%s/a.conf", confd),
+	     *b = xasprintf("%s/b.conf", confd), *nested = xasprintf("%s/nested", dir);
+	FILE *f = fopen(main_cfg, "w");
+	fputs("Include conf.d/*.conf\n"
+	      "Match originalhost db-* user !root,ops\n"
+	      "  Port 6543\n"
+	      "Match host db-2.prod\n"
+	      "  User dbadmin\n"
+	      "Host bastioned\n"
+	      "  ProxyJump jump.example.com\n"
+	      "Host direct\n"
+	      "  ProxyJump none\n"
+	      "Match originalhost execd exec \"true\"\n"
+	      "  Port 1\n"
+	      "Host *\n"
+	      "  IdentityFile ~/.ssh/id_%r@%h\n"
+	      "  UserKnownHostsFile %d/.ssh/known_%h_%p other_file\n",
+	      f);
+	fclose(f);
+	f = fopen(a, "w");
+	fputs("Host db-*\n  HostName %h.prod\n  User ops\n  Include nested\n", f);
+	fclose(f);
+	f = fopen(b, "w");
+	fputs("Host db-2\n  User never\n", f); /* a.conf's User came first */
+	fclose(f);
+	f = fopen(nested, "w");
+	fputs("Port 2022\n", f); /* included from inside Host db-*: applies to db-* only */
+	fclose(f);
+	setenv("HOME", home, 1);
+	struct ssh_host_config c = {0};
+	ssh_config_lookup(main_cfg, "db-2", &c);
+	ck_assert_ptr_null(c.error);
+	ck_assert_str_eq(c.hostname, "db-2.prod");
+	ck_assert_str_eq(c.user, "ops");
+	ck_assert_int_eq(c.port, 2022);
+	char *want = xasprintf("%s/.ssh/id_ops@db-2.prod", home);
+	ck_assert_str_eq(c.identity, want);
+	free(want);
+	want = xasprintf("%s/.ssh/known_db-2.prod_2022", home);
+	ck_assert_str_eq(c.known_hosts, want);
+	free(want);
+	ssh_host_config_release(&c);
+	memset(&c, 0, sizeof c);
+	c.port = 0;
+	ssh_config_lookup(main_cfg, "web-1", &c); /* no Host db-*, no Match */
+	ck_assert_int_eq(c.port, 22);
+	ck_assert_ptr_null(c.error);
+	ssh_host_config_release(&c);
+	memset(&c, 0, sizeof c);
+	ssh_config_lookup(main_cfg, "bastioned", &c);
+	ck_assert_ptr_nonnull(c.error);
+	ck_assert_msg(strstr(c.error, "config:7: ProxyJump is not supported"), "%s", c.error);
+	ssh_host_config_release(&c);
+	memset(&c, 0, sizeof c);
+	ssh_config_lookup(main_cfg, "direct", &c); /* ProxyJump none: nothing to refuse */
+	ck_assert_ptr_null(c.error);
+	ssh_host_config_release(&c);
+	memset(&c, 0, sizeof c);
+	ssh_config_lookup(main_cfg, "execd", &c);
+	ck_assert_ptr_nonnull(c.error);
+	ck_assert_msg(strstr(c.error, "Match exec is not supported"), "%s", c.error);
+	ssh_host_config_release(&c);
+	unlink(a);
+	unlink(b);
+	unlink(nested);
+	unlink(main_cfg);
+	rmdir(confd);
+	rmdir(dir);
+	rmdir(home);
+	free(main_cfg);
+	free(a);
+	free(b);
+	free(nested);
+	free(confd);
+	free(dir);
+}
+END_TEST
+
 /* known_hosts as OpenSSH reads it: patterns, negation, markers, types. */
 START_TEST(known_hosts_rules)
 {
@@ -212,6 +300,7 @@ Suite *suite_actions(void)
 	tcase_add_test(tc, sql_side_effects);
 	tcase_add_test(tc, ssh_config_lookup_rules);
 	tcase_add_test(tc, known_hosts_rules);
+	tcase_add_test(tc, ssh_config_include_match);
 	tcase_add_test(tc, shell_argv_rendering);
 	tcase_add_test(tc, action_text_keeps_bytes_readable);
 	suite_add_tcase(s, tc);

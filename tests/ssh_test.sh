@@ -168,6 +168,45 @@ check "host patterns with ? and * select the line" '[ "$(field "$TMP/khpat.json"
 check "a matching !pattern vetoes the line" '[ "$(field "$TMP/khpat.json" negated status)" = "\"failed\"" ] && field "$TMP/khpat.json" negated error | grep -qF "is not known"'
 check "a line for another host is not this host's" '[ "$(field "$TMP/khpat.json" elsewhere status)" = "\"failed\"" ] && field "$TMP/khpat.json" elsewhere error | grep -qF "is not known"'
 
+# ~/.ssh/config as OpenSSH reads it: Include (relative to ~/.ssh, globs),
+# Match, UserKnownHostsFile with tokens; what would change where to connect
+# and is not supported (ProxyJump here) is an error naming the line.
+mkdir -p "$HOME/.ssh/conf.d"
+cp "$SSHD_DIR/known_hosts" "$HOME/.ssh/known_hosts_inc"
+: > "$HOME/.ssh/known_hosts_empty"
+cat > "$HOME/.ssh/conf.d/10-inc.conf" <<CONF
+Host inc-*
+  HostName 127.0.0.1
+  IdentityFile $SSHD_DIR/client_key
+Match originalhost inc-app
+  UserKnownHostsFile ~/.ssh/known_hosts_%h_inc
+Host inc-nokey
+  UserKnownHostsFile %d/.ssh/known_hosts_empty
+Host inc-bastioned
+  ProxyJump jump.example.com
+CONF
+printf 'Host inc-*
+  Port %s
+' "$SSHD_PORT" > "$HOME/.ssh/conf.d/20-port.conf"
+mv "$HOME/.ssh/known_hosts_inc" "$HOME/.ssh/known_hosts_127.0.0.1_inc"
+{ echo "Include conf.d/*.conf"; cat "$HOME/.ssh/config"; } > "$HOME/.ssh/config.new" && mv "$HOME/.ssh/config.new" "$HOME/.ssh/config"
+cat > "$TMP/inc.yaml" <<YAML
+runbook: inc
+title: ssh_config Include, Match, UserKnownHostsFile, refused keywords
+targets:
+  app: {type: ssh, host: inc-app}
+  nokey: {type: ssh, host: inc-nokey}
+  bastioned: {type: ssh, host: inc-bastioned}
+steps:
+  - {id: app, ssh: "echo included", on: app}
+  - {id: nokey, ssh: "true", on: nokey}
+  - {id: bastioned, ssh: "true", on: bastioned}
+YAML
+"$BIN" exec "$TMP/inc.yaml" --output json > "$TMP/inc.json" 2>&1
+check "Include with a glob, Match originalhost, UserKnownHostsFile with %h" '[ "$(field "$TMP/inc.json" app stdout)" = "\"included\\n\"" ]' "$(field "$TMP/inc.json" app error)"
+check "UserKnownHostsFile (%d) is the file checked" 'field "$TMP/inc.json" nokey error | grep -qF "is not known" && field "$TMP/inc.json" nokey error | grep -qF "$HOME/.ssh/known_hosts_empty"' "$(field "$TMP/inc.json" nokey error)"
+check "ProxyJump: refused with the file and line, never a misleading connect error" 'field "$TMP/inc.json" bastioned error | grep -qF "conf.d/10-inc.conf:9: ProxyJump is not supported"' "$(field "$TMP/inc.json" bastioned error)"
+
 # known_hosts lists only the ED25519 key while the server offers ECDSA first:
 # the handshake must ask for ED25519 (as OpenSSH does), not refuse the host.
 check "the host key type on record is the one negotiated" '[ "$(field "$TMP/keys.json" hashed status)" = "\"ok\"" ] && grep -q "^HostKey.*host_key_ecdsa" "$SSHD_DIR/sshd_config"'
