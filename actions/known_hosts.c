@@ -200,3 +200,25 @@ char *known_hosts_algorithms(const char *path, const char *host, int port)
 			sbuf_addf(&sb, "%s%s", sb.len ? "," : "", order[i].algs);
 	return sb.len ? sbuf_detach(&sb) : NULL;
 }
+
+unsigned char *public_key_blob(const char *key, size_t *len)
+{
+	char *path = xasprintf("%s.pub", key), line[16384];
+	FILE *f = fopen(path, "r");
+	free(path);
+	unsigned char *blob = NULL;
+	struct kh_line l; /* "type base64 comment" reads as a host field, type and key */
+	if (f && fgets(line, sizeof line, f) && split_line(line, &l) && !l.marker[0]) {
+		blob = xmalloc(sizeof line);
+		int r = b64dec(l.type, blob, sizeof line);
+		if (r <= 0) {
+			free(blob);
+			blob = NULL;
+		} else {
+			*len = (size_t)r;
+		}
+	}
+	if (f)
+		fclose(f);
+	return blob;
+}

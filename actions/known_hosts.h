@@ -25,4 +25,8 @@ enum kh_verdict { KH_MATCH, KH_CHANGED, KH_REVOKED, KH_CA_ONLY, KH_UNKNOWN };
 enum kh_verdict known_hosts_check(const char *path, const char *host, int port, const unsigned char *key,
 				  size_t len);
 
+/* The public key blob of key file KEY, from KEY.pub ("type base64
+ * comment"), or NULL when there is none (caller frees). */
+unsigned char *public_key_blob(const char *key, size_t *len);
+
 #endif

@@ -234,59 +234,120 @@ static int check_host_key(struct sshhost *h, const char *host, int port, const c
 	return ok ? 0 : -1;
 }
 
-static int authenticate(struct sshhost *h, const struct ssh_host_config *cfg, int64_t deadline, char **err)
+/* What authentication tried, for an error that says it. */
+struct tried {
+	struct sbuf what;
+};
+
+static void tried_add(struct tried *t, const char *fmt, const char *arg)
 {
-	int w;
-	const char *user = cfg->user;
-	unsigned ulen = (unsigned)strlen(user);
-	/* 1. ssh-agent */
-	if (getenv("SSH_AUTH_SOCK")) {
-		LIBSSH2_AGENT *ag = libssh2_agent_init(h->s);
-		if (ag && libssh2_agent_connect(ag) == 0 && libssh2_agent_list_identities(ag) == 0) {
-			struct libssh2_agent_publickey *id = NULL, *prev = NULL;
-			while (libssh2_agent_get_identity(ag, &id, prev) == 0) {
-				int rc = NB(h, deadline, w, libssh2_agent_userauth(ag, user, id));
-				if (rc == 0) {
-					libssh2_agent_disconnect(ag);
-					libssh2_agent_free(ag);
-					return 0;
-				}
-				if (w) {
-					*err = xasprintf("authentication as %s: %s", user, why(w));
-					libssh2_agent_disconnect(ag);
-					libssh2_agent_free(ag);
-					return -1;
-				}
-				prev = id;
-			}
-			libssh2_agent_disconnect(ag);
-		}
+	if (t->what.len)
+		sbuf_adds(&t->what, "; ");
+	sbuf_addf(&t->what, fmt, arg);
+}
+
+/* Offers the agent's keys: only the one whose blob is `only` (when
+ * given), or all but `skip`. 1 authenticated, 0 not, -1 a hard error. */
+static int try_agent(struct sshhost *h, const char *user, const unsigned char *only, size_t only_len,
+		     const unsigned char *skip, size_t skip_len, int64_t deadline, struct tried *t, char **err)
+{
+	const char *sock = getenv("SSH_AUTH_SOCK");
+	if (!sock || !*sock) {
+		if (!only)
+			tried_add(t, "no ssh-agent (SSH_AUTH_SOCK unset)%s", "");
+		return 0;
+	}
+	LIBSSH2_AGENT *ag = libssh2_agent_init(h->s);
+	if (!ag || libssh2_agent_connect(ag) || libssh2_agent_list_identities(ag)) {
+		if (!only)
+			tried_add(t, "ssh-agent at %s not reachable", sock);
 		if (ag)
 			libssh2_agent_free(ag);
+		return 0;
 	}
-	/* 2. the target's identity, 3. the default key files */
-	const char *defaults[] = {"~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"};
-	for (int i = -1; i < 3; i++) {
-		char *key = i < 0 ? (cfg->identity ? xstrdup(cfg->identity) : NULL) : ssh_expand_home(defaults[i]);
-		struct stat st;
-		if (key && stat(key, &st) == 0) {
-			int rc = NB(h, deadline, w, libssh2_userauth_publickey_fromfile_ex(h->s, user, ulen, NULL, key, NULL));
-			if (rc == 0) {
-				free(key);
-				return 0;
-			}
-			if (w) {
-				*err = xasprintf("authentication as %s: %s", user, why(w));
-				free(key);
-				return -1;
-			}
+	struct libssh2_agent_publickey *id = NULL, *prev = NULL;
+	int offered = 0, result = 0, w;
+	while (!result && libssh2_agent_get_identity(ag, &id, prev) == 0) {
+		prev = id;
+		if (only && (id->blob_len != only_len || memcmp(id->blob, only, only_len)))
+			continue;
+		if (skip && id->blob_len == skip_len && !memcmp(id->blob, skip, skip_len))
+			continue;
+		offered++;
+		int rc = NB(h, deadline, w, libssh2_agent_userauth(ag, user, id));
+		if (rc == 0)
+			result = 1;
+		else if (w) {
+			*err = xasprintf("authentication as %s: %s", user, why(w));
+			result = -1;
 		}
+	}
+	libssh2_agent_disconnect(ag);
+	libssh2_agent_free(ag);
+	if (!result && !only) {
+		char n[32];
+		snprintf(n, sizeof n, "%d", offered);
+		tried_add(t, offered ? "ssh-agent: %s key(s) refused" : "ssh-agent: no keys%s", offered ? n : "");
+	}
+	return result;
+}
+
+/* Offers one key file. 1 authenticated, 0 not, -1 a hard error. */
+static int try_file(struct sshhost *h, const char *user, const char *key, int explicit, int64_t deadline,
+		    struct tried *t, char **err)
+{
+	struct stat st;
+	if (stat(key, &st) != 0) {
+		if (explicit)
+			tried_add(t, "key file %s missing", key);
+		return 0;
+	}
+	int w;
+	int rc = NB(h, deadline, w, libssh2_userauth_publickey_fromfile_ex(h->s, user, (unsigned)strlen(user), NULL, key, NULL));
+	if (rc == 0)
+		return 1;
+	if (w) {
+		*err = xasprintf("authentication as %s: %s", user, why(w));
+		return -1;
+	}
+	if (rc == LIBSSH2_ERROR_FILE)
+		tried_add(t, "key file %s unreadable or passphrase-protected (load it into ssh-agent)", key);
+	else
+		tried_add(t, "key file %s refused by the server", key);
+	return 0;
+}
+
+/* As OpenSSH: the configured identity first (the agent's copy, then the
+ * file), then the agent's other keys and the default key files, unless
+ * IdentitiesOnly says only what is configured. Passwords never. */
+static int authenticate(struct sshhost *h, const struct ssh_host_config *cfg, int64_t deadline, char **err)
+{
+	const char *user = cfg->user;
+	struct tried t;
+	sbuf_init(&t.what);
+	size_t blen = 0;
+	unsigned char *blob = cfg->identity ? public_key_blob(cfg->identity, &blen) : NULL;
+	int r = 0;
+	if (blob)
+		r = try_agent(h, user, blob, blen, NULL, 0, deadline, &t, err);
+	if (!r && cfg->identity)
+		r = try_file(h, user, cfg->identity, 1, deadline, &t, err);
+	if (!r && !cfg->identities_only)
+		r = try_agent(h, user, NULL, 0, blob, blen, deadline, &t, err);
+	const char *defaults[] = {"~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"};
+	for (size_t i = 0; !r && i < sizeof defaults / sizeof defaults[0] && (!cfg->identity || !cfg->identities_only); i++) {
+		char *key = ssh_expand_home(defaults[i]);
+		r = try_file(h, user, key, 0, deadline, &t, err);
 		free(key);
 	}
-	*err = xasprintf("authentication as %s failed (tried ssh-agent%s and the default key files; passwords are never "
-			 "used)",
-			 user, cfg->identity ? " and the target's identity" : "");
-	return -1;
+	free(blob);
+	if (!r)
+		*err = xasprintf("authentication as %s failed (%s%s%s; passwords are never used)", user,
+				 t.what.len ? t.what.buf : "nothing to offer",
+				 cfg->identities_only ? "; IdentitiesOnly: only the configured identity was offered" : "",
+				 !cfg->identity ? "; no identity configured, no default key file found or accepted" : "");
+	sbuf_release(&t.what);
+	return r == 1 ? 0 : -1;
 }
 
 static void host_free(struct sshhost *h)

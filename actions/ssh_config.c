@@ -58,6 +58,7 @@ struct lookup {
 	const char *alias;
 	struct ssh_host_config *cfg;
 	int depth;
+	int identities_only_set; /* first value wins, "no" included */
 };
 
 static void set_error(struct lookup *l, const char *path, int lineno, char *msg)
@@ -193,7 +194,10 @@ static void read_config(struct lookup *l, const char *path)
 			cfg->port = atoi(val);
 		else if (!strcasecmp(key, "IdentityFile") && !cfg->identity)
 			cfg->identity = xstrdup(val);
-		else if (!strcasecmp(key, "UserKnownHostsFile") && !cfg->known_hosts)
+		else if (!strcasecmp(key, "IdentitiesOnly") && !l->identities_only_set) {
+			l->identities_only_set = 1;
+			cfg->identities_only = !strcasecmp(val, "yes") || !strcasecmp(val, "true");
+		} else if (!strcasecmp(key, "UserKnownHostsFile") && !cfg->known_hosts)
 			cfg->known_hosts = xstrndup(val, strcspn(val, " \t")); /* the first file of the list */
 		for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
 			if (!strcasecmp(key, refused[i]) && strcasecmp(val, "none") && strcasecmp(val, "no"))
@@ -244,7 +248,7 @@ static void expand_path(char **field, const struct ssh_host_config *cfg)
 
 void ssh_config_lookup(const char *path, const char *alias, struct ssh_host_config *cfg)
 {
-	struct lookup l = {alias, cfg, 0};
+	struct lookup l = {alias, cfg, 0, 0};
 	read_config(&l, path);
 	if (cfg->hostname) { /* HostName %h.example.com */
 		char *h = tokens(cfg->hostname, alias, cfg);

@@ -227,11 +227,59 @@ sed -e '/id: keyfile/d' -e 's/^steps:/steps:\n  - {id: agent, ssh: "echo agent",
 check "key file from the target" '[ "$(field "$TMP/keyfile.json" keyfile status)" = "\"ok\"" ]' "$(grep error "$TMP/keyfile.json")"
 "$BIN" exec "$TMP/agent.yaml" --output json > "$TMP/noagent.json" 2>&1
 check "no agent, no key: refused, no password tried" '[ "$(field "$TMP/noagent.json" agent status)" = "\"failed\"" ] && grep -q "passwords are never used" "$TMP/noagent.json"'
+check "... and the error says what was tried" 'field "$TMP/noagent.json" agent error | grep -qF "no ssh-agent (SSH_AUTH_SOCK unset)"' "$(field "$TMP/noagent.json" agent error)"
 eval "$(ssh-agent -s -a "$TMP/agent.sock")" > /dev/null
 agent_pid=$SSH_AGENT_PID
 ssh-add -q "$SSHD_DIR/client_key" 2> /dev/null
 "$BIN" exec "$TMP/agent.yaml" --output json > "$TMP/agent.json" 2>&1
 check "ssh-agent authentication" '[ "$(field "$TMP/agent.json" agent status)" = "\"ok\"" ]' "$(grep error "$TMP/agent.json")"
+# A crowded agent: eight keys the server does not know would exhaust its
+# MaxAuthTries (6) before the key file; IdentitiesOnly offers the
+# configured identity only, and the errors say what was tried.
+ssh-add -q -D 2> /dev/null
+for i in 1 2 3 4 5 6 7 8; do
+	ssh-keygen -q -t ed25519 -N '' -f "$TMP/crowd_$i" && ssh-add -q "$TMP/crowd_$i" 2> /dev/null
+done
+ssh-keygen -q -t ed25519 -N 'secret-pass' -f "$TMP/locked_key"
+cat >> "$HOME/.ssh/config" <<CONF
+Host crowd-only
+  HostName 127.0.0.1
+  Port $SSHD_PORT
+  IdentityFile $SSHD_DIR/client_key
+  IdentitiesOnly yes
+Host crowd-all
+  HostName 127.0.0.1
+  Port $SSHD_PORT
+Host crowd-locked
+  HostName 127.0.0.1
+  Port $SSHD_PORT
+  IdentityFile $TMP/locked_key
+  IdentitiesOnly yes
+Host crowd-missing
+  HostName 127.0.0.1
+  Port $SSHD_PORT
+  IdentityFile $TMP/no_such_key
+  IdentitiesOnly yes
+CONF
+cat > "$TMP/crowd.yaml" <<YAML
+runbook: crowd
+title: authentication with a crowded agent
+targets:
+  only: {type: ssh, host: crowd-only}
+  all: {type: ssh, host: crowd-all}
+  locked: {type: ssh, host: crowd-locked}
+  missing: {type: ssh, host: crowd-missing}
+steps:
+  - {id: only, ssh: "echo only", on: only}
+  - {id: all, ssh: "true", on: all}
+  - {id: locked, ssh: "true", on: locked}
+  - {id: missing, ssh: "true", on: missing}
+YAML
+"$BIN" exec "$TMP/crowd.yaml" --output json > "$TMP/crowd.json" 2>&1
+check "crowded agent + IdentitiesOnly: the configured key is offered and accepted" '[ "$(field "$TMP/crowd.json" only stdout)" = "\"only\\n\"" ]' "$(field "$TMP/crowd.json" only error)"
+check "crowded agent, no identity: refused, saying the agent's keys were refused" '[ "$(field "$TMP/crowd.json" all status)" = "\"failed\"" ] && field "$TMP/crowd.json" all error | grep -qE "ssh-agent: [0-9]+ key\(s\) refused"' "$(field "$TMP/crowd.json" all error)"
+check "a passphrase-protected key file: the error says so" 'field "$TMP/crowd.json" locked error | grep -qF "passphrase-protected" && field "$TMP/crowd.json" locked error | grep -qF "IdentitiesOnly"' "$(field "$TMP/crowd.json" locked error)"
+check "a missing key file: the error says so" 'field "$TMP/crowd.json" missing error | grep -qF "no_such_key missing"' "$(field "$TMP/crowd.json" missing error)"
 kill "$agent_pid"; agent_pid=; unset SSH_AUTH_SOCK SSH_AGENT_PID
 
 # Fan-out: 20 aliases and one dead address; the dead one fails fast.
