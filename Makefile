@@ -38,7 +38,7 @@ INCIDENT = engine/incident/incident.o engine/incident/postmortem.o engine/incide
 TRIAGE = engine/triage/alert.o engine/triage/match.o engine/triage/notifier.o engine/triage/triage.o
 ENGINE = $(BASE) $(MODEL) $(RUN) $(STORE) $(INCIDENT) $(TRIAGE)
 COMMANDS = $(patsubst %.c,%.o,$(sort $(wildcard engine/cmd/cmd_*.c)))
-ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/sql_lex.o actions/ssh.o actions/ssh_config.o actions/known_hosts.o actions/http.o actions/notify.o
+ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/sql_lex.o actions/ssh.o actions/ssh_config.o actions/known_hosts.o actions/ssh_kexinit.o actions/http.o actions/notify.o
 SANDBOX = sandbox/sandbox.o sandbox/pattern.o
 LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)
 
@@ -104,9 +104,9 @@ emergency: runbook
 ssh-integration: runbook
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/ssh_test.sh
 
-# The fuzzers (loader, fixtures, alerts, config, known_hosts): each its own clang build of the
+# The fuzzers (loader, fixtures, alerts, config, known_hosts, SSH kexinit): each its own clang build of the
 # engine with libFuzzer + ASan/UBSan.
-FUZZERS = tests/fuzz_loader tests/fuzz_fixtures tests/fuzz_alert tests/fuzz_config tests/fuzz_known_hosts
+FUZZERS = tests/fuzz_loader tests/fuzz_fixtures tests/fuzz_alert tests/fuzz_config tests/fuzz_known_hosts tests/fuzz_kexinit
 FUZZ_SRCS = $(ENGINE:.o=.c) $(ACTIONS:.o=.c) $(SANDBOX:.o=.c)
 fuzz: $(FUZZERS)
 tests/fuzz_%: tests/fuzz_%.c $(FUZZ_SRCS)

@@ -22,6 +22,7 @@
 #include "action.h"
 #include "background.h"
 #include "known_hosts.h"
+#include "ssh_kexinit.h"
 #include "ssh_config.h"
 #include "util.h"
 
@@ -368,6 +369,35 @@ static void host_free(struct sshhost *h)
 	free(h);
 }
 
+/* Why a handshake failed, in words: on a key-exchange failure, a second
+ * connection reads what host key algorithms the server offers. */
+static char *handshake_error(const struct ssh_host_config *cfg, int rc, int64_t deadline)
+{
+	char *offered = NULL, *ignored = NULL;
+	if (rc == LIBSSH2_ERROR_KEX_FAILURE) {
+		int fd = tcp_connect(cfg->hostname, cfg->port, deadline, &ignored);
+		free(ignored);
+		if (fd >= 0) {
+			offered = ssh_server_hostkey_algs(fd, deadline);
+			close(fd);
+		}
+	}
+	char *msg;
+	if (offered && !strstr(offered, "ed25519") && !strstr(offered, "ecdsa") && strstr(offered, "rsa-sha2") &&
+	    !strstr(offered, "ssh-rsa"))
+		msg = xasprintf("SSH handshake with %s failed: the host offers only RSA host keys with SHA-2 (%s), which "
+				"this build's libssh2 %s cannot verify (it knows RSA with SHA-1 only); ask for an ed25519 "
+				"or ECDSA host key on it",
+				cfg->hostname, offered, LIBSSH2_VERSION);
+	else if (offered)
+		msg = xasprintf("SSH handshake with %s failed: no host key algorithm in common (the host offers %s)",
+				cfg->hostname, offered);
+	else
+		msg = xasprintf("SSH handshake with %s failed (libssh2 error %d)", cfg->hostname, rc);
+	free(offered);
+	return msg;
+}
+
 static struct sshhost *open_host(const struct ssh_host_config *cfg, const char *known, int64_t deadline, char **err)
 {
 	if (cfg->error) { /* the config asks for what we do not do: say so, connect nowhere */
@@ -399,8 +429,7 @@ static struct sshhost *open_host(const struct ssh_host_config *cfg, const char *
 	free(algs);
 	int w, rc = NB(h, deadline, w, libssh2_session_handshake(h->s, h->sock));
 	if (rc) {
-		*err = w ? xasprintf("SSH handshake with %s: %s", cfg->hostname, why(w))
-			 : xasprintf("SSH handshake with %s failed (%d)", cfg->hostname, rc);
+		*err = w ? xasprintf("SSH handshake with %s: %s", cfg->hostname, why(w)) : handshake_error(cfg, rc, deadline);
 		host_free(h);
 		return NULL;
 	}

@@ -12,6 +12,7 @@ agent_pid= sh_user=
 cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
 	[ -n "$sh_user" ] && { pkill -KILL -u "$sh_user" 2>/dev/null; userdel "$sh_user" 2>/dev/null; }
+	[ -s "$TMP/rsa_sshd.pid" ] && kill "$(cat "$TMP/rsa_sshd.pid")" 2>/dev/null
 	[ -s "$TMP/fg.pid" ] && kill "$(cat "$TMP/fg.pid")" "$(cat "$TMP/bg.pid")" 2>/dev/null
 	"$ROOT/tests/sshd.sh" stop "$TMP/sshd"
 	rm -rf "$TMP"
@@ -206,6 +207,31 @@ YAML
 check "Include with a glob, Match originalhost, UserKnownHostsFile with %h" '[ "$(field "$TMP/inc.json" app stdout)" = "\"included\\n\"" ]' "$(field "$TMP/inc.json" app error)"
 check "UserKnownHostsFile (%d) is the file checked" 'field "$TMP/inc.json" nokey error | grep -qF "is not known" && field "$TMP/inc.json" nokey error | grep -qF "$HOME/.ssh/known_hosts_empty"' "$(field "$TMP/inc.json" nokey error)"
 check "ProxyJump: refused with the file and line, never a misleading connect error" 'field "$TMP/inc.json" bastioned error | grep -qF "conf.d/10-inc.conf:9: ProxyJump is not supported"' "$(field "$TMP/inc.json" bastioned error)"
+
+# An RSA-only server (OpenSSH 8.8+ offers RSA with SHA-2 only, which
+# libssh2 1.10 cannot verify): the error says exactly that, not "-5".
+rsa_port=$(free_port)
+ssh-keygen -q -t rsa -b 2048 -N '' -f "$TMP/rsa_host_key"
+sed -e "s/^Port .*/Port $rsa_port/" -e '/^HostKey/d' -e "s|^PidFile .*|PidFile $TMP/rsa_sshd.pid|" \
+	"$SSHD_DIR/sshd_config" > "$TMP/rsa_sshd_config"
+echo "HostKey $TMP/rsa_host_key" >> "$TMP/rsa_sshd_config"
+/usr/sbin/sshd -f "$TMP/rsa_sshd_config" -E "$TMP/rsa_sshd.log"
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$rsa_port") 2>/dev/null && break; sleep 0.05; done
+echo "[127.0.0.1]:$rsa_port $(cut -d' ' -f1,2 "$TMP/rsa_host_key.pub")" > "$TMP/rsa_known_hosts"
+cat > "$TMP/rsa.yaml" <<YAML
+runbook: rsa
+title: an RSA-only host
+targets:
+  rsa: {type: ssh, host: 127.0.0.1, port: $rsa_port, identity: $SSHD_DIR/client_key, known_hosts: $TMP/rsa_known_hosts}
+steps:
+  - {id: rsa, ssh: "echo rsa", on: rsa}
+YAML
+"$BIN" exec "$TMP/rsa.yaml" --output json > "$TMP/rsa.json" 2>&1
+if [ "$(field "$TMP/rsa.json" rsa status)" = '"ok"' ]; then
+	check "an RSA-only host: this libssh2 speaks RSA with SHA-2, and connected" '[ "$(field "$TMP/rsa.json" rsa stdout)" = "\"rsa\\n\"" ]'
+else
+	check "an RSA-only host: the error says RSA with SHA-2 only, and what to ask for" 'field "$TMP/rsa.json" rsa error | grep -qF "offers only RSA host keys with SHA-2 (rsa-sha2-512,rsa-sha2-256)" && field "$TMP/rsa.json" rsa error | grep -qF "ask for an ed25519 or ECDSA host key"' "$(field "$TMP/rsa.json" rsa error)"
+fi
 
 # known_hosts lists only the ED25519 key while the server offers ECDSA first:
 # the handshake must ask for ED25519 (as OpenSSH does), not refuse the host.
