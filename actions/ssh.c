@@ -36,6 +36,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +47,7 @@ struct sshhost {
 	char *key;      /* user@hostname:port */
 	int sock;
 	LIBSSH2_SESSION *s;
+	pid_t proxy;    /* the ProxyCommand's process, or 0 */
 };
 
 /* A host whose connection failed: later steps fail at once with this. */
@@ -147,6 +150,40 @@ static const char *why(int w)
 }
 
 /* ---- connecting ---- */
+
+/* Runs the config's ProxyCommand (tokens already expanded) with one end
+ * of a socketpair as its stdin and stdout; SSH is spoken over the other.
+ * Its stderr goes nowhere: it would reach the terminal raw. */
+static int proxy_connect(const char *cmd, pid_t *pid, char **err)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		*err = xasprintf("ProxyCommand: socketpair: %s", strerror(errno));
+		return -1;
+	}
+	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	*pid = fork();
+	if (*pid == 0) { /* only async-signal-safe calls from here */
+		dup2(sv[1], 0);
+		dup2(sv[1], 1);
+		if (devnull >= 0)
+			dup2(devnull, 2);
+		setpgid(0, 0); /* its own group: killed whole with the session */
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (devnull >= 0)
+		close(devnull);
+	close(sv[1]);
+	if (*pid < 0) {
+		*err = xasprintf("ProxyCommand: fork: %s", strerror(errno));
+		close(sv[0]);
+		*pid = 0;
+		return -1;
+	}
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	return sv[0];
+}
 
 static int tcp_connect(const char *host, int port, int64_t deadline, char **err)
 {
@@ -365,6 +402,19 @@ static void host_free(struct sshhost *h)
 	}
 	if (h->sock >= 0)
 		close(h->sock);
+	if (h->proxy > 0) { /* the ProxyCommand ends with the session */
+		kill(-h->proxy, SIGTERM);
+		int64_t until = now_ms() + 1000;
+		while (waitpid(h->proxy, NULL, WNOHANG) == 0) {
+			if (now_ms() > until) { /* deaf to TERM */
+				kill(-h->proxy, SIGKILL);
+				waitpid(h->proxy, NULL, 0);
+				break;
+			}
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
 	free(h->key);
 	free(h);
 }
@@ -405,7 +455,8 @@ static struct sshhost *open_host(const struct ssh_host_config *cfg, const char *
 		return NULL;
 	}
 	struct sshhost *h = xcalloc(1, sizeof *h);
-	h->sock = tcp_connect(cfg->hostname, cfg->port, deadline, err);
+	h->sock = cfg->proxy_command ? proxy_connect(cfg->proxy_command, &h->proxy, err)
+				     : tcp_connect(cfg->hostname, cfg->port, deadline, err);
 	if (h->sock < 0) {
 		free(h);
 		return NULL;
@@ -532,8 +583,8 @@ static void resolve_host(json_t *target, const char *alias, struct ssh_host_conf
  * known_hosts file is not checked against another). */
 static char *host_key(const struct ssh_host_config *cfg, const char *known)
 {
-	return xasprintf("%s@%s:%d known_hosts=%s identity=%s", cfg->user, cfg->hostname, cfg->port, known,
-			 cfg->identity ? cfg->identity : "");
+	return xasprintf("%s@%s:%d known_hosts=%s identity=%s proxy=%s", cfg->user, cfg->hostname, cfg->port, known,
+			 cfg->identity ? cfg->identity : "", cfg->proxy_command ? cfg->proxy_command : "");
 }
 
 /* The target's known_hosts, else the config's UserKnownHostsFile, else

@@ -50,7 +50,7 @@ static char *local_user(void)
 /* Keywords that change where or how to connect which the ssh action does
  * not do: refused for the hosts they apply to ("none" turns most off). */
 static const char *const refused[] = {
-	"ProxyJump", "ProxyCommand", "CertificateFile", "HostKeyAlias", "PKCS11Provider", "SecurityKeyProvider",
+	"ProxyJump", "CertificateFile", "HostKeyAlias", "PKCS11Provider", "SecurityKeyProvider",
 	"LocalCommand", "CanonicalizeHostname", "ControlMaster", "ControlPath", "RemoteCommand", "Tunnel",
 };
 
@@ -59,6 +59,7 @@ struct lookup {
 	struct ssh_host_config *cfg;
 	int depth;
 	int identities_only_set; /* first value wins, "no" included */
+	int proxy_set;           /* the same for ProxyCommand ("none" included) */
 };
 
 static void set_error(struct lookup *l, const char *path, int lineno, char *msg)
@@ -197,6 +198,10 @@ static void read_config(struct lookup *l, const char *path)
 		else if (!strcasecmp(key, "IdentitiesOnly") && !l->identities_only_set) {
 			l->identities_only_set = 1;
 			cfg->identities_only = !strcasecmp(val, "yes") || !strcasecmp(val, "true");
+		} else if (!strcasecmp(key, "ProxyCommand") && !l->proxy_set) {
+			l->proxy_set = 1;
+			if (strcasecmp(val, "none"))
+				cfg->proxy_command = xstrdup(val);
 		} else if (!strcasecmp(key, "UserKnownHostsFile") && !cfg->known_hosts)
 			cfg->known_hosts = xstrndup(val, strcspn(val, " \t")); /* the first file of the list */
 		for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
@@ -248,7 +253,7 @@ static void expand_path(char **field, const struct ssh_host_config *cfg)
 
 void ssh_config_lookup(const char *path, const char *alias, struct ssh_host_config *cfg)
 {
-	struct lookup l = {alias, cfg, 0, 0};
+	struct lookup l = {alias, cfg, 0, 0, 0};
 	read_config(&l, path);
 	if (cfg->hostname) { /* HostName %h.example.com */
 		char *h = tokens(cfg->hostname, alias, cfg);
@@ -263,6 +268,24 @@ void ssh_config_lookup(const char *path, const char *alias, struct ssh_host_conf
 		cfg->user = local_user();
 	expand_path(&cfg->identity, cfg);
 	expand_path(&cfg->known_hosts, cfg);
+	if (cfg->proxy_command) {
+		/* %h and %r reach a shell: a name from a runbook must not smuggle
+		 * shell syntax into it (as OpenSSH 9.6 refuses them too) */
+		const char *safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]";
+		if (cfg->hostname[strspn(cfg->hostname, safe)] || cfg->user[strspn(cfg->user, safe)] ||
+		    cfg->hostname[0] == '-' || cfg->user[0] == '-') {
+			if (!cfg->error)
+				cfg->error = xasprintf("ProxyCommand for %s: the host name or user has characters unsafe "
+						       "in a shell command; refusing to run it",
+						       alias);
+			free(cfg->proxy_command);
+			cfg->proxy_command = NULL;
+		} else {
+			char *c = tokens(cfg->proxy_command, cfg->hostname, cfg);
+			free(cfg->proxy_command);
+			cfg->proxy_command = c;
+		}
+	}
 }
 
 void ssh_host_config_release(struct ssh_host_config *cfg)
@@ -272,5 +295,6 @@ void ssh_host_config_release(struct ssh_host_config *cfg)
 	free(cfg->identity);
 	free(cfg->known_hosts);
 	free(cfg->error);
-	cfg->hostname = cfg->user = cfg->identity = cfg->known_hosts = cfg->error = NULL;
+	free(cfg->proxy_command);
+	cfg->hostname = cfg->user = cfg->identity = cfg->known_hosts = cfg->error = cfg->proxy_command = NULL;
 }

@@ -233,6 +233,45 @@ else
 	check "an RSA-only host: the error says RSA with SHA-2 only, and what to ask for" 'field "$TMP/rsa.json" rsa error | grep -qF "offers only RSA host keys with SHA-2 (rsa-sha2-512,rsa-sha2-256)" && field "$TMP/rsa.json" rsa error | grep -qF "ask for an ed25519 or ECDSA host key"' "$(field "$TMP/rsa.json" rsa error)"
 fi
 
+# ProxyCommand: the host's direct route does not exist (its name does not
+# resolve); the command (OpenSSH's own client, -W through the test sshd)
+# carries the session, and ends with it.
+echo "[app.internal.invalid]:$SSHD_PORT $(cut -d' ' -f1,2 "$SSHD_DIR/host_key.pub")" > "$HOME/.ssh/pc_known_hosts"
+cat >> "$HOME/.ssh/config" <<CONF
+Host pc-app pc-direct
+  HostName app.internal.invalid
+  Port $SSHD_PORT
+  IdentityFile $SSHD_DIR/client_key
+  UserKnownHostsFile ~/.ssh/pc_known_hosts
+Host pc-app
+  ProxyCommand echo \$\$ > $TMP/pc.pid; exec ssh -q -F none -i $SSHD_DIR/client_key -o UserKnownHostsFile=$SSHD_DIR/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -p $SSHD_PORT -W 127.0.0.1:%p 127.0.0.1
+CONF
+cat > "$TMP/pc.yaml" <<YAML
+runbook: pc
+title: ProxyCommand
+targets:
+  app: {type: ssh, host: pc-app}
+  direct: {type: ssh, host: pc-direct}
+steps:
+  - {id: via, ssh: "echo via-proxy", on: app}
+  - {id: again, ssh: "echo same-session", on: app}
+  - {id: direct, ssh: "true", on: direct}
+YAML
+"$BIN" exec "$TMP/pc.yaml" --output json > "$TMP/pc.json" 2>&1
+pc_pid=$(cat "$TMP/pc.pid" 2>/dev/null || echo 0)
+check "ProxyCommand carries the session where the direct route cannot" '[ "$(field "$TMP/pc.json" via stdout)" = "\"via-proxy\\n\"" ] && [ "$(field "$TMP/pc.json" again stdout)" = "\"same-session\\n\"" ] && field "$TMP/pc.json" direct error | grep -qF "cannot resolve app.internal.invalid"' "$(grep -E '"(error|stdout)"' "$TMP/pc.json")"
+check "the ProxyCommand process ended with the run" '[ "$pc_pid" != 0 ] && ! alive "$pc_pid"' "pid=$pc_pid"
+cat > "$TMP/pcbad.yaml" <<'YAML'
+runbook: pcbad
+title: a host name that would smuggle shell syntax into a ProxyCommand
+targets:
+  bad: {type: ssh, host: "pc-app", user: "x;touch /tmp/runbook-pc-pwned"}
+steps:
+  - {id: bad, ssh: "true", on: bad}
+YAML
+"$BIN" exec "$TMP/pcbad.yaml" --output json > "$TMP/pcbad.json" 2>&1
+check "ProxyCommand: a user with shell syntax is refused, nothing run" 'field "$TMP/pcbad.json" bad error | grep -qF "unsafe in a shell command" && [ ! -e /tmp/runbook-pc-pwned ]' "$(field "$TMP/pcbad.json" bad error)"
+
 # known_hosts lists only the ED25519 key while the server offers ECDSA first:
 # the handshake must ask for ED25519 (as OpenSSH does), not refuse the host.
 check "the host key type on record is the one negotiated" '[ "$(field "$TMP/keys.json" hashed status)" = "\"ok\"" ] && grep -q "^HostKey.*host_key_ecdsa" "$SSHD_DIR/sshd_config"'
