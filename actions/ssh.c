@@ -730,6 +730,11 @@ static void run_job(struct job *j)
 			read_stream(ch, SSH_EXTENDED_DATA_STDERR, &errb, &terr, cap + 64, &drained);
 			break;
 		}
+		/* reading one stream can queue the other's packets inside libssh2:
+		 * wait on the socket only when neither has any queued, or the
+		 * server, its window used up, waits for us while we wait for it */
+		if (again == 2 && (libssh2_poll_channel_read(ch, 0) || libssh2_poll_channel_read(ch, 1)))
+			continue;
 		if (again == 2) {
 			libssh2_keepalive_send(h->s, &(int){0});
 			if ((w = wait_session(h, deadline))) {

@@ -62,6 +62,27 @@ check "interpolated values are shell-quoted" '[ "$(field "$TMP/basic.json" quote
 check "one session per host, reused" 'grep -q "\"same_session\": true" "$TMP/basic.json"'
 check "ssh() from Lua" 'grep -q "\"out\": \"from-lua\\\\n\"" "$TMP/basic.json"'
 
+# Big outputs on both streams never stall: 20 runs of 300 MB of stdout
+# with 100 MB of stderr interleaved, each well inside its deadline (a stall
+# waits for the deadline and reports a timeout).
+cat > "$TMP/bulk.yaml" <<'YAML'
+runbook: bulk
+title: 300 MB of output
+targets:
+  app: {type: ssh, host: app}
+steps:
+  - id: bulk
+    timeout: 60s
+    ssh: "(head -c 100000000 /dev/zero >&2 &); head -c 300000000 /dev/zero"
+YAML
+bulk_bad=
+for i in $(seq 20); do
+	"$BIN" exec "$TMP/bulk.yaml" --output json > "$TMP/bulk.json" 2>&1
+	[ "$(field "$TMP/bulk.json" bulk status)" = '"ok"' ] && [ "$(field "$TMP/bulk.json" bulk stdout_truncated)" = 300000000 ] ||
+		bulk_bad="$bulk_bad run $i: $(field "$TMP/bulk.json" bulk status) $(field "$TMP/bulk.json" bulk duration_ms) ms $(field "$TMP/bulk.json" bulk error)"
+done
+check "20 runs of 300 MB (+100 MB stderr): none stalled, every byte counted" '[ -z "$bulk_bad" ]' "$bulk_bad"
+
 # Remote kill on timeout: nothing is left on the host.
 cat > "$TMP/slow.yaml" <<YAML
 runbook: slow
