@@ -162,8 +162,11 @@ static int proxy_connect(const char *cmd, pid_t *pid, char **err)
 		return -1;
 	}
 	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	sigset_t none;
+	sigemptyset(&none);
 	*pid = fork();
 	if (*pid == 0) { /* only async-signal-safe calls from here */
+		sigprocmask(SIG_SETMASK, &none, NULL); /* this thread's blocked signals are not its */
 		dup2(sv[1], 0);
 		dup2(sv[1], 1);
 		if (devnull >= 0)
@@ -465,8 +468,10 @@ static struct sshhost *open_host(const struct ssh_host_config *cfg, const char *
 	libssh2_session_set_blocking(h->s, 0);
 	/* ask for a host key type known_hosts has for this host */
 	char *algs = known_hosts_algorithms(known, cfg->hostname, cfg->port);
-	if (algs && libssh2_session_method_pref(h->s, LIBSSH2_METHOD_HOSTKEY, algs)) {
-		/* this libssh2 lacks some: keep those it supports, in order */
+	if (algs) {
+		/* keep those this libssh2 supports, in order, asking one name at a
+		 * time: libssh2 1.10 strips an unsupported name from a list with an
+		 * overlapping memcpy (ASan: memcpy-param-overlap) */
 		struct sbuf ok;
 		sbuf_init(&ok);
 		char *save = NULL;
