@@ -51,7 +51,7 @@ static char *local_user(void)
  * not do: refused for the hosts they apply to ("none" turns most off). */
 static const char *const refused[] = {
 	"ProxyJump", "CertificateFile", "HostKeyAlias", "PKCS11Provider", "SecurityKeyProvider",
-	"LocalCommand", "CanonicalizeHostname", "ControlMaster", "ControlPath", "RemoteCommand", "Tunnel",
+	"LocalCommand", "CanonicalizeHostname",
 };
 
 struct lookup {

@@ -188,6 +188,8 @@ START_TEST(ssh_config_include_match)
 	      "Match originalhost execd exec \"true\"\n"
 	      "  Port 1\n"
 	      "Host *\n"
+	      "  ControlMaster auto\n" /* multiplexing: ignored, never an error */
+	      "  ControlPath ~/.ssh/cm-%r@%h:%p\n"
 	      "  IdentityFile ~/.ssh/id_%r@%h\n"
 	      "  UserKnownHostsFile %d/.ssh/known_%h_%p other_file\n",
 	      f);
