@@ -1,11 +1,11 @@
 /* known_hosts: host key types on record for a host. See known_hosts.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "known_hosts.h"
+#include "ssh_config.h"
 #include "util.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,31 +24,6 @@ static int b64dec(const char *s, unsigned char *out, size_t n)
 		r--;
 	}
 	return r;
-}
-
-/* Does s match the glob pattern p (`*`, `?`), case-insensitively, as
- * OpenSSH's match_pattern? Backtracks to the last `*` only, so a pattern
- * of many stars stays linear in practice. */
-static int glob_match(const char *s, const char *p)
-{
-	const char *star = NULL, *resume = NULL;
-	while (*s) {
-		if (*p == '*') {
-			star = ++p;
-			resume = s;
-		} else if (*p && (*p == '?' || tolower((unsigned char)*p) == tolower((unsigned char)*s))) {
-			p++;
-			s++;
-		} else if (star) {
-			p = star;
-			s = ++resume;
-		} else {
-			return 0;
-		}
-	}
-	while (*p == '*')
-		p++;
-	return !*p;
 }
 
 /* Does one host field name it? A hashed entry (|1|salt|hash), or a
@@ -71,20 +46,7 @@ static int names_host(const char *field, const char *name)
 		free(copy);
 		return match;
 	}
-	char *copy = xstrdup(field), *save = NULL;
-	int match = 0;
-	for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-		if (p[0] == '!') {
-			if (glob_match(name, p + 1)) {
-				match = 0;
-				break;
-			}
-		} else if (glob_match(name, p)) {
-			match = 1;
-		}
-	}
-	free(copy);
-	return match;
+	return ssh_pattern_list_match(field, ",", name);
 }
 
 /* One known_hosts line, split in place: marker ("" or "@revoked" ...),

@@ -275,33 +275,22 @@ static int check_host_key(struct sshhost *h, const char *host, int port, const c
 	return ok ? 0 : -1;
 }
 
-/* What authentication tried, for an error that says it. */
-struct tried {
-	struct sbuf what;
-};
-
-static void tried_add(struct tried *t, const char *fmt, const char *arg)
-{
-	if (t->what.len)
-		sbuf_adds(&t->what, "; ");
-	sbuf_addf(&t->what, fmt, arg);
-}
-
-/* Offers the agent's keys: only the one whose blob is `only` (when
- * given), or all but `skip`. 1 authenticated, 0 not, -1 a hard error. */
+/* Offers the agent's keys: only the one whose blob is `only` (when given),
+ * or all but `skip`; what was tried is added to t ("; "-separated).
+ * 1 authenticated, 0 not, -1 a hard error. */
 static int try_agent(struct sshhost *h, const char *user, const unsigned char *only, size_t only_len,
-		     const unsigned char *skip, size_t skip_len, int64_t deadline, struct tried *t, char **err)
+		     const unsigned char *skip, size_t skip_len, int64_t deadline, struct sbuf *t, char **err)
 {
 	const char *sock = getenv("SSH_AUTH_SOCK");
 	if (!sock || !*sock) {
 		if (!only)
-			tried_add(t, "no ssh-agent (SSH_AUTH_SOCK unset)%s", "");
+			sbuf_addf(t, "%sno ssh-agent (SSH_AUTH_SOCK unset)", t->len ? "; " : "");
 		return 0;
 	}
 	LIBSSH2_AGENT *ag = libssh2_agent_init(h->s);
 	if (!ag || libssh2_agent_connect(ag) || libssh2_agent_list_identities(ag)) {
 		if (!only)
-			tried_add(t, "ssh-agent at %s not reachable", sock);
+			sbuf_addf(t, "%sssh-agent at %s not reachable", t->len ? "; " : "", sock);
 		if (ag)
 			libssh2_agent_free(ag);
 		return 0;
@@ -326,21 +315,23 @@ static int try_agent(struct sshhost *h, const char *user, const unsigned char *o
 	libssh2_agent_disconnect(ag);
 	libssh2_agent_free(ag);
 	if (!result && !only) {
-		char n[32];
-		snprintf(n, sizeof n, "%d", offered);
-		tried_add(t, offered ? "ssh-agent: %s key(s) refused" : "ssh-agent: no keys%s", offered ? n : "");
+		sbuf_addf(t, "%sssh-agent: ", t->len ? "; " : "");
+		if (offered)
+			sbuf_addf(t, "%d key(s) refused", offered);
+		else
+			sbuf_adds(t, "no keys");
 	}
 	return result;
 }
 
 /* Offers one key file. 1 authenticated, 0 not, -1 a hard error. */
 static int try_file(struct sshhost *h, const char *user, const char *key, int explicit, int64_t deadline,
-		    struct tried *t, char **err)
+		    struct sbuf *t, char **err)
 {
 	struct stat st;
 	if (stat(key, &st) != 0) {
 		if (explicit)
-			tried_add(t, "key file %s missing", key);
+			sbuf_addf(t, "%skey file %s missing", t->len ? "; " : "", key);
 		return 0;
 	}
 	int w;
@@ -351,10 +342,9 @@ static int try_file(struct sshhost *h, const char *user, const char *key, int ex
 		*err = xasprintf("authentication as %s: %s", user, why(w));
 		return -1;
 	}
-	if (rc == LIBSSH2_ERROR_FILE)
-		tried_add(t, "key file %s unreadable or passphrase-protected (load it into ssh-agent)", key);
-	else
-		tried_add(t, "key file %s refused by the server", key);
+	sbuf_addf(t, "%skey file %s %s", t->len ? "; " : "", key,
+		  rc == LIBSSH2_ERROR_FILE ? "unreadable or passphrase-protected (load it into ssh-agent)"
+					   : "refused by the server");
 	return 0;
 }
 
@@ -364,8 +354,8 @@ static int try_file(struct sshhost *h, const char *user, const char *key, int ex
 static int authenticate(struct sshhost *h, const struct ssh_host_config *cfg, int64_t deadline, char **err)
 {
 	const char *user = cfg->user;
-	struct tried t;
-	sbuf_init(&t.what);
+	struct sbuf t;
+	sbuf_init(&t);
 	size_t blen = 0;
 	unsigned char *blob = cfg->identity ? public_key_blob(cfg->identity, &blen) : NULL;
 	int r = 0;
@@ -384,10 +374,10 @@ static int authenticate(struct sshhost *h, const struct ssh_host_config *cfg, in
 	free(blob);
 	if (!r)
 		*err = xasprintf("authentication as %s failed (%s%s%s; passwords are never used)", user,
-				 t.what.len ? t.what.buf : "nothing to offer",
+				 t.len ? t.buf : "nothing to offer",
 				 cfg->identities_only ? "; IdentitiesOnly: only the configured identity was offered" : "",
 				 !cfg->identity ? "; no identity configured, no default key file found or accepted" : "");
-	sbuf_release(&t.what);
+	sbuf_release(&t);
 	return r == 1 ? 0 : -1;
 }
 

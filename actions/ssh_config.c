@@ -4,7 +4,6 @@
 #include "util.h"
 
 #include <ctype.h>
-#include <fnmatch.h>
 #include <glob.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -21,15 +20,38 @@ char *ssh_expand_home(const char *path)
 	return xstrdup(path);
 }
 
-/* Does s match one pattern list (separated by sep: " \t" for Host,
- * "," for Match)? A matching `!pattern` vetoes the list. */
-static int list_matches(const char *patterns, const char *sep, const char *s)
+/* Does s match the glob pattern p (`*`, `?`), case-insensitively, as
+ * OpenSSH's match_pattern? Backtracks to the last `*` only, so a pattern
+ * of many stars stays linear in practice. */
+static int glob_match(const char *s, const char *p)
+{
+	const char *star = NULL, *resume = NULL;
+	while (*s) {
+		if (*p == '*') {
+			star = ++p;
+			resume = s;
+		} else if (*p && (*p == '?' || tolower((unsigned char)*p) == tolower((unsigned char)*s))) {
+			p++;
+			s++;
+		} else if (star) {
+			p = star;
+			s = ++resume;
+		} else {
+			return 0;
+		}
+	}
+	while (*p == '*')
+		p++;
+	return !*p;
+}
+
+int ssh_pattern_list_match(const char *patterns, const char *sep, const char *s)
 {
 	char *copy = xstrdup(patterns), *save = NULL;
 	int matched = 0;
 	for (char *p = strtok_r(copy, sep, &save); p; p = strtok_r(NULL, sep, &save)) {
 		int neg = p[0] == '!';
-		if (fnmatch(neg ? p + 1 : p, s, FNM_CASEFOLD) == 0) {
+		if (glob_match(s, neg ? p + 1 : p)) {
 			if (neg) {
 				matched = 0;
 				break;
@@ -87,12 +109,12 @@ static int match_holds(struct lookup *l, char *val, char **why)
 		char *arg = strtok_r(NULL, " \t", &save);
 		int ok;
 		if (!strcasecmp(crit, "host") && arg)
-			ok = list_matches(arg, ",", l->cfg->hostname ? l->cfg->hostname : l->alias);
+			ok = ssh_pattern_list_match(arg, ",", l->cfg->hostname ? l->cfg->hostname : l->alias);
 		else if (!strcasecmp(crit, "originalhost") && arg)
-			ok = list_matches(arg, ",", l->alias);
+			ok = ssh_pattern_list_match(arg, ",", l->alias);
 		else if ((!strcasecmp(crit, "user") || !strcasecmp(crit, "localuser")) && arg) {
 			char *me = local_user();
-			ok = list_matches(arg, ",", !strcasecmp(crit, "user") && l->cfg->user ? l->cfg->user : me);
+			ok = ssh_pattern_list_match(arg, ",", !strcasecmp(crit, "user") && l->cfg->user ? l->cfg->user : me);
 			free(me);
 		} else {
 			if (!*why)
@@ -172,7 +194,7 @@ static void read_config(struct lookup *l, const char *path)
 			free(undecided);
 			undecided = NULL;
 			match_line = lineno;
-			active = !strcasecmp(key, "Host") ? list_matches(val, " \t", l->alias) : match_holds(l, val, &undecided);
+			active = !strcasecmp(key, "Host") ? ssh_pattern_list_match(val, " \t", l->alias) : match_holds(l, val, &undecided);
 			continue;
 		}
 		if (!active)

@@ -27,6 +27,10 @@ struct ssh_host_config {
  * defaults). Strings are new; release with ssh_host_config_release. */
 void ssh_config_lookup(const char *path, const char *alias, struct ssh_host_config *cfg);
 void ssh_host_config_release(struct ssh_host_config *cfg);
+/* Does s match the OpenSSH pattern list (split at any of sep: " \t" for
+ * Host, "," for Match and known_hosts)? `*` and `?` only, case-insensitive
+ * (`[` is literal, as in "[host]:port"); a matching `!pattern` vetoes. */
+int ssh_pattern_list_match(const char *patterns, const char *sep, const char *s);
 /* Returns a new string with a leading "~/" replaced by $HOME/. */
 char *ssh_expand_home(const char *path);
 
