@@ -11,10 +11,10 @@ DATADIR = $(PREFIX)/share/runbook
 MANDIR = $(PREFIX)/share/man/man1
 
 CC ?= cc
-PKGS = lua5.4 yaml-0.1 jansson libpq libssh2 sqlite3 libcrypto libcurl
+PKGS = lua5.4 yaml-0.1 jansson libpq libssh2 sqlite3 libcrypto libcurl libmicrohttpd
 CFLAGS ?= -O2 -g
 # every room of the source is on the include path: headers are named bare
-ROOMS = engine engine/base engine/model engine/run engine/store engine/incident engine/triage engine/cmd \
+ROOMS = engine engine/base engine/model engine/run engine/store engine/incident engine/triage engine/serve engine/cmd \
 	actions sandbox
 INCLUDES = $(addprefix -I,$(ROOMS))
 CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-missing-field-initializers $(INCLUDES) \
@@ -35,8 +35,10 @@ RUN = engine/run/redact.o engine/run/fixture.o engine/run/exec.o engine/run/repo
 STORE = engine/store/store.o engine/store/store_sqlite.o engine/store/store_pg.o engine/store/store_sync.o
 INCIDENT = engine/incident/incident.o engine/incident/postmortem.o engine/incident/metrics.o \
 	engine/incident/statuspage.o
-TRIAGE = engine/triage/alert.o engine/triage/match.o engine/triage/notifier.o engine/triage/triage.o
-ENGINE = $(BASE) $(MODEL) $(RUN) $(STORE) $(INCIDENT) $(TRIAGE)
+TRIAGE = engine/triage/alert.o engine/triage/match.o engine/triage/notifier.o engine/triage/triage.o \
+	engine/triage/stats.o engine/triage/pool.o
+SERVE =
+ENGINE = $(BASE) $(MODEL) $(RUN) $(STORE) $(INCIDENT) $(TRIAGE) $(SERVE)
 COMMANDS = $(patsubst %.c,%.o,$(sort $(wildcard engine/cmd/cmd_*.c)))
 ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/sql_lex.o actions/ssh.o actions/ssh_config.o actions/known_hosts.o actions/ssh_kexinit.o actions/http.o actions/notify.o
 SANDBOX = sandbox/sandbox.o sandbox/pattern.o

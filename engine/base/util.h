@@ -41,6 +41,8 @@ char *sbuf_detach(struct sbuf *sb);
 
 /* Monotonic milliseconds, for deadlines. */
 int64_t now_ms(void);
+/* Wall-clock seconds since the epoch, with the fraction. */
+double epoch_now(void);
 /* Wall-clock time as "2026-11-24T07:00:00.000000Z" into buf (>= 32 bytes). */
 void utc_timestamp(char *buf, size_t n);
 /* Parses "500ms", "5s", "2m", "1h" or a bare number of seconds. */

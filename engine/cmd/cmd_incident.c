@@ -39,39 +39,11 @@ static int transition(struct store *st, const char *id, const char *to, const ch
 		      const char *at)
 {
 	char *err = NULL;
-	json_t *inc = store_incident_get(st, id, &err);
-	if (!inc) {
-		fprintf(stderr, "runbook incident: %s\n", err);
-		free(err);
-		return EXIT_USAGE;
-	}
-	const char *from = json_string_value(json_object_get(inc, "status"));
-	int ok = (!strcmp(to, "acknowledged") && !strcmp(from, "triggered")) ||
-		 (!strcmp(to, "resolved") && strcmp(from, "resolved"));
-	if (!ok) {
-		fprintf(stderr, "runbook incident: %s is %s; it cannot become %s%s\n", id, from, to,
-			!strcmp(from, "resolved") ? " (it is closed)" : !strcmp(to, "acknowledged") ? " again" : "");
-		json_decref(inc);
-		return EXIT_USAGE;
-	}
-	json_decref(inc);
-	char now[40];
-	utc_timestamp(now, sizeof now);
-	if (at) /* recorded after the fact */
-		snprintf(now, sizeof now, "%s", at);
-	json_t *ch = json_pack("{s:s}", "status", to);
-	json_object_set_new(ch, !strcmp(to, "acknowledged") ? "acknowledged_at" : "resolved_at", json_string(now));
-	if (resolution)
-		json_object_set_new(ch, "resolution", json_string(resolution));
-	char *summary = xasprintf("%s %s by %s%s%s", id, to, actor, resolution ? ": " : "", resolution ? resolution : "");
-	int rc = store_incident_update(st, id, ch, !strcmp(to, "acknowledged") ? "incident.acknowledged" : "incident.resolved",
-				       actor, summary, ch, &err);
-	free(summary);
-	json_decref(ch);
+	int rc = incident_transition(st, id, to, resolution, actor, at, &err);
 	if (rc) {
 		fprintf(stderr, "runbook incident: %s\n", err);
 		free(err);
-		return EXIT_FAIL;
+		return rc > 0 ? EXIT_USAGE : EXIT_FAIL;
 	}
 	printf("%s %s\n", id, to);
 	return EXIT_OK;

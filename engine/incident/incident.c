@@ -1,6 +1,7 @@
 /* incident: lifecycle rules. See incident.h. */
 #define _GNU_SOURCE
 #include "incident.h"
+#include "store.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -83,4 +84,36 @@ void incident_format_time(const char *ts, const char *fmt, char *buf, size_t n)
 	struct tm tm;
 	gmtime_r(&tt, &tm);
 	strftime(buf, n, fmt, &tm);
+}
+
+int incident_transition(struct store *st, const char *id, const char *to, const char *resolution, const char *actor,
+			const char *at, char **err)
+{
+	json_t *inc = store_incident_get(st, id, err);
+	if (!inc)
+		return 1;
+	const char *from = json_string_value(json_object_get(inc, "status"));
+	int ok = (!strcmp(to, "acknowledged") && !strcmp(from, "triggered")) ||
+		 (!strcmp(to, "resolved") && strcmp(from, "resolved"));
+	if (!ok) {
+		*err = xasprintf("%s is %s; it cannot become %s%s", id, from, to,
+				 !strcmp(from, "resolved") ? " (it is closed)" : !strcmp(to, "acknowledged") ? " again" : "");
+		json_decref(inc);
+		return 1;
+	}
+	json_decref(inc);
+	char now[40];
+	utc_timestamp(now, sizeof now);
+	if (at) /* recorded after the fact */
+		snprintf(now, sizeof now, "%s", at);
+	json_t *ch = json_pack("{s:s}", "status", to);
+	json_object_set_new(ch, !strcmp(to, "acknowledged") ? "acknowledged_at" : "resolved_at", json_string(now));
+	if (resolution)
+		json_object_set_new(ch, "resolution", json_string(resolution));
+	char *summary = xasprintf("%s %s by %s%s%s", id, to, actor, resolution ? ": " : "", resolution ? resolution : "");
+	int rc = store_incident_update(st, id, ch, !strcmp(to, "acknowledged") ? "incident.acknowledged" : "incident.resolved",
+				       actor, summary, ch, err);
+	free(summary);
+	json_decref(ch);
+	return rc ? -1 : 0;
 }

@@ -3,6 +3,9 @@
 #include "statuspage.h"
 #include "incident.h"
 #include "postmortem.h"
+#include "config.h"
+#include "runbook.h"
+#include "store.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -239,4 +242,53 @@ void statuspage_html(struct sbuf *out, json_t *page)
 		sbuf_adds(out, "</dd></dl></article>\n");
 	}
 	sbuf_adds(out, "</main>\n</body>\n</html>\n");
+}
+
+/* The components to show: the config's, else those the runbooks name. */
+static json_t *components(const struct config *cfg, struct runbook *const *rbs, size_t n)
+{
+	json_t *out = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach(cfg->components, k, v)
+		json_array_append_new(out, json_string(k));
+	for (size_t i = 0; !json_object_size(cfg->components) && i < n; i++) {
+		if (!rbs[i]->component)
+			continue;
+		int dup = 0;
+		size_t j;
+		json_t *c;
+		json_array_foreach(out, j, c)
+			dup |= !strcmp(json_string_value(c), rbs[i]->component);
+		if (!dup)
+			json_array_append_new(out, json_string(rbs[i]->component));
+	}
+	return out;
+}
+
+json_t *statuspage_from_store(struct store *st, const struct config *cfg, struct runbook *const *rbs, size_t n,
+			      int64_t now, char **err)
+{
+	json_t *all = store_incident_list(st, err);
+	if (!all)
+		return NULL;
+	/* the timelines of resolved incidents: their impact and root cause */
+	json_t *notes = json_object();
+	size_t i;
+	json_t *inc;
+	json_array_foreach(all, i, inc) {
+		if (strcmp(json_string_value(json_object_get(inc, "status")), "resolved"))
+			continue;
+		char *e = NULL;
+		json_t *ev = store_events(st, json_string_value(json_object_get(inc, "id")), &e);
+		free(e);
+		if (ev)
+			json_object_set_new(notes, json_string_value(json_object_get(inc, "id")), ev);
+	}
+	json_t *comps = components(cfg, rbs, n);
+	json_t *page = statuspage_build(comps, all, notes, now);
+	json_decref(comps);
+	json_decref(notes);
+	json_decref(all);
+	return page;
 }

@@ -12,6 +12,7 @@
 #define RUNBOOK_STATUSPAGE_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util.h"
@@ -26,6 +27,13 @@
  */
 json_t *statuspage_build(json_t *components, json_t *incidents, json_t *notes, int64_t now);
 
+struct store;
+struct config;
+struct runbook;
+/* The page's data from the store's incidents, for the config's components
+ * (none: those the n runbooks name). NULL with *err. */
+json_t *statuspage_from_store(struct store *st, const struct config *cfg, struct runbook *const *rbs, size_t n,
+			      int64_t now, char **err);
 void statuspage_markdown(struct sbuf *out, json_t *page);
 void statuspage_html(struct sbuf *out, json_t *page);
 

@@ -110,7 +110,70 @@ int store_incident_update(struct store *st, const char *id, json_t *changes, con
 int store_append(struct store *st, const char *incident, const char *kind, const char *actor, const char *summary,
 		 json_t *data, char **err)
 {
-	return st->be->append(st->db, incident, kind, actor, summary, data, err);
+	return st->be->append(st->db, incident, kind, actor, summary, data, 0, NULL, err);
+}
+
+int store_append_alert(struct store *st, const char *incident, json_t *alert, long long queue_id, const char *diagnose,
+		       const char *actor, char **err)
+{
+	char *s = store_alert_summary(alert);
+	int rc = st->be->append(st->db, incident, "alert", actor, s, alert, queue_id, diagnose, err);
+	free(s);
+	return rc;
+}
+
+json_t *store_opened_data(json_t *fields)
+{
+	json_t *o = json_copy(fields);
+	json_object_del(o, "alert");
+	json_object_del(o, "queue_id");
+	json_object_del(o, "diagnose");
+	return o;
+}
+
+int store_enqueue(struct store *st, json_t *items, json_t *ids, char **err)
+{
+	return st->be->enqueue(st->db, items, ids, err);
+}
+
+int store_claim(struct store *st, const char *owner, int lease_s, json_t **item, char **err)
+{
+	return st->be->claim(st->db, owner, lease_s, item, err);
+}
+
+int store_queue_done(struct store *st, json_t *item, json_t *result, char **err)
+{
+	return st->be->queue_done(st->db, item, result, err);
+}
+
+int store_heartbeat(struct store *st, const char *owner, int lease_s, char **err)
+{
+	return st->be->heartbeat(st->db, owner, lease_s, err);
+}
+
+int store_queue_reset(struct store *st, char **err)
+{
+	return st->be->queue_reset ? st->be->queue_reset(st->db, err) : 0;
+}
+
+long long store_queue_depth(struct store *st, char **err)
+{
+	return st->be->queue_depth(st->db, err);
+}
+
+int store_claim_once(struct store *st, const char *name, char **err)
+{
+	return st->be->claim_once(st->db, name, err);
+}
+
+int store_queue_wait(struct store *st, int timeout_ms)
+{
+	return st->be->queue_wait ? st->be->queue_wait(st->db, timeout_ms) : -1;
+}
+
+int store_shared(const struct store *st)
+{
+	return st->be->shared;
 }
 
 json_t *store_events(struct store *st, const char *incident, char **err)

@@ -26,7 +26,9 @@ void store_close(struct store *st);
  * Creates an incident from fields {title, severity, runbook, component,
  * fingerprint, started_at} and records its `incident.opened` event; with
  * an `alert` field (a normalised alert), the alert is its first event.
- * Returns 0 with *id ("INC-<n>", caller frees), or -1 with *err.
+ * Returns 0 with *id ("INC-<n>", caller frees), or -1 with *err. With
+ * fields queue_id and diagnose, as store_append_alert: 1 (and the incident
+ * recorded before in *id) when that queued alert was recorded already.
  */
 int store_incident_create(struct store *st, json_t *fields, const char *actor, char **id, char **err);
 /* The incident as JSON, or NULL with *err (unknown id: *err says so). */
@@ -54,6 +56,41 @@ json_t *store_events(struct store *st, const char *incident, char **err);
  * window at `now` is not in ack_of). NULL with *err.
  */
 json_t *store_metrics_sums(struct store *st, const char *since, const char *until, const char *now, char **err);
+
+/*
+ * The alert queue (SPEC section 7): serve's durable intake, and with a
+ * PostgreSQL store the work of any number of `runbook worker`s.
+ */
+/* Enqueues alerts, each {key, source, alert}, in one transaction: durable
+ * when it returns 0; each one's queue id is appended to ids. */
+int store_enqueue(struct store *st, json_t *items, json_t *ids, char **err);
+/* Claims the oldest queued alert that nobody works on and whose key has no
+ * older alert still to do, leased to owner for lease_s seconds: 1 with
+ * *item {id, key, alert, incident, diagnose, attempts} (incident set when
+ * an earlier claim recorded it already), 0 when there is none, -1. */
+int store_claim(struct store *st, const char *owner, int lease_s, json_t **item, char **err);
+/* The claimed alert is done (result: its triage line); the claim ends. */
+int store_queue_done(struct store *st, json_t *item, json_t *result, char **err);
+/* Extends the lease of everything owner holds. */
+int store_heartbeat(struct store *st, const char *owner, int lease_s, char **err);
+/* SQLite (one serve owns the file): every claim left by an earlier run
+ * ends. No-op on PostgreSQL, where a claim ends with its connection. */
+int store_queue_reset(struct store *st, char **err);
+/* Alerts queued and not done; -1 with *err. */
+long long store_queue_depth(struct store *st, char **err);
+/* Takes the one-time claim `name`: 1 for the one caller that takes it, 0
+ * for every later one, -1 with *err. */
+int store_claim_once(struct store *st, const char *name, char **err);
+/* Waits up to timeout_ms for news of queued alerts (PostgreSQL's NOTIFY):
+ * 0; -1 at once when the store has no such news (poll instead). */
+int store_queue_wait(struct store *st, int timeout_ms);
+/* True for a store many processes share (PostgreSQL). */
+int store_shared(const struct store *st);
+/* The alert's `alert` event: with queue_id > 0, exactly once for that
+ * queued alert, recorded together with the incident and the diagnosis to
+ * run (diagnose: a severity, or NULL). 0, 1 when already recorded, -1. */
+int store_append_alert(struct store *st, const char *incident, json_t *alert, long long queue_id, const char *diagnose,
+		       const char *actor, char **err);
 
 /* The canonical text an event's hash covers. Returns a new string. */
 char *store_canonical_event(json_t *event);

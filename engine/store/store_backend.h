@@ -12,6 +12,7 @@
 
 struct store_backend {
 	const char *name;
+	int shared; /* many processes on many machines share it */
 	/* Opens the store at url (creating and migrating); NULL with *err. */
 	void *(*open)(const char *url, char **err);
 	void (*close)(void *db);
@@ -20,12 +21,25 @@ struct store_backend {
 	json_t *(*incidents)(void *db, const char *id, char **err);
 	int (*incident_update)(void *db, const char *id, json_t *changes, const char *kind, const char *actor,
 			       const char *summary, json_t *data, char **err);
+	/* With queue_id > 0: the `alert` event of that queued alert, recorded
+	 * with it (incident, diagnose) in one transaction - 1 when it was
+	 * already. incident_create does the same for fields queue_id and
+	 * diagnose (and gives the incident recorded before in *id). */
 	int (*append)(void *db, const char *incident, const char *kind, const char *actor, const char *summary,
-		      json_t *data, char **err);
+		      json_t *data, long long queue_id, const char *diagnose, char **err);
 	json_t *(*events)(void *db, const char *incident, char **err);
 	/* The sums the metrics are made of, computed in the database over the
 	 * incidents detected in [since, until] (see store_metrics_sums). */
 	json_t *(*metrics)(void *db, const char *since, const char *until, const char *now, char **err);
+	/* the alert queue: see store.h */
+	int (*enqueue)(void *db, json_t *items, json_t *ids, char **err);
+	int (*claim)(void *db, const char *owner, int lease_s, json_t **item, char **err);
+	int (*queue_done)(void *db, json_t *item, json_t *result, char **err);
+	int (*heartbeat)(void *db, const char *owner, int lease_s, char **err);
+	int (*queue_reset)(void *db, char **err); /* NULL: claims outlive their owner only by the lease */
+	long long (*queue_depth)(void *db, char **err);
+	int (*claim_once)(void *db, const char *name, char **err);
+	int (*queue_wait)(void *db, int timeout_ms); /* NULL: no news, the caller polls */
 };
 
 /* The columns of one per-severity row of the metrics query, in order. */
@@ -40,6 +54,10 @@ extern const struct store_backend store_sqlite, store_pg;
 /* The incident columns, in order; the first is the id. */
 extern const char *const store_incident_cols[];
 extern const size_t store_nincident_cols;
+
+/* The data of an `incident.opened` event: the fields without the alert
+ * and the queue's bookkeeping. Returns a new object. */
+json_t *store_opened_data(json_t *fields);
 
 /* A new event after prev_hash: fills time (40 bytes), hash (65 bytes) and
  * *data_text (compact JSON, caller frees). Returns -1 if not UTF-8. */

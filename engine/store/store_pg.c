@@ -15,6 +15,7 @@
 #include "util.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@
 
 struct pg {
 	PGconn *c;
+	int listening; /* LISTEN runbook_queue sent on this connection */
 };
 
 static const char *const migrations[] = {
@@ -42,7 +44,21 @@ static const char *const migrations[] = {
 	"  FOR EACH ROW EXECUTE FUNCTION runbook_events_append_only();",
 	/* 2: the incident an incident repeats (same key, resolved < 30 days before) */
 	"ALTER TABLE runbook_incidents ADD COLUMN repeat_of text;",
+	/* 3: the alert queue that serve fills and workers drain; incident and
+	 * diagnose are set with the alert's event, in its transaction (exactly
+	 * once); claims are one-time names (re-escalations) */
+	"CREATE TABLE runbook_alert_queue ("
+	"  id bigserial PRIMARY KEY, received_at text NOT NULL, source text NOT NULL, key text NOT NULL,"
+	"  alert text NOT NULL, claimed_by text, claimed_until timestamptz, attempts int NOT NULL DEFAULT 0,"
+	"  incident text, diagnose text, done_at text, result text);"
+	"CREATE INDEX runbook_alert_queue_pending ON runbook_alert_queue(key, id) WHERE done_at IS NULL;"
+	"CREATE INDEX runbook_alert_queue_todo ON runbook_alert_queue(id) WHERE done_at IS NULL;"
+	"CREATE TABLE runbook_claims (name text PRIMARY KEY, at text NOT NULL);",
 };
+
+/* The advisory lock class of an alert key (two-int form: its own space,
+ * apart from the one-bigint locks of appends). */
+#define KEY_LOCK "1381322306"
 
 static char *pg_error(PGconn *c, const PGresult *r)
 {
@@ -182,13 +198,51 @@ static int finish(struct pg *p, int good, char **err)
 	return -1;
 }
 
+/* Inside a transaction: 1 when the queued alert qid was recorded already
+ * (its incident in *incident when asked), 0 not, -1 error. The row stays
+ * locked to the end of the transaction, so two claimers of one alert (a
+ * hung worker woken after its lease) record it once. */
+static int queued_recorded(struct pg *p, long long qid, char **incident, char **err)
+{
+	char q[24];
+	snprintf(q, sizeof q, "%lld", qid);
+	const char *v[] = {q};
+	PGresult *r = run(p, "SELECT incident FROM runbook_alert_queue WHERE id = $1 FOR UPDATE", 1, v, err);
+	if (!r)
+		return -1;
+	int rc = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0);
+	if (rc && incident)
+		*incident = xstrdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return rc;
+}
+
+static int queued_mark(struct pg *p, long long qid, const char *incident, const char *diagnose, char **err)
+{
+	char q[24];
+	snprintf(q, sizeof q, "%lld", qid);
+	const char *v[] = {incident, diagnose, q};
+	PGresult *r = run(p, "UPDATE runbook_alert_queue SET incident = $1, diagnose = $2 WHERE id = $3", 3, v, err);
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
 static int pg_append(void *db, const char *incident, const char *kind, const char *actor, const char *summary,
-		     json_t *data, char **err)
+		     json_t *data, long long queue_id, const char *diagnose, char **err)
 {
 	struct pg *p = db;
 	if (ok(p, "BEGIN", err))
 		return -1;
-	return finish(p, append_locked(p, incident, kind, actor, summary, data, err) == 0, err);
+	if (queue_id > 0) {
+		int done = queued_recorded(p, queue_id, NULL, err);
+		if (done) {
+			ok(p, "ROLLBACK", NULL);
+			return done;
+		}
+	}
+	int good = append_locked(p, incident, kind, actor, summary, data, err) == 0 &&
+		   (queue_id <= 0 || queued_mark(p, queue_id, incident, diagnose, err) == 0);
+	return finish(p, good, err);
 }
 
 static int pg_incident_create(void *db, json_t *f, const char *actor, char **id, char **err)
@@ -196,6 +250,14 @@ static int pg_incident_create(void *db, json_t *f, const char *actor, char **id,
 	struct pg *p = db;
 	if (ok(p, "BEGIN", err))
 		return -1;
+	long long qid = json_integer_value(json_object_get(f, "queue_id"));
+	if (qid > 0) {
+		int done = queued_recorded(p, qid, id, err);
+		if (done) {
+			ok(p, "ROLLBACK", NULL);
+			return done;
+		}
+	}
 	char now[40];
 	utc_timestamp(now, sizeof now);
 	const char *started = json_string_value(json_object_get(f, "started_at"));
@@ -214,8 +276,7 @@ static int pg_incident_create(void *db, json_t *f, const char *actor, char **id,
 	PQclear(r);
 	if (good) {
 		/* an incident opened for an alert begins with that alert */
-		json_t *alert = json_object_get(f, "alert"), *opened = json_copy(f);
-		json_object_del(opened, "alert");
+		json_t *alert = json_object_get(f, "alert"), *opened = store_opened_data(f);
 		if (alert) {
 			char *as = store_alert_summary(alert);
 			good = append_locked(p, *id, "alert", actor, as, alert, err) == 0;
@@ -225,6 +286,8 @@ static int pg_incident_create(void *db, json_t *f, const char *actor, char **id,
 		good = good && append_locked(p, *id, "incident.opened", actor, summary, opened, err) == 0;
 		free(summary);
 		json_decref(opened);
+		if (good && qid > 0)
+			good = queued_mark(p, qid, *id, json_string_value(json_object_get(f, "diagnose")), err) == 0;
 	}
 	if (finish(p, good, err)) {
 		free(*id);
@@ -353,7 +416,195 @@ static json_t *pg_events(void *db, const char *incident, char **err)
 	return a;
 }
 
+/* ---- the alert queue: any number of workers on any number of machines.
+ * A claim is a row lease (claimed_until, kept alive by heartbeats) plus a
+ * session advisory lock on the alert's key, held while the alert is
+ * worked on: a worker that dies drops its connection and with it the
+ * lock, and its alert is claimed again at once; one that hangs while
+ * still connected loses it when the lease runs out. The lock also keeps
+ * one key's alerts (one incident's) to one worker at a time. ---- */
+
+static int pg_enqueue(void *db, json_t *items, json_t *ids, char **err)
+{
+	struct pg *p = db;
+	char now[40];
+	utc_timestamp(now, sizeof now);
+	char *list = json_dumps(items, JSON_COMPACT);
+	const char *v[] = {now, list};
+	if (ok(p, "BEGIN", err)) {
+		free(list);
+		return -1;
+	}
+	PGresult *r = run(p,
+			  "INSERT INTO runbook_alert_queue (received_at, source, key, alert)"
+			  " SELECT $1, x->>'source', x->>'key', (x->'alert')::text"
+			  " FROM json_array_elements($2::json) WITH ORDINALITY AS e(x, i) ORDER BY i RETURNING id",
+			  2, v, err);
+	free(list);
+	int good = r != NULL;
+	if (good) {
+		/* ids come in insertion order when sorted (one statement, one sequence) */
+		int n = PQntuples(r);
+		long long *a = xcalloc(n ? (size_t)n : 1, sizeof *a);
+		for (int i = 0; i < n; i++)
+			a[i] = atoll(PQgetvalue(r, i, 0));
+		for (int i = 1; i < n; i++)
+			for (int j = i; j > 0 && a[j - 1] > a[j]; j--) {
+				long long t = a[j];
+				a[j] = a[j - 1];
+				a[j - 1] = t;
+			}
+		for (int i = 0; i < n; i++)
+			json_array_append_new(ids, json_integer(a[i]));
+		free(a);
+	}
+	PQclear(r);
+	good = good && ok(p, "NOTIFY runbook_queue", err) == 0;
+	return finish(p, good, err);
+}
+
+static int try_key_lock(struct pg *p, const char *key, char **err)
+{
+	const char *v[] = {key};
+	PGresult *r = run(p, "SELECT pg_try_advisory_lock(" KEY_LOCK ", hashtext($1))", 1, v, err);
+	int got = r && !strcmp(PQgetvalue(r, 0, 0), "t");
+	PQclear(r);
+	return r ? got : -1;
+}
+
+static void key_unlock(struct pg *p, const char *key)
+{
+	const char *v[] = {key};
+	PQclear(run(p, "SELECT pg_advisory_unlock(" KEY_LOCK ", hashtext($1))", 1, v, NULL));
+}
+
+static int pg_claim(void *db, const char *owner, int lease_s, json_t **item, char **err)
+{
+	struct pg *p = db;
+	*item = NULL;
+	if (ok(p, "BEGIN", err))
+		return -1;
+	/* the oldest alert of each key that is still to do, not being claimed
+	 * by someone else right now */
+	PGresult *r = run(p,
+			  "SELECT id, key, alert, incident, diagnose, attempts, coalesce(claimed_until < now(), true)"
+			  " FROM runbook_alert_queue q WHERE done_at IS NULL AND NOT EXISTS (SELECT 1 FROM"
+			  " runbook_alert_queue o WHERE o.key = q.key AND o.id < q.id AND o.done_at IS NULL)"
+			  " ORDER BY id LIMIT 64 FOR UPDATE OF q SKIP LOCKED",
+			  0, NULL, err);
+	int good = r != NULL, row = -1, locked = 0;
+	for (int i = 0; good && i < PQntuples(r) && row < 0; i++) {
+		int got = try_key_lock(p, PQgetvalue(r, i, 1), err);
+		if (got < 0)
+			good = 0;
+		else if (got || !strcmp(PQgetvalue(r, i, 6), "t")) /* free, or its claimer hangs past the lease */
+			row = i, locked = got;
+	}
+	if (good && row >= 0) {
+		char lease[16];
+		snprintf(lease, sizeof lease, "%d", lease_s);
+		const char *v[] = {owner, lease, PQgetvalue(r, row, 0)};
+		PGresult *u = run(p,
+				  "UPDATE runbook_alert_queue SET claimed_by = $1, claimed_until = now() + make_interval(secs => $2),"
+				  " attempts = attempts + 1 WHERE id = $3",
+				  3, v, err);
+		good = u != NULL;
+		PQclear(u);
+		json_t *alert = json_loads(PQgetvalue(r, row, 2), 0, NULL);
+		*item = json_pack("{s:I, s:s, s:o, s:s?, s:s?, s:I, s:b}", "id", (json_int_t)atoll(PQgetvalue(r, row, 0)),
+				  "key", PQgetvalue(r, row, 1), "alert", alert ? alert : json_object(), "incident",
+				  PQgetisnull(r, row, 3) ? NULL : PQgetvalue(r, row, 3), "diagnose",
+				  PQgetisnull(r, row, 4) ? NULL : PQgetvalue(r, row, 4), "attempts",
+				  (json_int_t)atoll(PQgetvalue(r, row, 5)) + 1, "locked", locked);
+	}
+	PQclear(r);
+	if (finish(p, good, err)) {
+		if (*item && locked)
+			key_unlock(p, json_string_value(json_object_get(*item, "key")));
+		json_decref(*item);
+		*item = NULL;
+		return -1;
+	}
+	return *item ? 1 : 0;
+}
+
+static int pg_queue_done(void *db, json_t *item, json_t *result, char **err)
+{
+	struct pg *p = db;
+	char now[40], id[24];
+	utc_timestamp(now, sizeof now);
+	snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(item, "id")));
+	char *res = json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	const char *v[] = {now, res, id};
+	PGresult *r = run(p, "UPDATE runbook_alert_queue SET done_at = $1, result = $2, claimed_until = NULL WHERE id = $3",
+			  3, v, err);
+	free(res);
+	PQclear(r);
+	if (json_is_true(json_object_get(item, "locked")))
+		key_unlock(p, json_string_value(json_object_get(item, "key")));
+	return r ? 0 : -1;
+}
+
+static int pg_heartbeat(void *db, const char *owner, int lease_s, char **err)
+{
+	char lease[16];
+	snprintf(lease, sizeof lease, "%d", lease_s);
+	const char *v[] = {owner, lease};
+	PGresult *r = run(db,
+			  "UPDATE runbook_alert_queue SET claimed_until = now() + make_interval(secs => $2)"
+			  " WHERE claimed_by = $1 AND done_at IS NULL",
+			  2, v, err);
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
+static long long pg_queue_depth(void *db, char **err)
+{
+	PGresult *r = run(db, "SELECT count(*) FROM runbook_alert_queue WHERE done_at IS NULL", 0, NULL, err);
+	long long n = r ? atoll(PQgetvalue(r, 0, 0)) : -1;
+	PQclear(r);
+	return n;
+}
+
+static int pg_claim_once(void *db, const char *name, char **err)
+{
+	char now[40];
+	utc_timestamp(now, sizeof now);
+	const char *v[] = {name, now};
+	PGresult *r = run(db, "INSERT INTO runbook_claims VALUES ($1, $2) ON CONFLICT DO NOTHING", 2, v, err);
+	int rc = r ? !strcmp(PQcmdTuples(r), "1") : -1;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_queue_wait(void *db, int timeout_ms)
+{
+	struct pg *p = db;
+	if (!p->listening) {
+		if (ok(p, "LISTEN runbook_queue", NULL))
+			return -1;
+		p->listening = 1;
+	}
+	PGnotify *n;
+	int news = 0;
+	PQconsumeInput(p->c);
+	while ((n = PQnotifies(p->c))) {
+		news = 1;
+		PQfreemem(n);
+	}
+	if (news)
+		return 0;
+	struct pollfd fd = {PQsocket(p->c), POLLIN, 0};
+	if (poll(&fd, 1, timeout_ms) > 0) {
+		PQconsumeInput(p->c);
+		while ((n = PQnotifies(p->c)))
+			PQfreemem(n);
+	}
+	return 0;
+}
+
 const struct store_backend store_pg = {
+	.shared = 1,
 	.name = "postgres",
 	.open = pg_open,
 	.close = pg_close,
@@ -363,4 +614,11 @@ const struct store_backend store_pg = {
 	.append = pg_append,
 	.events = pg_events,
 	.metrics = pg_metrics,
+	.enqueue = pg_enqueue,
+	.claim = pg_claim,
+	.queue_done = pg_queue_done,
+	.heartbeat = pg_heartbeat,
+	.queue_depth = pg_queue_depth,
+	.claim_once = pg_claim_once,
+	.queue_wait = pg_queue_wait,
 };

@@ -49,6 +49,15 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
 	/* 2: the incident an incident repeats (same key, resolved < 30 days before) */
 	"ALTER TABLE incidents ADD COLUMN repeat_of TEXT;",
+	/* 3: the alert queue of serve (durable intake); incident and diagnose
+	 * are set with the alert's event, in its transaction (exactly once);
+	 * claims are one-time names (re-escalations) */
+	"CREATE TABLE alert_queue ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, received_at TEXT NOT NULL, source TEXT NOT NULL,"
+	"  key TEXT NOT NULL, alert TEXT NOT NULL, claimed_by TEXT, claimed_until REAL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0, incident TEXT, diagnose TEXT, done_at TEXT, result TEXT);"
+	"CREATE INDEX alert_queue_pending ON alert_queue(key, id) WHERE done_at IS NULL;"
+	"CREATE TABLE claims (name TEXT PRIMARY KEY, at TEXT NOT NULL);",
 };
 
 
@@ -225,13 +234,60 @@ static int commit_or_rollback(struct sq *st, int ok, char **err)
 	return -1;
 }
 
+/* Inside a write transaction: whether the queued alert qid was recorded
+ * already (1, its incident in *incident when asked), 0 not, -1 error. */
+static int queued_recorded(struct sq *st, long long qid, char **incident, char **err)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(st->db, "SELECT incident FROM alert_queue WHERE id = ?", -1, &q, NULL) != SQLITE_OK) {
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	sqlite3_bind_int64(q, 1, qid);
+	int rc = 0;
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
+		rc = 1;
+		if (incident)
+			*incident = xstrdup((const char *)sqlite3_column_text(q, 0));
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* Inside the write transaction that records the alert: marks it so. */
+static int queued_mark(struct sq *st, long long qid, const char *incident, const char *diagnose, char **err)
+{
+	sqlite3_stmt *q;
+	int ok = sqlite3_prepare_v2(st->db, "UPDATE alert_queue SET incident = ?, diagnose = ? WHERE id = ?", -1, &q,
+				    NULL) == SQLITE_OK;
+	if (ok) {
+		sqlite3_bind_text(q, 1, incident, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, diagnose, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, qid);
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		sqlite3_finalize(q);
+	}
+	if (!ok)
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+	return ok ? 0 : -1;
+}
+
 static int sq_append(void *db, const char *incident, const char *kind, const char *actor, const char *summary,
-		     json_t *data, char **err)
+		     json_t *data, long long queue_id, const char *diagnose, char **err)
 {
 	struct sq *st = db;
 	if (exec_sql(st, "BEGIN IMMEDIATE", err))
 		return -1;
-	return commit_or_rollback(st, append_locked(st, incident, kind, actor, summary, data, err) == 0, err);
+	if (queue_id > 0) {
+		int done = queued_recorded(st, queue_id, NULL, err);
+		if (done) {
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			return done;
+		}
+	}
+	int ok = append_locked(st, incident, kind, actor, summary, data, err) == 0 &&
+		 (queue_id <= 0 || queued_mark(st, queue_id, incident, diagnose, err) == 0);
+	return commit_or_rollback(st, ok, err);
 }
 
 static int sq_incident_create(void *db, json_t *f, const char *actor, char **id, char **err)
@@ -239,6 +295,14 @@ static int sq_incident_create(void *db, json_t *f, const char *actor, char **id,
 	struct sq *st = db;
 	if (exec_sql(st, "BEGIN IMMEDIATE", err))
 		return -1;
+	long long qid = json_integer_value(json_object_get(f, "queue_id"));
+	if (qid > 0) {
+		int done = queued_recorded(st, qid, id, err);
+		if (done) {
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			return done;
+		}
+	}
 	sqlite3_stmt *q;
 	long long n = 1;
 	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(max(n), 0) + 1 FROM incidents", -1, &q, NULL) == SQLITE_OK) {
@@ -275,8 +339,7 @@ static int sq_incident_create(void *db, json_t *f, const char *actor, char **id,
 		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
 	if (ok) {
 		/* an incident opened for an alert begins with that alert */
-		json_t *alert = json_object_get(f, "alert"), *opened = json_copy(f);
-		json_object_del(opened, "alert");
+		json_t *alert = json_object_get(f, "alert"), *opened = store_opened_data(f);
 		if (alert) {
 			char *as = store_alert_summary(alert);
 			ok = append_locked(st, *id, "alert", actor, as, alert, err) == 0;
@@ -286,6 +349,8 @@ static int sq_incident_create(void *db, json_t *f, const char *actor, char **id,
 		ok = ok && append_locked(st, *id, "incident.opened", actor, summary, opened, err) == 0;
 		free(summary);
 		json_decref(opened);
+		if (ok && qid > 0)
+			ok = queued_mark(st, qid, *id, json_string_value(json_object_get(f, "diagnose")), err) == 0;
 	}
 	if (commit_or_rollback(st, ok, err)) {
 		free(*id);
@@ -456,6 +521,181 @@ static json_t *sq_events(void *db, const char *incident, char **err)
 	return a;
 }
 
+/* ---- the alert queue (serve's durable intake) ----
+ * One serve process owns the file's queue; its triage threads claim from
+ * it under BEGIN IMMEDIATE (one writer at a time), oldest first, never an
+ * alert whose key has an older one still to do - so one key's alerts go
+ * one at a time, in order. */
+
+static int sq_enqueue(void *db, json_t *items, json_t *ids, char **err)
+{
+	struct sq *st = db;
+	if (exec_sql(st, "BEGIN IMMEDIATE", err))
+		return -1;
+	char now[40];
+	utc_timestamp(now, sizeof now);
+	sqlite3_stmt *q;
+	int ok = sqlite3_prepare_v2(st->db, "INSERT INTO alert_queue (received_at, source, key, alert) VALUES (?, ?, ?, ?)",
+				    -1, &q, NULL) == SQLITE_OK;
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it) {
+		if (!ok)
+			break;
+		char *a = json_dumps(json_object_get(it, "alert"), JSON_COMPACT | JSON_SORT_KEYS);
+		sqlite3_bind_text(q, 1, now, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, json_string_value(json_object_get(it, "source")), -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, json_string_value(json_object_get(it, "key")), -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, a, -1, SQLITE_TRANSIENT);
+		free(a);
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		sqlite3_reset(q);
+		if (ok)
+			json_array_append_new(ids, json_integer(sqlite3_last_insert_rowid(st->db)));
+	}
+	sqlite3_finalize(q);
+	if (!ok && !*err)
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+	return commit_or_rollback(st, ok, err);
+}
+
+static int sq_claim(void *db, const char *owner, int lease_s, json_t **item, char **err)
+{
+	struct sq *st = db;
+	*item = NULL;
+	if (exec_sql(st, "BEGIN IMMEDIATE", err))
+		return -1;
+	double now = epoch_now();
+	sqlite3_stmt *q;
+	int ok = sqlite3_prepare_v2(st->db,
+				    "SELECT id, key, alert, incident, diagnose, attempts FROM alert_queue q"
+				    " WHERE done_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?1)"
+				    " AND NOT EXISTS (SELECT 1 FROM alert_queue p WHERE p.key = q.key AND p.id < q.id"
+				    "   AND p.done_at IS NULL)"
+				    " ORDER BY id LIMIT 1",
+				    -1, &q, NULL) == SQLITE_OK;
+	long long id = 0;
+	if (ok) {
+		sqlite3_bind_double(q, 1, now);
+		int rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW) {
+			id = sqlite3_column_int64(q, 0);
+			json_t *alert = json_loads(text_or_null(q, 2), 0, NULL);
+			*item = json_pack("{s:I, s:s, s:o, s:s?, s:s?, s:I}", "id", (json_int_t)id, "key", text_or_null(q, 1),
+					  "alert", alert ? alert : json_object(), "incident", text_or_null(q, 3), "diagnose",
+					  text_or_null(q, 4), "attempts", (json_int_t)sqlite3_column_int64(q, 5) + 1);
+		}
+		ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+		sqlite3_finalize(q);
+	}
+	if (ok && id) {
+		ok = sqlite3_prepare_v2(st->db,
+					"UPDATE alert_queue SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1 WHERE id = ?",
+					-1, &q, NULL) == SQLITE_OK;
+		if (ok) {
+			sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
+			sqlite3_bind_double(q, 2, now + lease_s);
+			sqlite3_bind_int64(q, 3, id);
+			ok = sqlite3_step(q) == SQLITE_DONE;
+			sqlite3_finalize(q);
+		}
+	}
+	if (!ok)
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+	if (commit_or_rollback(st, ok, err)) {
+		json_decref(*item);
+		*item = NULL;
+		return -1;
+	}
+	return *item ? 1 : 0;
+}
+
+static int sq_queue_done(void *db, json_t *item, json_t *result, char **err)
+{
+	struct sq *st = db;
+	char now[40];
+	utc_timestamp(now, sizeof now);
+	char *r = json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	sqlite3_stmt *q;
+	int ok = sqlite3_prepare_v2(st->db, "UPDATE alert_queue SET done_at = ?, result = ?, claimed_until = NULL WHERE id = ?",
+				    -1, &q, NULL) == SQLITE_OK;
+	if (ok) {
+		sqlite3_bind_text(q, 1, now, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, r, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, json_integer_value(json_object_get(item, "id")));
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		sqlite3_finalize(q);
+	}
+	free(r);
+	if (!ok)
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+	return ok ? 0 : -1;
+}
+
+/* One statement with an optional text and real parameter; -1 with *err. */
+static int sq_run(struct sq *st, const char *sql, const char *text, double real, char **err)
+{
+	sqlite3_stmt *q;
+	int ok = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK;
+	if (ok) {
+		if (sqlite3_bind_parameter_count(q) >= 1)
+			sqlite3_bind_text(q, 1, text, -1, SQLITE_STATIC);
+		if (sqlite3_bind_parameter_count(q) >= 2)
+			sqlite3_bind_double(q, 2, real);
+		int rc = sqlite3_step(q);
+		ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
+		sqlite3_finalize(q);
+	}
+	if (!ok)
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+	return ok ? 0 : -1;
+}
+
+static int sq_heartbeat(void *db, const char *owner, int lease_s, char **err)
+{
+	return sq_run(db, "UPDATE alert_queue SET claimed_until = ?2 WHERE claimed_by = ?1 AND done_at IS NULL",
+		      owner, epoch_now() + lease_s, err);
+}
+
+/* serve starting on this file: whoever claimed before is gone. */
+static int sq_queue_reset(void *db, char **err)
+{
+	return sq_run(db, "UPDATE alert_queue SET claimed_until = NULL WHERE done_at IS NULL", NULL, 0, err);
+}
+
+static long long sq_queue_depth(void *db, char **err)
+{
+	struct sq *st = db;
+	sqlite3_stmt *q;
+	long long n = -1;
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM alert_queue WHERE done_at IS NULL", -1, &q, NULL) == SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW)
+			n = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	if (n < 0)
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+	return n;
+}
+
+static int sq_claim_once(void *db, const char *name, char **err)
+{
+	struct sq *st = db;
+	char now[40];
+	utc_timestamp(now, sizeof now);
+	sqlite3_stmt *q;
+	int rc = -1;
+	if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO claims VALUES (?, ?)", -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, now, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_DONE)
+			rc = sqlite3_changes(st->db) == 1;
+		sqlite3_finalize(q);
+	}
+	if (rc < 0)
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+	return rc;
+}
 
 const struct store_backend store_sqlite = {
 	.name = "sqlite",
@@ -467,4 +707,11 @@ const struct store_backend store_sqlite = {
 	.append = sq_append,
 	.events = sq_events,
 	.metrics = sq_metrics,
+	.enqueue = sq_enqueue,
+	.claim = sq_claim,
+	.queue_done = sq_queue_done,
+	.heartbeat = sq_heartbeat,
+	.queue_reset = sq_queue_reset,
+	.queue_depth = sq_queue_depth,
+	.claim_once = sq_claim_once,
 };

@@ -8,6 +8,7 @@
 #include "notifier.h"
 #include "redact.h"
 #include "store.h"
+#include "stats.h"
 #include "store_sync.h"
 #include "util.h"
 
@@ -98,6 +99,7 @@ struct item {
 	int failed;
 	char *diag_id;          /* the incident whose diagnosis this alert runs, or NULL */
 	char *diag_sev;
+	long long queue_id;     /* from the alert queue (serve, worker): its idempotency key; 0 */
 };
 
 struct ctx {
@@ -106,13 +108,16 @@ struct ctx {
 	char *actor;
 };
 
-static void add_alert_event(struct ctx *c, const char *id, json_t *alert)
+/* The alert's event; with a queue id, exactly once (with the diagnosis it
+ * asks for): 1 when an earlier claim of the alert recorded it. */
+static int add_alert_event(struct ctx *c, struct item *it, const char *id, const char *diagnose)
 {
-	char *s = store_alert_summary(alert), *err = NULL;
-	if (store_append(c->st, id, "alert", c->actor, s, alert, &err))
+	char *err = NULL;
+	int rc = store_append_alert(c->st, id, it->alert, it->queue_id, diagnose, c->actor, &err);
+	if (rc < 0)
 		fprintf(stderr, "runbook triage: %s: cannot record the alert: %s\n", id, err);
 	free(err);
-	free(s);
+	return rc;
 }
 
 /* Pages the escalation target and records every attempt. */
@@ -137,6 +142,7 @@ static void escalate(struct ctx *c, const char *id, const struct runbook *rb, co
 	json_array_foreach(attempts, i, a) {
 		char *err = NULL;
 		const char *nname = json_string_value(json_object_get(a, "notifier"));
+		stats_notification(nname, json_is_true(json_object_get(a, "delivered")));
 		char *summary = json_is_true(json_object_get(a, "delivered"))
 					? xasprintf("notified %s via %s (attempt %lld)", target ? target : "default", nname,
 						    (long long)json_integer_value(json_object_get(a, "attempt")))
@@ -239,8 +245,9 @@ static void triage_one(struct ctx *c, struct item *it)
 		       strcmp(event, "incident.acknowledged");
 	if (pd_other || (event && !strcmp(event, "incident.acknowledged"))) {
 		/* PagerDuty: acknowledged acknowledges; other events are recorded only */
-		if (oid) {
-			add_alert_event(c, oid, alert);
+		if (oid && add_alert_event(c, it, oid, NULL) == 1) {
+			set_result(it, oid, "updated", osev, NULL); /* recorded before: a worker died after it */
+		} else if (oid) {
 			if (!pd_other && !strcmp(json_string_value(json_object_get(open, "status")), "triggered")) {
 				char now[40];
 				utc_timestamp(now, sizeof now);
@@ -251,10 +258,12 @@ static void triage_one(struct ctx *c, struct item *it)
 				json_decref(ch);
 			}
 		}
-		set_result(it, oid, pd_other || !oid ? "ignored" : "updated", osev, NULL);
+		if (!it->result)
+			set_result(it, oid, pd_other || !oid ? "ignored" : "updated", osev, NULL);
 	} else if (!strcmp(astatus, "resolved")) {
-		if (oid) {
-			add_alert_event(c, oid, alert);
+		if (oid && add_alert_event(c, it, oid, NULL) == 1) {
+			set_result(it, oid, "resolved", osev, NULL);
+		} else if (oid) {
 			char now[40];
 			utc_timestamp(now, sizeof now);
 			json_t *ch = json_pack("{s:s, s:s, s:s}", "status", "resolved", "resolved_at", now, "resolution",
@@ -270,17 +279,19 @@ static void triage_one(struct ctx *c, struct item *it)
 			/* nothing open: the alert goes on the record of its last incident */
 			const char *lid = last ? json_string_value(json_object_get(last, "id")) : NULL;
 			if (lid)
-				add_alert_event(c, lid, alert);
+				add_alert_event(c, it, lid, NULL);
 			set_result(it, lid, "ignored", NULL, NULL);
 		}
 	} else {
 		const char *sev = alert_severity(alert, cfg->severity_map);
 		if (!sev)
 			sev = it->rb && it->rb->severity ? it->rb->severity : "SEV3";
-		if (oid) {
-			add_alert_event(c, oid, alert);
+		int rose = more_severe(sev, osev); /* the severity rose: diagnose again */
+		if (oid && add_alert_event(c, it, oid, rose && it->rb ? sev : NULL) == 1) {
+			set_result(it, oid, "updated", osev, NULL);
+		} else if (oid) {
 			const char *status = NULL;
-			if (more_severe(sev, osev)) { /* the severity rose: diagnose again */
+			if (rose) {
 				json_t *ch = json_pack("{s:s}", "severity", sev);
 				char *s = xasprintf("%s severity %s -> %s (a new alert)", oid, osev, sev);
 				store_incident_update(c->st, oid, ch, "incident.severity", c->actor, s, ch, &err);
@@ -303,13 +314,21 @@ static void triage_one(struct ctx *c, struct item *it)
 					      json_object_get(alert, "starts_at"), "alert", alert);
 			if (json_is_null(json_object_get(f, "started_at")))
 				json_object_del(f, "started_at");
+			if (it->queue_id > 0) { /* recorded exactly once, with the diagnosis to run */
+				json_object_set_new(f, "queue_id", json_integer(it->queue_id));
+				if (it->rb)
+					json_object_set_new(f, "diagnose", json_string(sev));
+			}
 			if (last) { /* a repeat: the same key resolved less than 30 days ago */
 				int64_t resolved = incident_parse_time(json_string_value(json_object_get(last, "resolved_at")));
 				if (resolved >= 0 && (int64_t)time(NULL) - resolved < REPEAT_WINDOW_S)
 					json_object_set(f, "repeat_of", json_object_get(last, "id"));
 			}
 			char *id = NULL;
-			if (store_incident_create(c->st, f, c->actor, &id, &err)) {
+			int rc = store_incident_create(c->st, f, c->actor, &id, &err);
+			if (rc == 1) {
+				set_result(it, id, "opened", sev, NULL); /* by an earlier claim of this alert */
+			} else if (rc) {
 				fprintf(stderr, "runbook triage: cannot open an incident: %s\n", err);
 				it->failed = 1;
 				set_result(it, NULL, "ignored", sev, NULL);
@@ -459,4 +478,137 @@ json_t *triage_run(const struct triage *t, json_t *alerts, int *failed, char **e
 	free(items);
 	free(order);
 	return out;
+}
+
+/* ---- one queued alert at a time (serve, worker) ---- */
+
+static void secrets_redactor(const struct config *cfg, struct redactor *red)
+{
+	redact_init(red);
+	size_t i;
+	json_t *sv;
+	json_array_foreach(cfg->secrets, i, sv)
+		redact_add(red, json_string_value(sv));
+}
+
+json_t *triage_queued(const struct triage *t, struct store *st, const struct matchset *ms, json_t *qitem,
+		      const char *actor, int *failed)
+{
+	double t0 = epoch_now();
+	struct ctx c = {t, st, (char *)actor};
+	struct item it;
+	memset(&it, 0, sizeof it);
+	it.alert = json_deep_copy(json_object_get(qitem, "alert"));
+	struct redactor red;
+	secrets_redactor(t->cfg, &red);
+	redact_json(&red, it.alert);
+	redact_release(&red);
+	it.rb = matchset_best(ms, it.alert);
+	const char *key = json_string_value(json_object_get(qitem, "key"));
+	it.key = key ? xstrdup(key) : triage_key(it.rb, it.alert);
+	it.queue_id = json_integer_value(json_object_get(qitem, "id"));
+	const char *inc = json_string_value(json_object_get(qitem, "incident"));
+	if (inc) { /* an earlier claim recorded it and did not finish: its diagnosis is left */
+		const char *sev = json_string_value(json_object_get(qitem, "diagnose"));
+		if (sev && it.rb)
+			schedule(&it, inc, sev);
+		set_result(&it, inc, "updated", sev, NULL);
+	} else {
+		triage_one(&c, &it);
+	}
+	if (it.diag_id)
+		json_object_set_new(it.result, "status", json_string(diagnose(&c, &it, it.diag_id, it.diag_sev)));
+	*failed = it.failed;
+	json_decref(it.alert);
+	free(it.key);
+	free(it.diag_id);
+	free(it.diag_sev);
+	stats_triage_seconds(epoch_now() - t0);
+	return it.result ? it.result : json_null();
+}
+
+/* ---- re-escalation: SPEC section 7, step 7 ---- */
+
+static const struct runbook *catalog_find(const struct triage *t, const char *id)
+{
+	for (size_t i = 0; id && i < t->nrb; i++)
+		if (!strcmp(t->rbs[i]->id, id))
+			return t->rbs[i];
+	return NULL;
+}
+
+int triage_reescalate(const struct triage *t, struct store *st, const char *actor, int64_t now)
+{
+	char *err = NULL;
+	json_t *all = store_incident_list(st, &err);
+	if (!all) {
+		fprintf(stderr, "runbook: re-escalation: %s\n", err);
+		free(err);
+		return -1;
+	}
+	int sent = 0;
+	size_t i;
+	json_t *inc;
+	json_array_foreach(all, i, inc) {
+		const char *id = json_string_value(json_object_get(inc, "id"));
+		const char *sev = json_string_value(json_object_get(inc, "severity"));
+		if (strcmp(json_string_value(json_object_get(inc, "status")), "triggered"))
+			continue;
+		int64_t target = incident_ack_target(sev);
+		int64_t detected = incident_parse_time(json_string_value(json_object_get(inc, "detected_at")));
+		if (target <= 0 || detected < 0 || now - detected < target)
+			continue;
+		long long period = (long long)((now - detected) / target);
+		char *name = xasprintf("reescalate:%s:%lld", id, period);
+		int mine = store_claim_once(st, name, &err); /* exactly once across every serve and worker */
+		free(name);
+		if (mine != 1) {
+			free(err);
+			err = NULL;
+			continue;
+		}
+		const struct runbook *rb = catalog_find(t, json_string_value(json_object_get(inc, "runbook")));
+		const char *route = json_object_get(t->cfg->routes, "repeat") ? "repeat" : triage_escalation_target(rb, sev);
+		if (!route)
+			route = "default";
+		char *why = xasprintf("%s not acknowledged within %lldm (%s target): escalation %lld", id,
+				      (long long)target / 60, sev, period);
+		json_t *info = json_pack("{s:s, s:O, s:s, s:s, s:O, s:s, s:[], s:n}", "incident", id, "title",
+					 json_object_get(inc, "title"), "severity", sev, "status", "triggered", "runbook",
+					 json_object_get(inc, "runbook"), "summary", why, "findings", "url");
+		json_t *attempts = json_object_size(t->cfg->notifiers) ? NULL : json_array();
+		if (!attempts) {
+			struct redactor red;
+			secrets_redactor(t->cfg, &red);
+			attempts = notifier_send(t->cfg, route, info, "trigger", &red);
+			redact_release(&red);
+		}
+		size_t k;
+		json_t *a;
+		json_array_foreach(attempts, k, a) {
+			const char *nname = json_string_value(json_object_get(a, "notifier"));
+			int ok = json_is_true(json_object_get(a, "delivered"));
+			stats_notification(nname, ok);
+			json_object_set_new(a, "period", json_integer(period));
+			char *s = xasprintf("%s; %s via %s%s%s", why, ok ? "notified" : "notifying failed", nname,
+					    ok ? "" : ": ", ok ? "" : json_string_value(json_object_get(a, "error")));
+			store_append(st, id, "escalation", actor, s, a, &err);
+			free(s);
+		}
+		if (!json_array_size(attempts)) {
+			json_t *d = json_pack("{s:s, s:I, s:[]}", "target", route, "period", (json_int_t)period, "notified");
+			char *s = xasprintf("%s; no notifier is configured", why);
+			store_append(st, id, "escalation", actor, s, d, &err);
+			free(s);
+			json_decref(d);
+		}
+		free(err);
+		err = NULL;
+		json_decref(attempts);
+		json_decref(info);
+		free(why);
+		sent++;
+	}
+	json_decref(all);
+	return sent;
 }

@@ -12,6 +12,7 @@
 #define RUNBOOK_TRIAGE_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "runbook.h"
@@ -32,6 +33,29 @@ struct triage {
  * store cannot be used at all.
  */
 json_t *triage_run(const struct triage *t, json_t *alerts, int *failed, char **err);
+
+struct store;
+struct matchset;
+
+/*
+ * Triages one alert claimed from the queue (store_claim's item) on st, the
+ * caller's connection: the queue id is the idempotency key of what it
+ * records, so an alert claimed again after its worker died is recorded
+ * once; an item whose alert was recorded already only runs the diagnosis
+ * that was left. Returns its triage line (new ref); *failed when the
+ * diagnosis failed.
+ */
+json_t *triage_queued(const struct triage *t, struct store *st, const struct matchset *ms, json_t *item,
+		      const char *actor, int *failed);
+
+/*
+ * Re-escalation: every open incident not acknowledged within its
+ * severity's target is notified again once per target period (through the
+ * config's `repeat` route, else its escalation target) and gets
+ * `escalation` events - exactly once across every process sharing the
+ * store. Returns how many incidents were escalated, -1 on a store error.
+ */
+int triage_reescalate(const struct triage *t, struct store *st, const char *actor, int64_t now);
 
 /* The incident key of an alert for runbook rb (may be NULL): the values of
  * rb's dedupe_by labels ("alertname=X,instance=Y"), else the fingerprint.

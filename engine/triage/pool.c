@@ -1,0 +1,227 @@
+/* pool: triage threads draining the alert queue. See pool.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "pool.h"
+#include "match.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_THREADS 64
+
+struct tpool {
+	const struct triage *t;
+	struct tpool_opts o;
+	struct matchset *ms;
+	char *owner, *actor;
+	pthread_t th[MAX_THREADS], keeper;
+	int nth, keeper_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned long gen;   /* bumped by every kick: no wakeup is lost */
+	int stop;
+	long long done;
+};
+
+static void wait_for_news(struct tpool *p, unsigned long *seen, int ms)
+{
+	pthread_mutex_lock(&p->mu);
+	if (*seen == p->gen && !p->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += ms / 1000;
+		ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+	}
+	*seen = p->gen;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static int stopping(struct tpool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	int s = p->stop;
+	pthread_mutex_unlock(&p->mu);
+	return s;
+}
+
+void tpool_kick(struct tpool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->gen++;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+long long tpool_done(struct tpool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	long long n = p->done;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+/* Opens this thread's connection, saying why not at most once a minute. */
+static struct store *connect_store(struct tpool *p, int64_t *last_complaint)
+{
+	char *err = NULL;
+	struct store *st = store_open(p->t->store_url, &err);
+	if (!st && now_ms() - *last_complaint > 60000) {
+		fprintf(stderr, "runbook: triage: %s (trying again)\n", err);
+		*last_complaint = now_ms();
+	}
+	free(err);
+	return st;
+}
+
+static void *triage_thread(void *arg)
+{
+	struct tpool *p = arg;
+	struct store *st = NULL;
+	unsigned long seen = 0;
+	int64_t complained = -60000;
+	while (!stopping(p)) {
+		if (!st && !(st = connect_store(p, &complained))) {
+			wait_for_news(p, &seen, 1000);
+			continue;
+		}
+		json_t *item = NULL;
+		char *err = NULL;
+		int rc = store_claim(st, p->owner, p->o.lease_s, &item, &err);
+		if (rc == 1) {
+			int failed = 0;
+			json_t *res = triage_queued(p->t, st, p->ms, item, p->actor, &failed);
+			if (store_queue_done(st, item, res, &err))
+				fprintf(stderr, "runbook: triage: alert %lld: %s\n",
+					(long long)json_integer_value(json_object_get(item, "id")), err);
+			json_decref(res);
+			json_decref(item);
+			pthread_mutex_lock(&p->mu);
+			p->done++;
+			pthread_mutex_unlock(&p->mu);
+		} else if (rc < 0) {
+			if (now_ms() - complained > 60000) {
+				fprintf(stderr, "runbook: triage: %s (reconnecting)\n", err);
+				complained = now_ms();
+			}
+			store_close(st); /* a dropped connection ends its claims; start afresh */
+			st = NULL;
+			wait_for_news(p, &seen, 1000);
+		} else {
+			wait_for_news(p, &seen, 1000);
+		}
+		free(err);
+	}
+	store_close(st);
+	return NULL;
+}
+
+/* Leases, news of new alerts, re-escalation. */
+static void *keeper_thread(void *arg)
+{
+	struct tpool *p = arg;
+	struct store *st = NULL;
+	int64_t complained = -60000, beat = 0, reesc = 0;
+	unsigned long seen = 0;
+	while (!stopping(p)) {
+		if (!st && !(st = connect_store(p, &complained))) {
+			wait_for_news(p, &seen, 1000);
+			continue;
+		}
+		char *err = NULL;
+		int64_t now = now_ms();
+		if (now - beat >= p->o.lease_s * 1000 / 3) {
+			if (store_heartbeat(st, p->owner, p->o.lease_s, &err)) {
+				fprintf(stderr, "runbook: triage: lease: %s\n", err);
+				store_close(st);
+				st = NULL;
+			}
+			beat = now;
+		}
+		if (st && p->o.reescalate_s > 0 && now - reesc >= p->o.reescalate_s * 1000) {
+			if (triage_reescalate(p->t, st, p->actor, (int64_t)time(NULL)) < 0) {
+				store_close(st);
+				st = NULL;
+			}
+			reesc = now;
+		}
+		free(err);
+		if (st && store_queue_wait(st, 500) == 0)
+			tpool_kick(p); /* news, or half a second passed: idle threads look again */
+		else
+			wait_for_news(p, &seen, 500);
+	}
+	store_close(st);
+	return NULL;
+}
+
+struct tpool *tpool_start(const struct triage *t, const struct tpool_opts *o, char **err)
+{
+	struct store *st = store_open(t->store_url, err);
+	if (!st)
+		return NULL;
+	if (store_queue_reset(st, err)) { /* SQLite: claims of an earlier run end */
+		store_close(st);
+		return NULL;
+	}
+	store_close(st);
+	struct tpool *p = xcalloc(1, sizeof *p);
+	p->t = t;
+	p->o = *o;
+	if (p->o.threads < 1)
+		p->o.threads = 1;
+	if (p->o.threads > MAX_THREADS)
+		p->o.threads = MAX_THREADS;
+	if (p->o.lease_s < 3)
+		p->o.lease_s = 3;
+	if (!(p->ms = matchset_new(t->rbs, t->nrb, err))) {
+		free(p);
+		return NULL;
+	}
+	char host[256] = "localhost";
+	gethostname(host, sizeof host - 1);
+	p->owner = xasprintf("%s:%ld:%lx", host, (long)getpid(), (unsigned long)(uintptr_t)p);
+	p->actor = store_actor();
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	for (int i = 0; i < p->o.threads; i++)
+		if (pthread_create(&p->th[p->nth], NULL, triage_thread, p) == 0)
+			p->nth++;
+	p->keeper_started = pthread_create(&p->keeper, NULL, keeper_thread, p) == 0;
+	if (!p->nth) {
+		*err = xasprintf("cannot start triage threads: %s", strerror(errno));
+		tpool_stop(p);
+		return NULL;
+	}
+	return p;
+}
+
+void tpool_stop(struct tpool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->nth; i++)
+		pthread_join(p->th[i], NULL);
+	if (p->keeper_started)
+		pthread_join(p->keeper, NULL);
+	matchset_free(p->ms);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p->owner);
+	free(p->actor);
+	free(p);
+}

@@ -1,0 +1,33 @@
+/*
+ * pool: triage threads that drain the alert queue (SPEC section 7) - the
+ * triage of `serve` and of `worker`. Each thread has its own store
+ * connection: it claims the oldest alert it may (store_claim: leased, one
+ * key at a time), triages it (triage_queued) and marks it done. One
+ * housekeeping thread keeps this process's leases alive, wakes idle
+ * threads when alerts arrive (PostgreSQL's NOTIFY, tpool_kick, else a
+ * poll every second) and re-escalates unacknowledged incidents.
+ */
+#ifndef RUNBOOK_POOL_H
+#define RUNBOOK_POOL_H
+
+#include "triage.h"
+
+struct tpool;
+
+struct tpool_opts {
+	int threads;         /* triage threads (>= 1) */
+	int lease_s;         /* a claim's lease, renewed every third of it */
+	int reescalate_s;    /* how often to look for unacknowledged incidents (0: never) */
+};
+
+/* Starts the pool on the store t names (t and its catalog must outlive
+ * it). NULL with *err when the store cannot be opened. */
+struct tpool *tpool_start(const struct triage *t, const struct tpool_opts *o, char **err);
+/* Alerts were queued: wake an idle thread now. */
+void tpool_kick(struct tpool *p);
+/* Alerts this pool triaged so far. */
+long long tpool_done(struct tpool *p);
+/* Stops claiming, lets every thread finish the alert it holds, joins. */
+void tpool_stop(struct tpool *p);
+
+#endif
