@@ -37,7 +37,7 @@ INCIDENT = engine/incident/incident.o engine/incident/postmortem.o engine/incide
 	engine/incident/statuspage.o
 TRIAGE = engine/triage/alert.o engine/triage/match.o engine/triage/notifier.o engine/triage/triage.o \
 	engine/triage/stats.o engine/triage/pool.o
-SERVE =
+SERVE = engine/serve/serve.o engine/serve/exposition.o
 ENGINE = $(BASE) $(MODEL) $(RUN) $(STORE) $(INCIDENT) $(TRIAGE) $(SERVE)
 COMMANDS = $(patsubst %.c,%.o,$(sort $(wildcard engine/cmd/cmd_*.c)))
 ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/sql_lex.o actions/ssh.o actions/ssh_config.o actions/known_hosts.o actions/ssh_kexinit.o actions/http.o actions/notify.o

@@ -49,6 +49,12 @@ struct runbook;
  * Returns 0, or EXIT_USAGE after printing why the payload was refused. */
 int command_alerts_and_catalog(const char *name, const char *path, struct globals *g, json_t **alerts,
 			       struct runbook ***rbs, size_t *n);
+/* Loads the runbook catalog, warning on stderr about files that do not load. */
+void command_catalog(const char *name, struct globals *g, struct runbook ***rbs, size_t *n);
+/* Blocks SIGINT and SIGTERM in this thread and every thread it starts
+ * after; command_wait_for_signal() then waits for one and returns it. */
+void command_block_signals(void);
+int command_wait_for_signal(void);
 /* Writes a rendered document to file (NULL: stdout). Returns EXIT_OK, or
  * EXIT_FAIL after saying why. */
 int command_write(const char *name, const char *file, const char *buf, size_t len);
@@ -68,5 +74,7 @@ int cmd_postmortem(int argc, char **argv, struct globals *g);
 int cmd_metrics(int argc, char **argv, struct globals *g);
 int cmd_status_page(int argc, char **argv, struct globals *g);
 int cmd_triage(int argc, char **argv, struct globals *g);
+int cmd_serve(int argc, char **argv, struct globals *g);
+int cmd_worker(int argc, char **argv, struct globals *g);
 
 #endif

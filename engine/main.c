@@ -12,6 +12,8 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 const struct command commands[] = {
@@ -97,6 +99,27 @@ const struct command commands[] = {
 	 "                         store could not be reached) is copied, events in order, chains\n"
 	 "                         verified, then marked; running it again copies nothing twice\n"
 	 "  --store URL            the configured store (else RUNBOOK_STORE, else the default)\n"},
+	{"serve", cmd_serve, "[--listen ADDR:PORT] [--work] [--threads N]",
+	 "the HTTP API: alert webhooks in, incidents out, /metrics, /status",
+	 "  --listen ADDR:PORT     where to listen (default: the config's serve.listen, else\n"
+	 "                         127.0.0.1:9464; [::1]:PORT for IPv6; port 0 picks a free one)\n"
+	 "  --work                 with a PostgreSQL store, triage here too (else `runbook worker`s\n"
+	 "                         do; with SQLite serve always triages itself)\n"
+	 "  --threads N            triage threads (default: serve.triage_threads, else 4)\n"
+	 "  --reescalate-every S   look for unacknowledged incidents every S seconds (default 30)\n"
+	 "  --lease S              how long a claimed alert is held without a heartbeat (default 60)\n"
+	 "  Routes: POST /v1/alerts, GET /v1/incidents[?status=open], GET /v1/incidents/ID[/timeline],\n"
+	 "  POST /v1/incidents/ID/ack|resolve, GET /healthz, /metrics, /status, /status.json.\n"
+	 "  serve.bearer_token guards /v1/; serve.max_body caps a request (413 beyond).\n"
+	 "  SIGTERM or SIGINT: stop accepting, finish what is in flight, exit 0. See docs/serve.md.\n"},
+	{"worker", cmd_worker, "[--concurrency N]",
+	 "triage queued alerts from a PostgreSQL store, beside any number of other workers",
+	 "  --concurrency N        alerts triaged at once (default 4)\n"
+	 "  --reescalate-every S   look for unacknowledged incidents every S seconds (default 30)\n"
+	 "  --lease S              a claim's lease (default 60): a worker that hangs loses its alerts\n"
+	 "                         after S seconds; one that dies loses them at once\n"
+	 "  --store URL            the PostgreSQL store `runbook serve` queues into\n"
+	 "  SIGTERM or SIGINT: finish the alerts in hand, exit 0.\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -141,6 +164,15 @@ int command_alerts_and_catalog(const char *name, const char *path, struct global
 		diag_release(&d);
 		return EXIT_USAGE;
 	}
+	diag_release(&d);
+	command_catalog(name, g, rbs, n);
+	return 0;
+}
+
+void command_catalog(const char *name, struct globals *g, struct runbook ***rbs, size_t *n)
+{
+	struct diag_list d;
+	diag_init(&d);
 	runbook_catalog(g->runbooks, rbs, n, &d);
 	for (size_t i = 0; i < d.n; i++) {
 		char *m = diag_format(&d.items[i]);
@@ -148,7 +180,27 @@ int command_alerts_and_catalog(const char *name, const char *path, struct global
 		free(m);
 	}
 	diag_release(&d);
-	return 0;
+}
+
+void command_block_signals(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int command_wait_for_signal(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	int sig = 0;
+	while (sigwait(&set, &sig))
+		;
+	return sig;
 }
 
 int command_write(const char *name, const char *file, const char *buf, size_t len)

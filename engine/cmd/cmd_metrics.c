@@ -25,16 +25,6 @@ static int64_t parse_when(const char *s, int64_t now)
 }
 
 /* An epoch second as stored ("2026-11-24T07:00:00.000000Z") and shown. */
-static void stamp(int64_t t, char *db, size_t dn, char *shown, size_t sn)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(db, dn, "%Y-%m-%dT%H:%M:%S.000000Z", &tm);
-	if (shown)
-		strftime(shown, sn, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void cell(json_t *v, char *buf, size_t n)
 {
 	if (json_is_number(v))
@@ -134,27 +124,20 @@ int cmd_metrics(int argc, char **argv, struct globals *g)
 		return command_usage_error("metrics", "unexpected argument '%s'", argv[optind]);
 	if (since < 0)
 		since = until - 30 * 86400;
-	/* the window as stored times compare, and as it is shown */
-	char s_db[40], u_db[40], n_db[40], s_shown[32], u_shown[32];
-	stamp(since, s_db, sizeof s_db, s_shown, sizeof s_shown);
-	stamp(until, u_db, sizeof u_db, u_shown, sizeof u_shown);
-	stamp(now, n_db, sizeof n_db, NULL, 0);
 	char *err = NULL;
 	struct store *st = store_open(g->store, &err);
-	json_t *sums = st ? store_metrics_sums(st, s_db, u_db, n_db, &err) : NULL;
-	if (!sums) {
+	json_t *m = st ? metrics_window(st, since, until, now, &err) : NULL;
+	if (!m) {
 		fprintf(stderr, "runbook metrics: %s\n", err);
 		free(err);
 		store_close(st);
 		return EXIT_USAGE;
 	}
-	json_t *m = metrics_from_sums(sums, s_shown, u_shown);
 	if (json)
 		report_json(stdout, m);
 	else
 		print_text(m);
 	json_decref(m);
-	json_decref(sums);
 	store_close(st);
 	return EXIT_OK;
 }

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "metrics.h"
 #include "incident.h"
+#include "store.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -70,4 +71,29 @@ json_t *metrics_from_sums(json_t *sums, const char *since, const char *until)
 				"by_severity", by);
 	json_decref(total);
 	return out;
+}
+
+/* A time as the store compares it, and as it is shown. */
+static void stamp(int64_t t, char *db, size_t dn, char *shown, size_t sn)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(db, dn, "%Y-%m-%dT%H:%M:%S.000000Z", &tm);
+	if (shown)
+		strftime(shown, sn, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+json_t *metrics_window(struct store *st, int64_t since, int64_t until, int64_t now, char **err)
+{
+	char s_db[40], u_db[40], n_db[40], s_shown[32], u_shown[32];
+	stamp(since, s_db, sizeof s_db, s_shown, sizeof s_shown);
+	stamp(until, u_db, sizeof u_db, u_shown, sizeof u_shown);
+	stamp(now, n_db, sizeof n_db, NULL, 0);
+	json_t *sums = store_metrics_sums(st, s_db, u_db, n_db, err);
+	if (!sums)
+		return NULL;
+	json_t *m = metrics_from_sums(sums, s_shown, u_shown);
+	json_decref(sums);
+	return m;
 }

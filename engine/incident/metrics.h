@@ -24,6 +24,12 @@
  * ack_within_target, repeat_rate, false_positive_rate, by_severity}. */
 json_t *metrics_from_sums(json_t *sums, const char *since, const char *until);
 
+struct store;
+/* The metrics of the incidents the store has detected in [since, until]
+ * (epoch seconds; now: for acknowledgements still inside their target),
+ * computed in the database. NULL with *err. */
+json_t *metrics_window(struct store *st, int64_t since, int64_t until, int64_t now, char **err);
+
 /* Parses "30d", "12h", "90m", "45s" (a span) into seconds. -1 if not one. */
 int64_t metrics_span(const char *s);
 

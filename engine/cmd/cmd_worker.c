@@ -1,0 +1,82 @@
+/* cmd_worker: `runbook worker` - triage queued alerts from a PostgreSQL store (SPEC section 7). See pool.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+#include "config.h"
+#include "pool.h"
+#include "path.h"
+#include "runbook.h"
+#include "store.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_worker(int argc, char **argv, struct globals *g)
+{
+	static const struct option opts[] = {{"concurrency", required_argument, 0, 'c'},
+		{"reescalate-every", required_argument, 0, 'e'}, {"lease", required_argument, 0, 'L'},
+		{"store", required_argument, 0, 'S'}, {"runbooks", required_argument, 0, 'R'}, {0, 0, 0, 0}};
+	struct tpool_opts po = {4, 60, 30};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end = NULL;
+		long v = optarg ? strtol(optarg, &end, 10) : 0;
+		int bad = optarg && (!*optarg || *end || v < 0 || v > 100000);
+		switch (c) {
+		case 'S': g->store = optarg; break;
+		case 'R': g->runbooks = optarg; break;
+		case 'c':
+			if (bad || v < 1 || v > 64)
+				return command_usage_error("worker", "--concurrency is 1 to 64, not '%s'", optarg);
+			po.threads = (int)v;
+			break;
+		case 'e':
+			if (bad)
+				return command_usage_error("worker", "--reescalate-every is seconds (0: never), not '%s'", optarg);
+			po.reescalate_s = (int)v;
+			break;
+		case 'L':
+			if (bad || v < 3)
+				return command_usage_error("worker", "--lease is seconds (at least 3), not '%s'", optarg);
+			po.lease_s = (int)v;
+			break;
+		default:
+			return command_usage_error("worker", "bad option");
+		}
+	}
+	if (optind != argc)
+		return command_usage_error("worker", "unexpected argument '%s'", argv[optind]);
+	char *url = store_default_url(g->store);
+	if (!strncmp(url, "sqlite:", 7)) {
+		fprintf(stderr, "runbook worker: workers share a PostgreSQL store (--store or RUNBOOK_STORE); with "
+				"an SQLite store `runbook serve` triages its own queue\n");
+		free(url);
+		return EXIT_USAGE;
+	}
+	struct runbook **rbs;
+	size_t n;
+	command_catalog("worker", g, &rbs, &n);
+	struct triage t = {g->cfg, url, rbs, n, po.threads};
+	command_block_signals();
+	char *err = NULL;
+	struct tpool *p = tpool_start(&t, &po, &err);
+	if (!p) {
+		fprintf(stderr, "runbook worker: %s\n", err);
+		free(err);
+		runbook_catalog_free(rbs, n);
+		free(url);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "runbook worker: claiming alerts (%d at once, %zu runbooks)\n", po.threads, n);
+	int sig = command_wait_for_signal();
+	fprintf(stderr, "runbook worker: %s: finishing the alerts in hand\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	long long done = tpool_done(p);
+	tpool_stop(p);
+	fprintf(stderr, "runbook worker: stopped after %lld alerts\n", done);
+	runbook_catalog_free(rbs, n);
+	free(url);
+	return EXIT_OK;
+}
