@@ -49,7 +49,7 @@ TESTS = tests/check_runbook.o tests/check_loader.o tests/check_sandbox.o tests/c
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-.PHONY: all check unit integration hostile author docs triage learn emergency pg-integration ssh-integration bench install uninstall clean deps demo fuzz
+.PHONY: all check unit integration hostile author docs triage learn emergency serve pg-integration ssh-integration bench install uninstall clean deps demo fuzz
 
 all: runbook
 
@@ -66,7 +66,7 @@ tests/%.o: tests/%.c
 tests/check_runbook: $(TESTS) librunbook.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
-check: unit integration hostile author docs triage learn pg-integration emergency ssh-integration
+check: unit integration hostile author docs triage learn pg-integration emergency serve ssh-integration
 
 unit: tests/check_runbook runbook
 	cd tests && RUNBOOK_BIN=$(CURDIR)/runbook ./check_runbook
@@ -101,6 +101,10 @@ triage: runbook
 # db-connections against a PostgreSQL whose every ordinary slot is taken
 emergency: runbook
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/emergency_test.sh
+
+# a real `runbook serve` on a loopback port, real HTTP; real workers on a real PostgreSQL
+serve: runbook
+	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/serve_test.sh
 
 # against a real OpenSSH server the script starts and stops itself
 ssh-integration: runbook

@@ -75,6 +75,9 @@ static void drain(struct stream *s, size_t cap)
 static void child(const struct action_call *call, int out, int errfd)
 {
 	setpgid(0, 0);
+	sigset_t none; /* a serve or worker thread blocks these; the command must not */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
