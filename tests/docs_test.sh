@@ -35,7 +35,7 @@ for f in "$TMP"/ex-*.yaml; do
 		;;
 	store:*)
 		n=$((n + 1))
-		SLACK_URL=http://127.0.0.1:1/s HOOK_TOKEN=t PD_KEY=k RUNBOOK_TOKEN=tok "$BIN" --config "$f" list > "$TMP/out" 2>&1; rc=$?
+		SLACK_URL=http://127.0.0.1:1/s HOOK_TOKEN=t PD_KEY=k RUNBOOK_TOKEN=tok PD_WEBHOOK_SECRET=s "$BIN" --config "$f" list > "$TMP/out" 2>&1; rc=$?
 		check "$name: the config example loads" '[ $rc = 0 ]' "$(cat "$TMP/out")"
 		;;
 	esac
