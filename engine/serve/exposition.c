@@ -38,7 +38,14 @@ int exposition_render(struct sbuf *out, struct store *st, const char *store_err)
 	(void)store_err;
 	stats_render(out);
 	char *err = NULL;
-	json_t *all = st ? store_incident_list(st, &err) : NULL;
+	json_t *all = st ? store_incidents_by(st, "status", "triggered", &err) : NULL;
+	json_t *acked = all ? store_incidents_by(st, "status", "acknowledged", &err) : NULL;
+	if (!acked) {
+		json_decref(all);
+		all = NULL;
+	}
+	json_array_extend(all, acked);
+	json_decref(acked);
 	long long depth = all ? store_queue_depth(st, &err) : -1;
 	int64_t now = (int64_t)time(NULL);
 	json_t *m = depth >= 0 ? metrics_window(st, now - WINDOW_S, now, now, &err) : NULL;

@@ -334,17 +334,12 @@ static enum MHD_Result get_incident(struct server *s, struct MHD_Connection *c, 
 		free(err);
 		return r;
 	}
-	json_t *all = store_incident_list(st, &err); /* tells "unknown" from "store down" */
 	json_t *inc = NULL;
-	size_t i;
-	json_t *x;
-	json_array_foreach(all, i, x)
-		if (!strcmp(json_string_value(json_object_get(x, "id")), id))
-			inc = json_incref(x);
+	int found = store_incident_find(st, id, &inc, &err); /* tells "unknown" from "store down" */
 	json_t *events = inc && timeline ? store_events(st, id, &err) : NULL;
-	store_put(s, st, !all || (timeline && inc && !events));
-	json_decref(all);
-	if (!all || (timeline && inc && !events)) {
+	int down = found < 0 || (timeline && inc && !events);
+	store_put(s, st, down);
+	if (down) {
 		json_decref(inc);
 		enum MHD_Result r = error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err);
 		free(err);

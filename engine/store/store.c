@@ -75,7 +75,7 @@ int store_incident_create(struct store *st, json_t *fields, const char *actor, c
 
 json_t *store_incident_get(struct store *st, const char *id, char **err)
 {
-	json_t *a = st->be->incidents(st->db, id, err);
+	json_t *a = st->be->incidents(st->db, "id", id, err);
 	if (!a)
 		return NULL;
 	json_t *o = json_incref(json_array_get(a, 0));
@@ -85,9 +85,28 @@ json_t *store_incident_get(struct store *st, const char *id, char **err)
 	return o;
 }
 
+int store_incident_find(struct store *st, const char *id, json_t **inc, char **err)
+{
+	json_t *a = st->be->incidents(st->db, "id", id, err);
+	if (!a)
+		return -1;
+	*inc = json_incref(json_array_get(a, 0));
+	json_decref(a);
+	return *inc ? 0 : 1;
+}
+
 json_t *store_incident_list(struct store *st, char **err)
 {
-	return st->be->incidents(st->db, NULL, err);
+	return st->be->incidents(st->db, NULL, NULL, err);
+}
+
+json_t *store_incidents_by(struct store *st, const char *col, const char *val, char **err)
+{
+	if (strcmp(col, "fingerprint") && strcmp(col, "status")) {
+		*err = xasprintf("incidents cannot be looked up by '%s'", col);
+		return NULL;
+	}
+	return st->be->incidents(st->db, col, val, err);
 }
 
 int store_incident_update(struct store *st, const char *id, json_t *changes, const char *kind, const char *actor,

@@ -35,6 +35,12 @@ int store_incident_create(struct store *st, json_t *fields, const char *actor, c
 json_t *store_incident_get(struct store *st, const char *id, char **err);
 /* Every incident, newest first. */
 json_t *store_incident_list(struct store *st, char **err);
+/* The incidents whose fingerprint (the dedupe key) or status equals val,
+ * newest first (indexed). */
+json_t *store_incidents_by(struct store *st, const char *col, const char *val, char **err);
+/* 0 with *inc (new ref) when the incident exists, 1 when it does not, -1
+ * with *err when the store failed. */
+int store_incident_find(struct store *st, const char *id, json_t **inc, char **err);
 /* Sets fields of an incident (status, severity, acknowledged_at, ...) and
  * appends the event that explains it, in one transaction. */
 int store_incident_update(struct store *st, const char *id, json_t *changes, const char *kind, const char *actor,

@@ -17,8 +17,9 @@ struct store_backend {
 	void *(*open)(const char *url, char **err);
 	void (*close)(void *db);
 	int (*incident_create)(void *db, json_t *fields, const char *actor, char **id, char **err);
-	/* One incident (id) or all, newest first (id NULL), as an array. */
-	json_t *(*incidents)(void *db, const char *id, char **err);
+	/* The incidents whose column col (id, fingerprint or status; NULL:
+	 * all) equals val, newest first, as an array. */
+	json_t *(*incidents)(void *db, const char *col, const char *val, char **err);
 	int (*incident_update)(void *db, const char *id, json_t *changes, const char *kind, const char *actor,
 			       const char *summary, json_t *data, char **err);
 	/* With queue_id > 0: the `alert` event of that queued alert, recorded

@@ -53,7 +53,9 @@ static const char *const migrations[] = {
 	"  incident text, diagnose text, done_at text, result text);"
 	"CREATE INDEX runbook_alert_queue_pending ON runbook_alert_queue(key, id) WHERE done_at IS NULL;"
 	"CREATE INDEX runbook_alert_queue_todo ON runbook_alert_queue(id) WHERE done_at IS NULL;"
-	"CREATE TABLE runbook_claims (name text PRIMARY KEY, at text NOT NULL);",
+	"CREATE TABLE runbook_claims (name text PRIMARY KEY, at text NOT NULL);"
+	"CREATE INDEX runbook_incidents_fingerprint ON runbook_incidents(fingerprint);"
+	"CREATE INDEX runbook_incidents_status ON runbook_incidents(status);",
 };
 
 /* The advisory lock class of an alert key (two-int form: its own space,
@@ -297,7 +299,7 @@ static int pg_incident_create(void *db, json_t *f, const char *actor, char **id,
 	return 0;
 }
 
-static json_t *pg_incidents(void *db, const char *id, char **err)
+static json_t *pg_incidents(void *db, const char *col, const char *val, char **err)
 {
 	struct pg *p = db;
 	struct sbuf sql;
@@ -305,9 +307,12 @@ static json_t *pg_incidents(void *db, const char *id, char **err)
 	sbuf_adds(&sql, "SELECT ");
 	for (size_t i = 0; i < store_nincident_cols; i++)
 		sbuf_addf(&sql, "%s%s", i ? ", " : "", store_incident_cols[i]);
-	sbuf_adds(&sql, id ? " FROM runbook_incidents WHERE id = $1" : " FROM runbook_incidents ORDER BY n DESC");
-	const char *v[] = {id};
-	PGresult *r = run(p, sql.buf, id ? 1 : 0, v, err);
+	sbuf_adds(&sql, " FROM runbook_incidents");
+	if (col) /* one of a fixed few, checked by store.c */
+		sbuf_addf(&sql, " WHERE %s = $1", col);
+	sbuf_adds(&sql, " ORDER BY n DESC");
+	const char *v[] = {val};
+	PGresult *r = run(p, sql.buf, col ? 1 : 0, v, err);
 	sbuf_release(&sql);
 	if (!r)
 		return NULL;

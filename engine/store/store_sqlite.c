@@ -57,7 +57,9 @@ static const char *const migrations[] = {
 	"  key TEXT NOT NULL, alert TEXT NOT NULL, claimed_by TEXT, claimed_until REAL,"
 	"  attempts INTEGER NOT NULL DEFAULT 0, incident TEXT, diagnose TEXT, done_at TEXT, result TEXT);"
 	"CREATE INDEX alert_queue_pending ON alert_queue(key, id) WHERE done_at IS NULL;"
-	"CREATE TABLE claims (name TEXT PRIMARY KEY, at TEXT NOT NULL);",
+	"CREATE TABLE claims (name TEXT PRIMARY KEY, at TEXT NOT NULL);"
+	"CREATE INDEX incidents_fingerprint ON incidents(fingerprint);"
+	"CREATE INDEX incidents_status ON incidents(status);",
 };
 
 
@@ -370,7 +372,7 @@ static json_t *row_incident(sqlite3_stmt *q)
 	return o;
 }
 
-static json_t *sq_incidents(void *db, const char *id, char **err)
+static json_t *sq_incidents(void *db, const char *col, const char *val, char **err)
 {
 	struct sq *st = db;
 	struct sbuf sql;
@@ -378,7 +380,10 @@ static json_t *sq_incidents(void *db, const char *id, char **err)
 	sbuf_adds(&sql, "SELECT ");
 	for (size_t i = 0; i < store_nincident_cols; i++)
 		sbuf_addf(&sql, "%s%s", i ? ", " : "", store_incident_cols[i]);
-	sbuf_adds(&sql, id ? " FROM incidents WHERE id = ?" : " FROM incidents ORDER BY n DESC");
+	sbuf_adds(&sql, " FROM incidents");
+	if (col) /* one of a fixed few, checked by store.c */
+		sbuf_addf(&sql, " WHERE %s = ?", col);
+	sbuf_adds(&sql, " ORDER BY n DESC");
 	sqlite3_stmt *q;
 	if (sqlite3_prepare_v2(st->db, sql.buf, -1, &q, NULL) != SQLITE_OK) {
 		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
@@ -386,8 +391,8 @@ static json_t *sq_incidents(void *db, const char *id, char **err)
 		return NULL;
 	}
 	sbuf_release(&sql);
-	if (id)
-		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	if (col)
+		sqlite3_bind_text(q, 1, val, -1, SQLITE_STATIC);
 	json_t *a = json_array();
 	while (sqlite3_step(q) == SQLITE_ROW)
 		json_array_append_new(a, row_incident(q));

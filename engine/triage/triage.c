@@ -57,7 +57,7 @@ const char *triage_escalation_target(const struct runbook *rb, const char *sever
 static json_t *find_incident(struct store *st, const char *key, json_t **last_resolved)
 {
 	char *err = NULL;
-	json_t *all = store_incident_list(st, &err);
+	json_t *all = store_incidents_by(st, "fingerprint", key, &err);
 	free(err);
 	json_t *open = NULL;
 	if (last_resolved)
@@ -540,7 +540,7 @@ static const struct runbook *catalog_find(const struct triage *t, const char *id
 int triage_reescalate(const struct triage *t, struct store *st, const char *actor, int64_t now)
 {
 	char *err = NULL;
-	json_t *all = store_incident_list(st, &err);
+	json_t *all = store_incidents_by(st, "status", "triggered", &err);
 	if (!all) {
 		fprintf(stderr, "runbook: re-escalation: %s\n", err);
 		free(err);
