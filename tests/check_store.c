@@ -55,7 +55,8 @@ static void setup_pg(void)
 	setup();
 	snprintf(url, sizeof url, "%s", getenv("RUNBOOK_TEST_PG_DSN"));
 	on_pg = 1;
-	raw_sql("DROP TABLE IF EXISTS runbook_events, runbook_incidents, runbook_schema_version CASCADE;"
+	raw_sql("DROP TABLE IF EXISTS runbook_events, runbook_incidents, runbook_schema_version, runbook_alert_queue, "
+		"runbook_claims CASCADE;"
 		"DROP SEQUENCE IF EXISTS runbook_incident_n; DROP FUNCTION IF EXISTS runbook_events_append_only CASCADE");
 }
 
@@ -250,6 +251,79 @@ START_TEST(concurrent_appenders)
 }
 END_TEST
 
+/* The alert queue: oldest first, one key at a time, leases, exactly-once
+ * recording by queue id, one-time claims. */
+START_TEST(alert_queue)
+{
+	struct store *st = open_store(), *other = open_store();
+	char *err = NULL;
+	json_t *items = json_pack("[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}]", "key", "k1", "source",
+				  "generic", "alert", "name", "a", "key", "k1", "source", "generic", "alert", "name", "b",
+				  "key", "k2", "source", "generic", "alert", "name", "c");
+	json_t *ids = json_array();
+	ck_assert_msg(store_enqueue(st, items, ids, &err) == 0, "%s", err);
+	ck_assert_uint_eq(json_array_size(ids), 3);
+	long long id0 = json_integer_value(json_array_get(ids, 0));
+	ck_assert_int_eq(json_integer_value(json_array_get(ids, 2)), id0 + 2);
+	ck_assert_int_eq(store_queue_depth(st, &err), 3);
+	/* the oldest of k1 first; while it is claimed, b (same key) waits and c is next */
+	json_t *x = NULL, *y = NULL, *z = NULL;
+	ck_assert_int_eq(store_claim(st, "w1", 60, &x, &err), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(x, "alert"), "name")), "a");
+	ck_assert_int_eq(store_claim(other, "w2", 60, &y, &err), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(y, "alert"), "name")), "c");
+	ck_assert_int_eq(store_claim(other, "w2", 60, &z, &err), 0); /* b waits for a */
+	/* recording a's alert is exactly once, with its incident and diagnosis */
+	json_t *f = json_pack("{s:s, s:s, s:s, s:I, s:s, s:{s:s}}", "title", "t", "severity", "SEV2", "fingerprint", "k1",
+			      "queue_id", (json_int_t)id0, "diagnose", "SEV2", "alert", "name", "a");
+	char *inc = NULL, *again = NULL;
+	ck_assert_msg(store_incident_create(st, f, "t@h", &inc, &err) == 0, "%s", err);
+	ck_assert_int_eq(store_incident_create(other, f, "t@h", &again, &err), 1);
+	ck_assert_str_eq(again, inc);
+	ck_assert_int_eq(store_append_alert(other, inc, json_object_get(f, "alert"), id0, NULL, "t@h", &err), 1);
+	json_t *ev = store_events(st, inc, &err);
+	ck_assert_uint_eq(json_array_size(ev), 2); /* alert, incident.opened: once */
+	json_decref(ev);
+	/* the claim of a dead claimer (released) is taken again, with what it recorded */
+	ck_assert_int_eq(store_queue_reset(st, &err), 0);
+	if (!on_pg) {
+		json_t *x2 = NULL;
+		ck_assert_int_eq(store_claim(other, "w3", 60, &x2, &err), 1);
+		ck_assert_int_eq(json_integer_value(json_object_get(x2, "id")), id0);
+		ck_assert_str_eq(json_string_value(json_object_get(x2, "incident")), inc);
+		ck_assert_str_eq(json_string_value(json_object_get(x2, "diagnose")), "SEV2");
+		ck_assert_int_eq(json_integer_value(json_object_get(x2, "attempts")), 2);
+		json_decref(x2);
+	}
+	ck_assert_int_eq(store_queue_done(st, x, json_null(), &err), 0);
+	ck_assert_int_eq(store_claim(other, "w2", 60, &z, &err), 1); /* now b */
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(z, "alert"), "name")), "b");
+	ck_assert_int_eq(store_queue_done(other, z, json_null(), &err), 0);
+	ck_assert_int_eq(store_queue_done(other, y, json_null(), &err), 0);
+	ck_assert_int_eq(store_queue_depth(st, &err), 0);
+	ck_assert_int_eq(store_heartbeat(st, "w1", 60, &err), 0);
+	/* a one-time claim is taken once */
+	ck_assert_int_eq(store_claim_once(st, "reescalate:INC-1:1", &err), 1);
+	ck_assert_int_eq(store_claim_once(other, "reescalate:INC-1:1", &err), 0);
+	ck_assert_int_eq(store_claim_once(other, "reescalate:INC-1:2", &err), 1);
+	json_t *by = store_incidents_by(st, "fingerprint", "k1", &err);
+	ck_assert_uint_eq(json_array_size(by), 1);
+	json_decref(by);
+	ck_assert_ptr_null(store_incidents_by(st, "title; DROP TABLE x", "k1", &err));
+	free(err);
+	free(inc);
+	free(again);
+	json_decref(x);
+	json_decref(y);
+	json_decref(z);
+	json_decref(f);
+	json_decref(ids);
+	json_decref(items);
+	store_close(other);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(unusable_locations)
 {
 	char *err = NULL;
@@ -273,6 +347,7 @@ static void add_tests(TCase *tc, int all)
 	tcase_add_test(tc, incidents_and_events);
 	tcase_add_test(tc, tampering_is_detected);
 	tcase_add_test(tc, concurrent_appenders);
+	tcase_add_test(tc, alert_queue);
 	if (all)
 		tcase_add_test(tc, unusable_locations);
 }

@@ -490,13 +490,16 @@ static int pg_claim(void *db, const char *owner, int lease_s, json_t **item, cha
 	if (ok(p, "BEGIN", err))
 		return -1;
 	/* the oldest alert of each key that is still to do, not being claimed
-	 * by someone else right now */
+	 * by someone else right now (nor by this owner: an advisory lock is
+	 * granted again to the session that holds it) */
+	const char *ov[] = {owner};
 	PGresult *r = run(p,
 			  "SELECT id, key, alert, incident, diagnose, attempts, coalesce(claimed_until < now(), true)"
 			  " FROM runbook_alert_queue q WHERE done_at IS NULL AND NOT EXISTS (SELECT 1 FROM"
 			  " runbook_alert_queue o WHERE o.key = q.key AND o.id < q.id AND o.done_at IS NULL)"
+			  " AND NOT (claimed_by IS NOT DISTINCT FROM $1 AND claimed_until > now())"
 			  " ORDER BY id LIMIT 64 FOR UPDATE OF q SKIP LOCKED",
-			  0, NULL, err);
+			  1, ov, err);
 	int good = r != NULL, row = -1, locked = 0;
 	for (int i = 0; good && i < PQntuples(r) && row < 0; i++) {
 		int got = try_key_lock(p, PQgetvalue(r, i, 1), err);
