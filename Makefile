@@ -49,7 +49,7 @@ TESTS = tests/check_runbook.o tests/check_loader.o tests/check_sandbox.o tests/c
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-.PHONY: all check unit integration hostile author docs triage learn emergency serve pg-integration ssh-integration bench install uninstall clean deps demo fuzz
+.PHONY: bench-serve all check unit integration hostile author docs triage learn emergency serve pg-integration ssh-integration bench install uninstall clean deps demo fuzz
 
 all: runbook
 
@@ -143,8 +143,16 @@ tests/bench_store: tests/bench_store.o librunbook.a
 tests/bench_match: tests/bench_match.o librunbook.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: runbook tests/bench_store tests/bench_match
+tests/bench_null_http: tests/bench_null_http.c
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+bench: runbook tests/bench_store tests/bench_match tests/bench_null_http
 	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/bench.sh
+	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/bench_serve.sh
+
+# serve's intake and the workers' scaling alone
+bench-serve: runbook tests/bench_null_http
+	RUNBOOK_BIN=$(CURDIR)/runbook bash tests/bench_serve.sh
 
 demo:
 	$(MAKE) deps
@@ -152,7 +160,7 @@ demo:
 	bash tests/demo.sh
 
 clean:
-	rm -f runbook librunbook.a tests/check_runbook $(FUZZERS) tests/bench_store tests/bench_match */*.o */*.d \
+	rm -f runbook librunbook.a tests/check_runbook $(FUZZERS) tests/bench_store tests/bench_match tests/bench_null_http */*.o */*.d \
 		*/*/*.o */*/*.d
 
 -include $(wildcard */*.d */*/*.d)

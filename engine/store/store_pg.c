@@ -436,36 +436,22 @@ static int pg_enqueue(void *db, json_t *items, json_t *ids, char **err)
 	utc_timestamp(now, sizeof now);
 	char *list = json_dumps(items, JSON_COMPACT);
 	const char *v[] = {now, list};
-	if (ok(p, "BEGIN", err)) {
-		free(list);
-		return -1;
-	}
+	/* one statement, one round trip, its own transaction: the rows and
+	 * the NOTIFY that wakes idle workers commit together */
 	PGresult *r = run(p,
-			  "INSERT INTO runbook_alert_queue (received_at, source, key, alert)"
+			  "WITH ins AS (INSERT INTO runbook_alert_queue (received_at, source, key, alert)"
 			  " SELECT $1, x->>'source', x->>'key', (x->'alert')::text"
-			  " FROM json_array_elements($2::json) WITH ORDINALITY AS e(x, i) ORDER BY i RETURNING id",
+			  " FROM json_array_elements($2::json) WITH ORDINALITY AS e(x, i) ORDER BY i RETURNING id)"
+			  " SELECT id, pg_notify('runbook_queue', '') FROM ins ORDER BY id",
 			  2, v, err);
 	free(list);
-	int good = r != NULL;
-	if (good) {
-		/* ids come in insertion order when sorted (one statement, one sequence) */
-		int n = PQntuples(r);
-		long long *a = xcalloc(n ? (size_t)n : 1, sizeof *a);
-		for (int i = 0; i < n; i++)
-			a[i] = atoll(PQgetvalue(r, i, 0));
-		for (int i = 1; i < n; i++)
-			for (int j = i; j > 0 && a[j - 1] > a[j]; j--) {
-				long long t = a[j];
-				a[j] = a[j - 1];
-				a[j - 1] = t;
-			}
-		for (int i = 0; i < n; i++)
-			json_array_append_new(ids, json_integer(a[i]));
-		free(a);
-	}
+	if (!r)
+		return -1;
+	/* ids come in insertion order (one statement, one sequence) */
+	for (int i = 0; i < PQntuples(r); i++)
+		json_array_append_new(ids, json_integer(atoll(PQgetvalue(r, i, 0))));
 	PQclear(r);
-	good = good && ok(p, "NOTIFY runbook_queue", err) == 0;
-	return finish(p, good, err);
+	return 0;
 }
 
 static int try_key_lock(struct pg *p, const char *key, char **err)
@@ -489,14 +475,15 @@ static int pg_claim(void *db, const char *owner, int lease_s, json_t **item, cha
 	*item = NULL;
 	if (ok(p, "BEGIN", err))
 		return -1;
-	/* the oldest alert of each key that is still to do, not being claimed
-	 * by someone else right now (nor by this owner: an advisory lock is
-	 * granted again to the session that holds it) */
+	/* the heads - each key's oldest alert still to do (from the index on
+	 * (key, id), without reading the rows behind them) - that nobody is
+	 * claiming right now (nor this owner: an advisory lock is granted again
+	 * to the session that holds it) */
 	const char *ov[] = {owner};
 	PGresult *r = run(p,
 			  "SELECT id, key, alert, incident, diagnose, attempts, coalesce(claimed_until < now(), true)"
-			  " FROM runbook_alert_queue q WHERE done_at IS NULL AND NOT EXISTS (SELECT 1 FROM"
-			  " runbook_alert_queue o WHERE o.key = q.key AND o.id < q.id AND o.done_at IS NULL)"
+			  " FROM runbook_alert_queue q WHERE done_at IS NULL AND id IN (SELECT DISTINCT ON (key) id"
+			  "   FROM runbook_alert_queue WHERE done_at IS NULL ORDER BY key, id)"
 			  " AND NOT (claimed_by IS NOT DISTINCT FROM $1 AND claimed_until > now())"
 			  " ORDER BY id LIMIT 64 FOR UPDATE OF q SKIP LOCKED",
 			  1, ov, err);

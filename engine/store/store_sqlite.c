@@ -8,7 +8,7 @@
  * duplicate a seq or fork the chain. Triggers refuse UPDATE and DELETE on
  * events; the hash chain shows any change made around them.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "store.h"
 #include "store_backend.h"
 #include "util.h"
@@ -17,15 +17,71 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* One write lock per file per process: threads with their own connections
+ * (serve's intake and triage threads) queue on it in arrival order (a
+ * ticket lock: intake cannot be starved by triage threads that write again
+ * and again) instead of meeting SQLite's busy handler, which sleeps in
+ * steps of up to 100 ms. Other processes still meet the busy handler. The
+ * locks live as long as the process. */
+struct wlock {
+	char *path;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned long next, serving;
+	struct wlock *link;
+};
+
+static struct wlock *write_lock_for(const char *path)
+{
+	static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+	static struct wlock *reg;
+	char *real = realpath(path, NULL);
+	const char *key = real ? real : path;
+	pthread_mutex_lock(&reg_mu);
+	struct wlock *w = reg;
+	while (w && strcmp(w->path, key))
+		w = w->link;
+	if (!w) {
+		w = xcalloc(1, sizeof *w);
+		w->path = xstrdup(key);
+		pthread_mutex_init(&w->mu, NULL);
+		pthread_cond_init(&w->cv, NULL);
+		w->link = reg;
+		reg = w;
+	}
+	pthread_mutex_unlock(&reg_mu);
+	free(real);
+	return w;
+}
+
+static void wlock_take(struct wlock *w)
+{
+	pthread_mutex_lock(&w->mu);
+	unsigned long mine = w->next++;
+	while (mine != w->serving)
+		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void wlock_give(struct wlock *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->serving++;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
 struct sq {
 	sqlite3 *db;
 	char *path;
+	struct wlock *wlock; /* this process's writers of the file, one at a time */
 };
 
 static const char *const migrations[] = {
@@ -92,6 +148,22 @@ static int exec_sql(struct sq *st, const char *sql, char **err)
 	return 0;
 }
 
+/* BEGIN IMMEDIATE under this process's write lock; -1 (unlocked) on failure. */
+static int begin_write(struct sq *st, char **err)
+{
+	wlock_take(st->wlock);
+	if (exec_sql(st, "BEGIN IMMEDIATE", err) == 0)
+		return 0;
+	wlock_give(st->wlock);
+	return -1;
+}
+
+static void rollback_write(struct sq *st)
+{
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	wlock_give(st->wlock);
+}
+
 static int migrate(struct sq *st, char **err)
 {
 	if (exec_sql(st, "BEGIN IMMEDIATE", err))
@@ -147,6 +219,7 @@ static void *sq_open(const char *url, char **err)
 		return NULL;
 	}
 	sqlite3_busy_timeout(st->db, 30000);
+	st->wlock = write_lock_for(st->path);
 	/* Two processes (or threads) creating the same new file at once must
 	 * not both set it up: switching a new database to WAL while another
 	 * connection already writes to it loses that connection's work. */
@@ -230,9 +303,11 @@ dberr:
 
 static int commit_or_rollback(struct sq *st, int ok, char **err)
 {
-	if (ok && exec_sql(st, "COMMIT", err) == 0)
+	if (ok && exec_sql(st, "COMMIT", err) == 0) {
+		wlock_give(st->wlock);
 		return 0;
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	rollback_write(st);
 	return -1;
 }
 
@@ -278,12 +353,12 @@ static int sq_append(void *db, const char *incident, const char *kind, const cha
 		     json_t *data, long long queue_id, const char *diagnose, char **err)
 {
 	struct sq *st = db;
-	if (exec_sql(st, "BEGIN IMMEDIATE", err))
+	if (begin_write(st, err))
 		return -1;
 	if (queue_id > 0) {
 		int done = queued_recorded(st, queue_id, NULL, err);
 		if (done) {
-			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			rollback_write(st);
 			return done;
 		}
 	}
@@ -295,13 +370,13 @@ static int sq_append(void *db, const char *incident, const char *kind, const cha
 static int sq_incident_create(void *db, json_t *f, const char *actor, char **id, char **err)
 {
 	struct sq *st = db;
-	if (exec_sql(st, "BEGIN IMMEDIATE", err))
+	if (begin_write(st, err))
 		return -1;
 	long long qid = json_integer_value(json_object_get(f, "queue_id"));
 	if (qid > 0) {
 		int done = queued_recorded(st, qid, id, err);
 		if (done) {
-			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			rollback_write(st);
 			return done;
 		}
 	}
@@ -406,7 +481,7 @@ static int sq_incident_update(void *db, const char *id, json_t *changes, const c
 			      const char *summary, json_t *data, char **err)
 {
 	struct sq *st = db;
-	if (exec_sql(st, "BEGIN IMMEDIATE", err))
+	if (begin_write(st, err))
 		return -1;
 	int ok = 1;
 	const char *k;
@@ -535,7 +610,7 @@ static json_t *sq_events(void *db, const char *incident, char **err)
 static int sq_enqueue(void *db, json_t *items, json_t *ids, char **err)
 {
 	struct sq *st = db;
-	if (exec_sql(st, "BEGIN IMMEDIATE", err))
+	if (begin_write(st, err))
 		return -1;
 	char now[40];
 	utc_timestamp(now, sizeof now);
@@ -568,51 +643,66 @@ static int sq_claim(void *db, const char *owner, int lease_s, json_t **item, cha
 {
 	struct sq *st = db;
 	*item = NULL;
-	if (exec_sql(st, "BEGIN IMMEDIATE", err))
-		return -1;
-	double now = epoch_now();
-	sqlite3_stmt *q;
-	int ok = sqlite3_prepare_v2(st->db,
-				    "SELECT id, key, alert, incident, diagnose, attempts FROM alert_queue q"
-				    " WHERE done_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?1)"
-				    " AND NOT EXISTS (SELECT 1 FROM alert_queue p WHERE p.key = q.key AND p.id < q.id"
-				    "   AND p.done_at IS NULL)"
-				    " ORDER BY id LIMIT 1",
-				    -1, &q, NULL) == SQLITE_OK;
-	long long id = 0;
-	if (ok) {
+	/* the candidates are the heads - each key's oldest alert still to do -
+	 * found by reading, without the write lock; the oldest head nobody
+	 * holds is then taken with one conditional UPDATE (a compare and set:
+	 * a head stays the head until it is done) */
+	for (int tries = 0; tries < 16; tries++) {
+		double now = epoch_now();
+		long long id = 0;
+		sqlite3_stmt *q;
+		if (sqlite3_prepare_v2(st->db,
+				       "SELECT h.id FROM (SELECT min(id) AS id FROM alert_queue WHERE done_at IS NULL GROUP BY key) h"
+				       " JOIN alert_queue q ON q.id = h.id WHERE q.claimed_until IS NULL OR q.claimed_until < ?1"
+				       " ORDER BY h.id LIMIT 1",
+				       -1, &q, NULL) != SQLITE_OK)
+			goto dberr;
 		sqlite3_bind_double(q, 1, now);
 		int rc = sqlite3_step(q);
-		if (rc == SQLITE_ROW) {
+		if (rc == SQLITE_ROW)
 			id = sqlite3_column_int64(q, 0);
-			json_t *alert = json_loads(text_or_null(q, 2), 0, NULL);
-			*item = json_pack("{s:I, s:s, s:o, s:s?, s:s?, s:I}", "id", (json_int_t)id, "key", text_or_null(q, 1),
-					  "alert", alert ? alert : json_object(), "incident", text_or_null(q, 3), "diagnose",
-					  text_or_null(q, 4), "attempts", (json_int_t)sqlite3_column_int64(q, 5) + 1);
-		}
-		ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
 		sqlite3_finalize(q);
-	}
-	if (ok && id) {
-		ok = sqlite3_prepare_v2(st->db,
-					"UPDATE alert_queue SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1 WHERE id = ?",
-					-1, &q, NULL) == SQLITE_OK;
-		if (ok) {
-			sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
-			sqlite3_bind_double(q, 2, now + lease_s);
-			sqlite3_bind_int64(q, 3, id);
-			ok = sqlite3_step(q) == SQLITE_DONE;
-			sqlite3_finalize(q);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			goto dberr;
+		if (!id)
+			return 0;
+		if (sqlite3_prepare_v2(st->db,
+				       "UPDATE alert_queue SET claimed_by = ?1, claimed_until = ?2, attempts = attempts + 1"
+				       " WHERE id = ?3 AND done_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?4)",
+				       -1, &q, NULL) != SQLITE_OK)
+			goto dberr;
+		sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
+		sqlite3_bind_double(q, 2, now + lease_s);
+		sqlite3_bind_int64(q, 3, id);
+		sqlite3_bind_double(q, 4, now);
+		wlock_take(st->wlock);
+		rc = sqlite3_step(q);
+		int taken = rc == SQLITE_DONE && sqlite3_changes(st->db) == 1;
+		wlock_give(st->wlock);
+		sqlite3_finalize(q);
+		if (rc != SQLITE_DONE)
+			goto dberr;
+		if (!taken)
+			continue; /* another thread took it first */
+		if (sqlite3_prepare_v2(st->db, "SELECT key, alert, incident, diagnose, attempts FROM alert_queue WHERE id = ?",
+				       -1, &q, NULL) != SQLITE_OK)
+			goto dberr;
+		sqlite3_bind_int64(q, 1, id);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			json_t *alert = json_loads(text_or_null(q, 1), 0, NULL);
+			*item = json_pack("{s:I, s:s, s:o, s:s?, s:s?, s:I}", "id", (json_int_t)id, "key", text_or_null(q, 0),
+					  "alert", alert ? alert : json_object(), "incident", text_or_null(q, 2), "diagnose",
+					  text_or_null(q, 3), "attempts", (json_int_t)sqlite3_column_int64(q, 4));
 		}
+		sqlite3_finalize(q);
+		if (!*item)
+			goto dberr;
+		return 1;
 	}
-	if (!ok)
-		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
-	if (commit_or_rollback(st, ok, err)) {
-		json_decref(*item);
-		*item = NULL;
-		return -1;
-	}
-	return *item ? 1 : 0;
+	return 0;
+dberr:
+	*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+	return -1;
 }
 
 static int sq_queue_done(void *db, json_t *item, json_t *result, char **err)
@@ -628,7 +718,9 @@ static int sq_queue_done(void *db, json_t *item, json_t *result, char **err)
 		sqlite3_bind_text(q, 1, now, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, r, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 3, json_integer_value(json_object_get(item, "id")));
+		wlock_take(st->wlock);
 		ok = sqlite3_step(q) == SQLITE_DONE;
+		wlock_give(st->wlock);
 		sqlite3_finalize(q);
 	}
 	free(r);
@@ -647,7 +739,9 @@ static int sq_run(struct sq *st, const char *sql, const char *text, double real,
 			sqlite3_bind_text(q, 1, text, -1, SQLITE_STATIC);
 		if (sqlite3_bind_parameter_count(q) >= 2)
 			sqlite3_bind_double(q, 2, real);
+		wlock_take(st->wlock);
 		int rc = sqlite3_step(q);
+		wlock_give(st->wlock);
 		ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
 		sqlite3_finalize(q);
 	}
@@ -693,8 +787,10 @@ static int sq_claim_once(void *db, const char *name, char **err)
 	if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO claims VALUES (?, ?)", -1, &q, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, now, -1, SQLITE_STATIC);
+		wlock_take(st->wlock);
 		if (sqlite3_step(q) == SQLITE_DONE)
 			rc = sqlite3_changes(st->db) == 1;
+		wlock_give(st->wlock);
 		sqlite3_finalize(q);
 	}
 	if (rc < 0)

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# `make bench` (serve and workers): side by side in one run, ratios.
+#   Intake: N POSTs from 64 connections at once (curl --parallel) to
+#     (n) a do-nothing HTTP server built like serve (libmicrohttpd, epoll,
+#         two threads: reads the body, answers 202),
+#     (p) runbook serve on a durable PostgreSQL store (queue only: the 202
+#         waits for the commit), and
+#     (s) runbook serve on SQLite (synchronous=FULL), triaging as it goes.
+#     Goal: p/n and s/n <= 1.0 (as fast as doing nothing).
+#   Workers: alerts triaged per second by 1, 2 and 4 `runbook worker`s
+#     (--concurrency 1 each) draining one PostgreSQL queue; in the 4-worker
+#     run one is killed with -9 mid-run and restarted. Goal: 4 >= 1.5 x 1.
+# BENCH_JSON=FILE writes the figures there.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${RUNBOOK_BIN:-$ROOT/runbook}
+N=${N:-4000}
+ALERTS=${ALERTS:-600}
+ROUNDS=${ROUNDS:-5}
+TMP=$(mktemp -d /tmp/runbook-bench-serve-XXXXXX)
+chmod 755 "$TMP"
+export XDG_STATE_HOME="$TMP/state" RUNBOOK_STORE= RUNBOOK_CONFIG= XDG_CONFIG_HOME="$TMP/xdg" HOME="$TMP/home"
+mkdir -p "$HOME" "$TMP/lib"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null; done
+	wait 2> /dev/null
+	"$ROOT/tests/pg.sh" stop "$TMP/pg"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+. "$ROOT/tests/lib.sh"
+PG_DURABLE=1 "$ROOT/tests/pg.sh" start "$TMP/pg" > /dev/null || exit 1 # durable: commits cost what they cost
+. "$TMP/pg/env"
+PSQL=("$PGBIN/psql" -qtAX -h "$PGSOCKDIR" -p "$PGTESTPORT" -U postgres)
+cat > "$TMP/lib/bench.yaml" <<'YAML'
+runbook: bench-alert
+title: a benchmark alert
+severity: SEV3
+symptoms:
+  - alertname: [BenchAlert]
+steps:
+  - {id: look, lua: "return {checked = alert.labels.instance}"}
+YAML
+export RUNBOOK_PATH="$TMP/lib"
+
+# ---- intake ----
+printf '{"alertname":"BenchAlert","fingerprint":"fp-1","labels":{"instance":"h1","severity":"warning"},"summary":"bench"}' > "$TMP/a.json"
+urls() { for _ in $(seq "$N"); do printf 'url = "%s"\noutput = "/dev/null"\n' "$1"; done; }
+nport=$(free_port)
+"$ROOT/tests/bench_null_http" "$nport" > "$TMP/null.out" &
+pids+=($!)
+start() { # LOG ARGS...: a serve on a free port; sets URL and SPID
+	local log=$1
+	shift
+	"$BIN" serve --listen 127.0.0.1:0 --reescalate-every 0 "$@" > /dev/null 2> "$log" &
+	SPID=$!
+	pids+=($SPID)
+	URL=
+	for _ in $(seq 100); do
+		URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$log") && return 0
+		sleep 0.1
+	done
+	cat "$log" >&2
+	return 1
+}
+start "$TMP/p.log" --store "$RUNBOOK_TEST_DSN" || exit 1
+purl=$URL
+start "$TMP/s.log" --store "sqlite:$TMP/serve.db" || exit 1
+surl=$URL
+for _ in $(seq 50); do grep -q listening "$TMP/null.out" && break; sleep 0.1; done
+urls "http://127.0.0.1:$nport/v1/alerts" > "$TMP/n.urls"
+urls "$purl/v1/alerts" > "$TMP/p.urls"
+urls "$surl/v1/alerts" > "$TMP/s.urls"
+post() { # URLS-FILE: seconds for N POSTs, 64 at a time; fails unless every answer is 202
+	local t0 codes
+	t0=$(date +%s%N)
+	codes=$(curl --no-progress-meter -Z --parallel-max 64 -H 'Content-Type: application/json' -d @"$TMP/a.json" \
+		-K "$1" -w '%{http_code}\n' | sort | uniq -c | tr -s ' ')
+	echo "$(( ($(date +%s%N) - t0) / 1000 ))"
+	[ "$codes" = " $N 202" ] || echo "bench: not every POST was accepted: $codes" >&2
+}
+: > "$TMP/n.t"; : > "$TMP/p.t"; : > "$TMP/s.t"
+for _ in $(seq "$ROUNDS"); do # interleaved: the machine's noise hits all three alike
+	post "$TMP/n.urls" >> "$TMP/n.t"
+	post "$TMP/p.urls" >> "$TMP/p.t"
+	post "$TMP/s.urls" >> "$TMP/s.t"
+done
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+n=$(median "$TMP/n.t") p=$(median "$TMP/p.t") s=$(median "$TMP/s.t")
+queued=$("${PSQL[@]}" -d runbook_test -c "SELECT count(*) FROM runbook_alert_queue")
+echo "Intake: $N POSTs, 64 connections at once (median of $ROUNDS rounds):"
+awk -v n="$n" -v p="$p" -v s="$s" -v N="$N" 'BEGIN {
+	printf "  (n) do-nothing HTTP server (libmicrohttpd)   %7.0f ms  %6.0f req/s\n", n / 1000, N / (n / 1e6)
+	printf "  (p) serve, PostgreSQL queue (durable)        %7.0f ms  %6.0f req/s\n", p / 1000, N / (p / 1e6)
+	printf "  (s) serve, SQLite (durable), triaging too    %7.0f ms  %6.0f req/s\n", s / 1000, N / (s / 1e6)
+	printf "  p/n = %.2f   s/n = %.2f   (goal: <= 1.0)\n", p / n, s / n
+}'
+echo "  ($queued alerts in the PostgreSQL queue: every 202 was a committed row)"
+
+# ---- workers ----
+# a fresh database per run; ALERTS alerts of ALERTS fingerprints (each opens
+# an incident and runs a diagnosis), queued by serve before the workers start
+run_workers() { # K KILL: sets US, the microseconds K workers take to drain the queue
+	local k=$1 kill=$2 db="bench_w$1_$RANDOM"
+	"${PSQL[@]}" -d postgres -c "CREATE DATABASE $db OWNER runbook" > /dev/null
+	local dsn="${RUNBOOK_TEST_DSN%/*}/$db"
+	start "$TMP/wq.log" --store "$dsn" || return 1
+	python3 "$ROOT/tests/post_many.py" "$URL/v1/alerts" "$ALERTS" "$ALERTS" 16 "" BenchAlert > /dev/null
+	kill -TERM "$SPID"
+	wait "$SPID"
+	local wp=() t0 i
+	t0=$(date +%s%N)
+	for i in $(seq "$k"); do
+		"$BIN" worker --store "$dsn" --concurrency 1 --reescalate-every 0 2> "$TMP/w$i.log" &
+		wp+=($!)
+		pids+=($!)
+	done
+	if [ "$kill" = 1 ]; then
+		while [ "$("${PSQL[@]}" -d "$db" -c "SELECT count(*) FROM runbook_alert_queue WHERE done_at IS NOT NULL")" -lt $((ALERTS / 3)) ]; do sleep 0.05; done
+		kill -9 "${wp[0]}"
+		wait "${wp[0]}" 2> /dev/null
+		"$BIN" worker --store "$dsn" --concurrency 1 --reescalate-every 0 2> "$TMP/w0.log" &
+		wp[0]=$!
+		pids+=($!)
+	fi
+	while [ "$("${PSQL[@]}" -d "$db" -c "SELECT count(*) FROM runbook_alert_queue WHERE done_at IS NULL")" != 0 ]; do sleep 0.05; done
+	US=$(( ($(date +%s%N) - t0) / 1000 ))
+	for i in "${wp[@]}"; do kill -TERM "$i"; done
+	wait "${wp[@]}" 2> /dev/null
+	local got
+	got=$("${PSQL[@]}" -d "$db" -c "SELECT count(*) FROM runbook_incidents")
+	[ "$got" = "$ALERTS" ] || echo "bench: $k workers opened $got incidents for $ALERTS fingerprints" >&2
+}
+run_workers 1 0; w1=$US
+run_workers 2 0; w2=$US
+run_workers 4 0; w4=$US
+run_workers 4 1; w4k=$US
+cpus=$(nproc)
+echo
+echo "Workers: $ALERTS alerts (each a new incident and a diagnosis) drained from one PostgreSQL queue ($cpus CPUs):"
+awk -v a="$ALERTS" -v w1="$w1" -v w2="$w2" -v w4="$w4" -v w4k="$w4k" 'BEGIN {
+	printf "  1 worker                              %6.0f ms  %5.0f alerts/s\n", w1 / 1000, a / (w1 / 1e6)
+	printf "  2 workers                             %6.0f ms  %5.0f alerts/s  (x%.2f)\n", w2 / 1000, a / (w2 / 1e6), w1 / w2
+	printf "  4 workers                             %6.0f ms  %5.0f alerts/s  (x%.2f)\n", w4 / 1000, a / (w4 / 1e6), w1 / w4
+	printf "  4 workers, one killed -9 and restarted %5.0f ms  %5.0f alerts/s  (x%.2f; goal x1.5)\n", w4k / 1000, a / (w4k / 1e6), w1 / w4k
+}'
+if [ -n "${BENCH_JSON:-}" ]; then
+	printf '{"intake_null_us": %s, "intake_pg_us": %s, "intake_sqlite_us": %s, "posts": %s, "workers_1_us": %s, "workers_2_us": %s, "workers_4_us": %s, "workers_4_killed_us": %s, "alerts": %s}\n' \
+		"$n" "$p" "$s" "$N" "$w1" "$w2" "$w4" "$w4k" "$ALERTS" > "$BENCH_JSON"
+fi
