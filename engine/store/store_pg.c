@@ -369,10 +369,13 @@ static json_t *pg_metrics(void *db, const char *since, const char *until, const 
 		STORE_ACK_TARGET_SQL "),"
 		" count(repeat_of), count(resolved_at), count(*) FILTER (WHERE resolution = 'false-positive')"
 		" FROM runbook_incidents WHERE detected_at >= $1 AND detected_at <= $2 GROUP BY severity";
+	/* the gaps between consecutive starts of one component add up to its
+	 * last start minus its first: no window, no sort */
 	static const char *const mtbf_sql =
-		"SELECT coalesce(sum(gap), 0), count(gap) FROM (SELECT " PG_SECONDS("started_at",
-		"lag(started_at) OVER (PARTITION BY coalesce(component, '') ORDER BY started_at::timestamptz)") " AS gap"
-		" FROM runbook_incidents WHERE detected_at >= $1 AND detected_at <= $2 AND started_at IS NOT NULL) g";
+		"SELECT coalesce(sum(" PG_SECONDS("mx", "mn") "), 0), coalesce(sum(k - 1), 0) FROM (SELECT"
+		" max(started_at::timestamptz) AS mx, min(started_at::timestamptz) AS mn, count(*) AS k"
+		" FROM runbook_incidents WHERE detected_at >= $1 AND detected_at <= $2 AND started_at IS NOT NULL"
+		" GROUP BY coalesce(component, '')) g";
 	static const char *const cols[] = STORE_METRICS_COLS;
 	const char *v[] = {since, until, now};
 	PGresult *r = run(p, sums_sql, 3, v, err);
