@@ -48,7 +48,17 @@ struct sshhost {
 	int sock;
 	LIBSSH2_SESSION *s;
 	pid_t proxy;    /* the ProxyCommand's process, or 0 */
+	/* ProxyJump: the session to the jump host, the direct-tcpip channel
+	 * through it, and the thread that pumps it to and from our end of a
+	 * socketpair (the other end is sock) */
+	struct sshhost *jump;
+	LIBSSH2_CHANNEL *tunnel;
+	int tunnel_fd, stop[2];
+	pthread_t pump;
+	int pumping;
 };
+
+#define MAX_JUMPS 8
 
 /* A host whose connection failed: later steps fail at once with this. */
 struct sshfail {
@@ -381,6 +391,8 @@ static int authenticate(struct sshhost *h, const struct ssh_host_config *cfg, in
 	return r == 1 ? 0 : -1;
 }
 
+static void pump_stop(struct sshhost *h);
+
 static void host_free(struct sshhost *h)
 {
 	if (!h)
@@ -408,6 +420,7 @@ static void host_free(struct sshhost *h)
 			nanosleep(&ts, NULL);
 		}
 	}
+	pump_stop(h); /* after our session said goodbye through it */
 	free(h->key);
 	free(h);
 }
@@ -417,7 +430,7 @@ static void host_free(struct sshhost *h)
 static char *handshake_error(const struct ssh_host_config *cfg, int rc, int64_t deadline)
 {
 	char *offered = NULL, *ignored = NULL;
-	if (rc == LIBSSH2_ERROR_KEX_FAILURE) {
+	if (rc == LIBSSH2_ERROR_KEX_FAILURE && !cfg->proxy_command && !cfg->proxy_jump) {
 		int fd = tcp_connect(cfg->hostname, cfg->port, deadline, &ignored);
 		free(ignored);
 		if (fd >= 0) {
@@ -441,17 +454,23 @@ static char *handshake_error(const struct ssh_host_config *cfg, int rc, int64_t 
 	return msg;
 }
 
-static struct sshhost *open_host(const struct ssh_host_config *cfg, const char *known, int64_t deadline, char **err)
+static int jump_connect(struct sshhost *h, const struct ssh_host_config *cfg, int64_t deadline, int depth, char **err);
+
+static struct sshhost *open_host_at(const struct ssh_host_config *cfg, const char *known, int64_t deadline, int depth,
+				    char **err)
 {
 	if (cfg->error) { /* the config asks for what we do not do: say so, connect nowhere */
 		*err = xstrdup(cfg->error);
 		return NULL;
 	}
 	struct sshhost *h = xcalloc(1, sizeof *h);
-	h->sock = cfg->proxy_command ? proxy_connect(cfg->proxy_command, &h->proxy, err)
-				     : tcp_connect(cfg->hostname, cfg->port, deadline, err);
+	h->tunnel_fd = h->stop[0] = h->stop[1] = -1;
+	h->sock = cfg->proxy_jump ? jump_connect(h, cfg, deadline, depth, err)
+		  : cfg->proxy_command ? proxy_connect(cfg->proxy_command, &h->proxy, err)
+				       : tcp_connect(cfg->hostname, cfg->port, deadline, err);
 	if (h->sock < 0) {
-		free(h);
+		h->sock = -1;
+		host_free(h);
 		return NULL;
 	}
 	h->s = libssh2_session_init();
@@ -485,6 +504,207 @@ static struct sshhost *open_host(const struct ssh_host_config *cfg, const char *
 	}
 	libssh2_keepalive_config(h->s, 0, 15);
 	return h;
+}
+
+static struct sshhost *open_host(const struct ssh_host_config *cfg, const char *known, int64_t deadline, char **err)
+{
+	return open_host_at(cfg, known, deadline, 0, err);
+}
+
+/* ---- ProxyJump ---- */
+
+/* Moves bytes between our end of the socketpair and the direct-tcpip
+ * channel until either side ends or pump_stop() asks. It alone uses the
+ * jump session from here on. */
+static void *pump_main(void *arg)
+{
+	struct sshhost *h = arg;
+	LIBSSH2_SESSION *js = h->jump->s;
+	char up[32768], down[32768];
+	size_t up_len = 0, up_off = 0, down_len = 0, down_off = 0;
+	int in_eof = 0, ch_eof = 0, fail = 0;
+	while (!fail && !(in_eof && ch_eof && !down_len && !up_len)) {
+		int moved = 0;
+		if (!up_len && !in_eof) {
+			ssize_t n = read(h->tunnel_fd, up, sizeof up);
+			if (n > 0)
+				up_len = (size_t)n, up_off = 0, moved = 1;
+			else if (n == 0)
+				in_eof = moved = 1;
+			else if (errno != EAGAIN && errno != EINTR)
+				fail = 1;
+		}
+		if (up_len) {
+			ssize_t n = libssh2_channel_write(h->tunnel, up + up_off, up_len - up_off);
+			if (n > 0) {
+				up_off += (size_t)n, moved = 1;
+				if (up_off == up_len)
+					up_len = 0;
+			} else if (n != LIBSSH2_ERROR_EAGAIN) {
+				fail = 1;
+			}
+		}
+		if (!down_len && !ch_eof) {
+			ssize_t n = libssh2_channel_read(h->tunnel, down, sizeof down);
+			if (n > 0)
+				down_len = (size_t)n, down_off = 0, moved = 1;
+			else if ((n == 0 || n == LIBSSH2_ERROR_EAGAIN) && libssh2_channel_eof(h->tunnel))
+				ch_eof = moved = 1;
+			else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+				fail = 1;
+		}
+		if (down_len) {
+			ssize_t n = write(h->tunnel_fd, down + down_off, down_len - down_off);
+			if (n > 0) {
+				down_off += (size_t)n, moved = 1;
+				if (down_off == down_len)
+					down_len = 0;
+			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				fail = 1;
+			}
+		}
+		if (ch_eof && !down_len)
+			shutdown(h->tunnel_fd, SHUT_WR);
+		if (moved)
+			continue;
+		int dir = libssh2_session_block_directions(js);
+		struct pollfd p[3] = {{h->jump->sock, (short)((dir & LIBSSH2_SESSION_BLOCK_OUTBOUND ? POLLOUT : 0) | POLLIN), 0},
+				      {h->tunnel_fd, (short)((!up_len && !in_eof ? POLLIN : 0) | (down_len ? POLLOUT : 0)), 0},
+				      {h->stop[0], POLLIN, 0}};
+		int next = 15;
+		if (poll(p, 3, 1000) < 0 && errno != EINTR)
+			break;
+		if (p[2].revents)
+			break;
+		libssh2_keepalive_send(js, &next);
+	}
+	shutdown(h->tunnel_fd, SHUT_RDWR); /* our session sees the end */
+	return NULL;
+}
+
+/* Ends the pump and the jump session (after the session it carried). */
+static void pump_stop(struct sshhost *h)
+{
+	if (h->pumping) {
+		ssize_t ignored = write(h->stop[1], "x", 1);
+		(void)ignored;
+		pthread_join(h->pump, NULL);
+		h->pumping = 0;
+	}
+	if (h->tunnel) {
+		libssh2_session_set_timeout(h->jump->s, 1000);
+		libssh2_session_set_blocking(h->jump->s, 1);
+		libssh2_channel_close(h->tunnel);
+		libssh2_channel_free(h->tunnel);
+		h->tunnel = NULL;
+	}
+	for (int i = 0; i < 2; i++)
+		if (h->stop[i] >= 0)
+			close(h->stop[i]);
+	if (h->tunnel_fd >= 0)
+		close(h->tunnel_fd);
+	h->stop[0] = h->stop[1] = h->tunnel_fd = -1;
+	host_free(h->jump);
+	h->jump = NULL;
+}
+
+/* A hop of a ProxyJump list, "[user@]host[:port]" (or ssh://...), as the
+ * settings to reach it: its own block of ~/.ssh/config, the user and port
+ * of the hop winning. */
+static void hop_config(const char *hop, struct ssh_host_config *cfg)
+{
+	if (!strncmp(hop, "ssh://", 6))
+		hop += 6;
+	char *copy = xstrdup(hop), *host = copy, *at = strrchr(copy, '@'), *port = NULL;
+	memset(cfg, 0, sizeof *cfg);
+	if (at) {
+		*at = '\0';
+		cfg->user = xstrdup(copy);
+		host = at + 1;
+	}
+	if (*host == '[' && strchr(host, ']')) { /* [::1]:22 */
+		char *end = strchr(host, ']');
+		*end = '\0';
+		port = end[1] == ':' ? end + 2 : NULL;
+		host++;
+	} else if ((port = strrchr(host, ':'))) {
+		*port++ = '\0';
+	}
+	cfg->port = port ? atoi(port) : 0;
+	char *confpath = ssh_expand_home("~/.ssh/config");
+	ssh_config_lookup(confpath, host, cfg);
+	free(confpath);
+	free(copy);
+}
+
+/* Connects to the last hop of cfg->proxy_jump (through the hops before
+ * it, or its own ProxyJump/ProxyCommand when it is the only one), opens a
+ * direct-tcpip channel to cfg's host and returns our end of a socketpair
+ * that the pump thread joins to it. */
+static int jump_connect(struct sshhost *h, const struct ssh_host_config *cfg, int64_t deadline, int depth, char **err)
+{
+	if (depth >= MAX_JUMPS) {
+		*err = xasprintf("ProxyJump: more than %d jumps to reach %s (a loop in ~/.ssh/config?)", MAX_JUMPS,
+				 cfg->hostname);
+		return -1;
+	}
+	const char *list = cfg->proxy_jump, *last = strrchr(list, ',');
+	struct ssh_host_config jc;
+	hop_config(last ? last + 1 : list, &jc);
+	if (last) { /* the hops before it lead to it */
+		free(jc.proxy_command);
+		free(jc.proxy_jump);
+		jc.proxy_command = NULL;
+		jc.proxy_jump = xstrndup(list, (size_t)(last - list));
+	}
+	char *known = jc.known_hosts ? xstrdup(jc.known_hosts) : ssh_expand_home("~/.ssh/known_hosts");
+	char *jerr = NULL;
+	h->jump = open_host_at(&jc, known, deadline, depth + 1, &jerr);
+	free(known);
+	if (!h->jump) {
+		*err = xasprintf("ProxyJump %s: %s", jc.hostname, jerr);
+		free(jerr);
+		ssh_host_config_release(&jc);
+		return -1;
+	}
+	int w;
+	struct sshhost *j = h->jump;
+	while (!(h->tunnel = libssh2_channel_direct_tcpip_ex(j->s, cfg->hostname, cfg->port, "127.0.0.1", 22)) &&
+	       libssh2_session_last_errno(j->s) == LIBSSH2_ERROR_EAGAIN) {
+		if ((w = wait_session(j, deadline))) {
+			*err = xasprintf("ProxyJump %s: opening a channel to %s:%d: %s", jc.hostname, cfg->hostname, cfg->port,
+					 why(w));
+			ssh_host_config_release(&jc);
+			return -1;
+		}
+	}
+	if (!h->tunnel) {
+		char *m = NULL;
+		libssh2_session_last_error(j->s, &m, NULL, 0);
+		*err = xasprintf("ProxyJump %s refused a channel to %s:%d (%s): is TCP forwarding allowed there, and "
+				 "does it reach that address?",
+				 jc.hostname, cfg->hostname, cfg->port, m ? m : "no reason given");
+		ssh_host_config_release(&jc);
+		return -1;
+	}
+	ssh_host_config_release(&jc);
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || pipe(h->stop)) {
+		*err = xasprintf("ProxyJump: %s", strerror(errno));
+		return -1;
+	}
+	fcntl(h->stop[0], F_SETFD, FD_CLOEXEC);
+	fcntl(h->stop[1], F_SETFD, FD_CLOEXEC);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	h->tunnel_fd = sv[1];
+	if (pthread_create(&h->pump, NULL, pump_main, h)) {
+		*err = xstrdup("ProxyJump: cannot start a thread");
+		close(sv[0]);
+		return -1;
+	}
+	h->pumping = 1;
+	return sv[0];
 }
 
 /* ---- one command on one host ---- */
@@ -578,8 +798,9 @@ static void resolve_host(json_t *target, const char *alias, struct ssh_host_conf
  * known_hosts file is not checked against another). */
 static char *host_key(const struct ssh_host_config *cfg, const char *known)
 {
-	return xasprintf("%s@%s:%d known_hosts=%s identity=%s proxy=%s", cfg->user, cfg->hostname, cfg->port, known,
-			 cfg->identity ? cfg->identity : "", cfg->proxy_command ? cfg->proxy_command : "");
+	return xasprintf("%s@%s:%d known_hosts=%s identity=%s proxy=%s jump=%s", cfg->user, cfg->hostname, cfg->port, known,
+			 cfg->identity ? cfg->identity : "", cfg->proxy_command ? cfg->proxy_command : "",
+			 cfg->proxy_jump ? cfg->proxy_jump : "");
 }
 
 /* The target's known_hosts, else the config's UserKnownHostsFile, else

@@ -72,7 +72,7 @@ static char *local_user(void)
 /* Keywords that change where or how to connect which the ssh action does
  * not do: refused for the hosts they apply to ("none" turns most off). */
 static const char *const refused[] = {
-	"ProxyJump", "CertificateFile", "HostKeyAlias", "PKCS11Provider", "SecurityKeyProvider",
+	"CertificateFile", "HostKeyAlias", "PKCS11Provider", "SecurityKeyProvider",
 	"LocalCommand", "CanonicalizeHostname",
 };
 
@@ -81,7 +81,7 @@ struct lookup {
 	struct ssh_host_config *cfg;
 	int depth;
 	int identities_only_set; /* first value wins, "no" included */
-	int proxy_set;           /* the same for ProxyCommand ("none" included) */
+	int proxy_set;           /* the same for ProxyCommand and ProxyJump: whichever comes first wins */
 };
 
 static void set_error(struct lookup *l, const char *path, int lineno, char *msg)
@@ -224,6 +224,10 @@ static void read_config(struct lookup *l, const char *path)
 			l->proxy_set = 1;
 			if (strcasecmp(val, "none"))
 				cfg->proxy_command = xstrdup(val);
+		} else if (!strcasecmp(key, "ProxyJump") && !l->proxy_set) {
+			l->proxy_set = 1;
+			if (strcasecmp(val, "none"))
+				cfg->proxy_jump = xstrndup(val, strcspn(val, " \t"));
 		} else if (!strcasecmp(key, "UserKnownHostsFile") && !cfg->known_hosts)
 			cfg->known_hosts = xstrndup(val, strcspn(val, " \t")); /* the first file of the list */
 		for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
@@ -318,5 +322,7 @@ void ssh_host_config_release(struct ssh_host_config *cfg)
 	free(cfg->known_hosts);
 	free(cfg->error);
 	free(cfg->proxy_command);
+	free(cfg->proxy_jump);
 	cfg->hostname = cfg->user = cfg->identity = cfg->known_hosts = cfg->error = cfg->proxy_command = NULL;
+	cfg->proxy_jump = NULL;
 }

@@ -3,10 +3,10 @@
  * `Host` blocks (patterns with * ? and !, several per line) and `Match`
  * blocks (host, originalhost, user, localuser, all) of ~/.ssh/config and
  * the files it `Include`s give HostName, User, Port, IdentityFile and
- * UserKnownHostsFile, IdentitiesOnly and ProxyCommand, with the %h %p %r %u %d %% tokens; the first value
+ * UserKnownHostsFile, IdentitiesOnly, ProxyCommand and ProxyJump, with the %h %p %r %u %d %% tokens; the first value
  * obtained wins, and what the runbook's target says explicitly wins over
  * the file. A keyword that would change where or how to connect and is
- * not supported (ProxyJump, CertificateFile, ...) is an
+ * not supported (CertificateFile, HostKeyAlias, ...) is an
  * error for the hosts it applies to, never silently ignored.
  */
 #ifndef RUNBOOK_SSH_CONFIG_H
@@ -20,6 +20,7 @@ struct ssh_host_config {
 	char *known_hosts; /* UserKnownHostsFile, ~ expanded; NULL when none */
 	int identities_only; /* IdentitiesOnly yes: offer only `identity` */
 	char *proxy_command; /* ProxyCommand, tokens expanded; NULL when none */
+	char *proxy_jump; /* ProxyJump: "[user@]host[:port][,...]", nearest hop last; NULL when none */
 	char *error;     /* "FILE:LINE: why" when the config cannot be honoured */
 };
 

@@ -13,6 +13,7 @@ cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
 	[ -n "$sh_user" ] && { pkill -KILL -u "$sh_user" 2>/dev/null; userdel "$sh_user" 2>/dev/null; }
 	[ -s "$TMP/rsa_sshd.pid" ] && kill "$(cat "$TMP/rsa_sshd.pid")" 2>/dev/null
+	for j in jump closed; do [ -s "$TMP/${j}_sshd.pid" ] && kill "$(cat "$TMP/${j}_sshd.pid")" 2>/dev/null; done
 	[ -s "$TMP/fg.pid" ] && kill "$(cat "$TMP/fg.pid")" "$(cat "$TMP/bg.pid")" 2>/dev/null
 	"$ROOT/tests/sshd.sh" stop "$TMP/sshd"
 	rm -rf "$TMP"
@@ -192,7 +193,7 @@ check "a line for another host is not this host's" '[ "$(field "$TMP/khpat.json"
 
 # ~/.ssh/config as OpenSSH reads it: Include (relative to ~/.ssh, globs),
 # Match, UserKnownHostsFile with tokens; what would change where to connect
-# and is not supported (ProxyJump here) is an error naming the line.
+# and is not supported (CertificateFile here) is an error naming the line.
 mkdir -p "$HOME/.ssh/conf.d"
 cp "$SSHD_DIR/known_hosts" "$HOME/.ssh/known_hosts_inc"
 : > "$HOME/.ssh/known_hosts_empty"
@@ -205,7 +206,7 @@ Match originalhost inc-app
 Host inc-nokey
   UserKnownHostsFile %d/.ssh/known_hosts_empty
 Host inc-bastioned
-  ProxyJump jump.example.com
+  CertificateFile ~/.ssh/id_ed25519-cert.pub
 CONF
 printf 'Host inc-*
   Port %s
@@ -227,7 +228,7 @@ YAML
 "$BIN" exec "$TMP/inc.yaml" --output json > "$TMP/inc.json" 2>&1
 check "Include with a glob, Match originalhost, UserKnownHostsFile with %h" '[ "$(field "$TMP/inc.json" app stdout)" = "\"included\\n\"" ]' "$(field "$TMP/inc.json" app error)"
 check "UserKnownHostsFile (%d) is the file checked" 'field "$TMP/inc.json" nokey error | grep -qF "is not known" && field "$TMP/inc.json" nokey error | grep -qF "$HOME/.ssh/known_hosts_empty"' "$(field "$TMP/inc.json" nokey error)"
-check "ProxyJump: refused with the file and line, never a misleading connect error" 'field "$TMP/inc.json" bastioned error | grep -qF "conf.d/10-inc.conf:9: ProxyJump is not supported"' "$(field "$TMP/inc.json" bastioned error)"
+check "CertificateFile: refused with the file and line, never a misleading connect error" 'field "$TMP/inc.json" bastioned error | grep -qF "conf.d/10-inc.conf:9: CertificateFile is not supported"' "$(field "$TMP/inc.json" bastioned error)"
 
 # An RSA-only server (OpenSSH 8.8+ offers RSA with SHA-2 only, which
 # libssh2 1.10 cannot verify): the error says exactly that, not "-5".
@@ -253,6 +254,63 @@ if [ "$(field "$TMP/rsa.json" rsa status)" = '"ok"' ]; then
 else
 	check "an RSA-only host: the error says RSA with SHA-2 only, and what to ask for" 'field "$TMP/rsa.json" rsa error | grep -qF "offers only RSA host keys with SHA-2 (rsa-sha2-512,rsa-sha2-256)" && field "$TMP/rsa.json" rsa error | grep -qF "ask for an ed25519 or ECDSA host key"' "$(field "$TMP/rsa.json" rsa error)"
 fi
+
+# ProxyJump: two sshds of our own stand as bastions, one that forwards
+# (LogLevel DEBUG1: its log shows each direct-tcpip request) and one with
+# AllowTcpForwarding no. Hosts behind the first are reached through it,
+# a chain of two hops too; the second refuses, and the error says so.
+jump_port=$(free_port) closed_port=$(free_port)
+for j in jump closed; do
+	p=$jump_port
+	[ $j = closed ] && p=$closed_port
+	sed -e "s/^Port .*/Port $p/" -e "s|^PidFile .*|PidFile $TMP/${j}_sshd.pid|" -e "s/^LogLevel .*/LogLevel DEBUG1/" \
+		"$SSHD_DIR/sshd_config" > "$TMP/${j}_sshd_config"
+	[ $j = closed ] && echo "AllowTcpForwarding no" >> "$TMP/${j}_sshd_config"
+	/usr/sbin/sshd -f "$TMP/${j}_sshd_config" -E "$TMP/${j}_sshd.log"
+	for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.05; done
+	echo "[127.0.0.1]:$p $(cut -d' ' -f1,2 "$SSHD_DIR/host_key.pub")"
+done > "$HOME/.ssh/jump_known_hosts"
+cat >> "$HOME/.ssh/config" <<CONF
+Host bastion-closed
+  Port $closed_port
+Host bastion bastion-closed
+  HostName 127.0.0.1
+  Port $jump_port
+  IdentityFile $SSHD_DIR/client_key
+  UserKnownHostsFile ~/.ssh/jump_known_hosts
+Host behind-*
+  HostName 127.0.0.1
+  Port $SSHD_PORT
+  IdentityFile $SSHD_DIR/client_key
+  UserKnownHostsFile $SSHD_DIR/known_hosts
+Host behind-chain
+  ProxyJump bastion,$(id -un)@bastion:$jump_port
+Host behind-closed
+  ProxyJump bastion-closed
+Host behind-*
+  ProxyJump bastion
+CONF
+cat > "$TMP/jump.yaml" <<YAML
+runbook: jump
+title: ProxyJump
+targets:
+  fleet: {type: ssh, hosts: [behind-1, behind-2]}
+  chain: {type: ssh, host: behind-chain}
+  closed: {type: ssh, host: behind-closed}
+  one: {type: ssh, host: behind-1}
+steps:
+  - {id: fleet, ssh: "echo through-the-bastion", on: fleet}
+  - {id: big, ssh: "head -c 40000000 /dev/zero; echo done >&2", on: one, timeout: 60s}
+  - {id: again, ssh: "echo again", on: fleet}
+  - {id: chain, ssh: "echo two-hops", on: chain}
+  - {id: closed, ssh: "true", on: closed}
+YAML
+"$BIN" exec "$TMP/jump.yaml" --output json > "$TMP/jump.json" 2>&1
+check "ProxyJump: two hosts behind a bastion run their commands through it" '[ "$(grep -c "through-the-bastion" "$TMP/jump.json")" -ge 2 ] && [ "$(field "$TMP/jump.json" fleet status)" = "\"ok\"" ] && [ "$(field "$TMP/jump.json" again status)" = "\"ok\"" ]' "$(grep -E '"(status|error|stdout)"' "$TMP/jump.json" | head -20)"
+check "... the bastion's sshd saw the direct-tcpip requests to the host behind it" 'grep -q "direct.tcpip.*127.0.0.1 port $SSHD_PORT" "$TMP/jump_sshd.log"' "$(grep -i tcpip "$TMP/jump_sshd.log" | head -5)"
+check "ProxyJump with a chain of two hops (user@host:port form)" '[ "$(field "$TMP/jump.json" chain stdout)" = "\"two-hops\n\"" ] && grep -q "direct.tcpip.*127.0.0.1 port $jump_port" "$TMP/jump_sshd.log"' "$(field "$TMP/jump.json" chain error) $(grep -i tcpip "$TMP/jump_sshd.log" | tail -3)"
+check "40 MB through the bastion: read to the end, counted, no stall" '[ "$(field "$TMP/jump.json" big status)" = "\"ok\"" ] && [ "$(field "$TMP/jump.json" big stdout_truncated)" = 40000000 ] && [ "$(field "$TMP/jump.json" big stderr)" = "\"done\n\"" ]' "$(field "$TMP/jump.json" big status) $(field "$TMP/jump.json" big stdout_truncated) $(field "$TMP/jump.json" big error)"
+check "a bastion that refuses forwarding: the error names it and why" 'field "$TMP/jump.json" closed error | grep -qF "ProxyJump 127.0.0.1 refused a channel to 127.0.0.1:$SSHD_PORT"' "$(field "$TMP/jump.json" closed error)"
 
 # ProxyCommand: the host's direct route does not exist (its name does not
 # resolve); the command (OpenSSH's own client, -W through the test sshd)
