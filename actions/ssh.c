@@ -256,8 +256,14 @@ static char *b64(const unsigned char *in, size_t n)
 	return sbuf_detach(&sb); /* unpadded, as OpenSSH prints it */
 }
 
-static int check_host_key(struct sshhost *h, const char *host, int port, const char *known, char **err)
+/* host and port: the name known_hosts is read under (HostKeyAlias, or the
+ * host); cfg: where the key can be fetched from. */
+static int check_host_key(struct sshhost *h, const char *host, int port, const struct ssh_host_config *cfg,
+			  const char *known, char **err)
 {
+	char *scan = cfg->host_key_alias ? xasprintf("ssh-keyscan -p %d %s, recorded under the name %s", cfg->port,
+						     cfg->hostname, host)
+					 : xasprintf("ssh-keyscan -p %d %s", port, host);
 	size_t len;
 	int type;
 	const char *key = libssh2_session_hostkey(h->s, &len, &type);
@@ -275,13 +281,14 @@ static int check_host_key(struct sshhost *h, const char *host, int port, const c
 	else if (v == KH_CA_ONLY)
 		*err = xasprintf("host key for %s (SHA256:%s) is vouched for only by a @cert-authority line in %s, and "
 				 "host certificates are not supported; refusing to connect: add the host's own key "
-				 "(ssh-keyscan -p %d %s)",
-				 host, fp, known, port, host);
+				 "(%s)",
+				 host, fp, known, scan);
 	else if (!ok)
 		*err = xasprintf("host key for %s is not known (SHA256:%s); refusing to connect: verify it, then add it "
-				 "to %s (ssh-keyscan -p %d %s)",
-				 host, fp, known, port, host);
+				 "to %s (%s)",
+				 host, fp, known, scan);
 	free(fp);
+	free(scan);
 	return ok ? 0 : -1;
 }
 
@@ -358,35 +365,54 @@ static int try_file(struct sshhost *h, const char *user, const char *key, int ex
 	return 0;
 }
 
-/* As OpenSSH: the configured identity first (the agent's copy, then the
- * file), then the agent's other keys and the default key files, unless
- * IdentitiesOnly says only what is configured. Passwords never. */
+/* As OpenSSH: each configured identity in order (the agent's copy, then
+ * the file), then the agent's other keys and the default key files,
+ * unless IdentitiesOnly says only what is configured. Passwords never. */
 static int authenticate(struct sshhost *h, const struct ssh_host_config *cfg, int64_t deadline, char **err)
 {
 	const char *user = cfg->user;
 	struct sbuf t;
 	sbuf_init(&t);
-	size_t blen = 0;
-	unsigned char *blob = cfg->identity ? public_key_blob(cfg->identity, &blen) : NULL;
+	const char *ids[SSH_MAX_IDENTITIES + 1];
+	int nids = 0;
+	if (cfg->identity)
+		ids[nids++] = cfg->identity;
+	for (int i = 0; i < cfg->n_more_identities; i++)
+		ids[nids++] = cfg->more_identities[i];
+	size_t first_len = 0;
+	unsigned char *first = NULL;
 	int r = 0;
-	if (blob)
-		r = try_agent(h, user, blob, blen, NULL, 0, deadline, &t, err);
-	if (!r && cfg->identity)
-		r = try_file(h, user, cfg->identity, 1, deadline, &t, err);
+	for (int i = 0; !r && i < nids; i++) {
+		size_t blen = 0;
+		unsigned char *blob = public_key_blob(ids[i], &blen);
+		if (blob)
+			r = try_agent(h, user, blob, blen, NULL, 0, deadline, &t, err);
+		if (!r)
+			r = try_file(h, user, ids[i], 1, deadline, &t, err);
+		if (i == 0) {
+			first = blob, first_len = blen;
+		} else {
+			free(blob);
+		}
+	}
 	if (!r && !cfg->identities_only)
-		r = try_agent(h, user, NULL, 0, blob, blen, deadline, &t, err);
+		r = try_agent(h, user, NULL, 0, first, first_len, deadline, &t, err);
 	const char *defaults[] = {"~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"};
-	for (size_t i = 0; !r && i < sizeof defaults / sizeof defaults[0] && (!cfg->identity || !cfg->identities_only); i++) {
+	for (size_t i = 0; !r && i < sizeof defaults / sizeof defaults[0] && (!nids || !cfg->identities_only); i++) {
 		char *key = ssh_expand_home(defaults[i]);
-		r = try_file(h, user, key, 0, deadline, &t, err);
+		int configured = 0;
+		for (int k = 0; k < nids; k++)
+			configured |= !strcmp(ids[k], key);
+		if (!configured)
+			r = try_file(h, user, key, 0, deadline, &t, err);
 		free(key);
 	}
-	free(blob);
+	free(first);
 	if (!r)
 		*err = xasprintf("authentication as %s failed (%s%s%s; passwords are never used)", user,
 				 t.len ? t.buf : "nothing to offer",
-				 cfg->identities_only ? "; IdentitiesOnly: only the configured identity was offered" : "",
-				 !cfg->identity ? "; no identity configured, no default key file found or accepted" : "");
+				 cfg->identities_only ? "; IdentitiesOnly: only the configured identities were offered" : "",
+				 !nids ? "; no identity configured, no default key file found or accepted" : "");
 	sbuf_release(&t);
 	return r == 1 ? 0 : -1;
 }
@@ -465,6 +491,10 @@ static struct sshhost *open_host_at(const struct ssh_host_config *cfg, const cha
 	}
 	struct sshhost *h = xcalloc(1, sizeof *h);
 	h->tunnel_fd = h->stop[0] = h->stop[1] = -1;
+	/* ConnectTimeout bounds the connection and the handshake, within the step's deadline */
+	int64_t step_deadline = deadline;
+	if (cfg->connect_timeout > 0 && now_ms() + cfg->connect_timeout * 1000LL < deadline)
+		deadline = now_ms() + cfg->connect_timeout * 1000LL;
 	h->sock = cfg->proxy_jump ? jump_connect(h, cfg, deadline, depth, err)
 		  : cfg->proxy_command ? proxy_connect(cfg->proxy_command, &h->proxy, err)
 				       : tcp_connect(cfg->hostname, cfg->port, deadline, err);
@@ -473,10 +503,13 @@ static struct sshhost *open_host_at(const struct ssh_host_config *cfg, const cha
 		host_free(h);
 		return NULL;
 	}
+	/* HostKeyAlias: known_hosts is read under that name, without a port */
+	const char *kh_name = cfg->host_key_alias ? cfg->host_key_alias : cfg->hostname;
+	int kh_port = cfg->host_key_alias ? 22 : cfg->port;
 	h->s = libssh2_session_init();
 	libssh2_session_set_blocking(h->s, 0);
 	/* ask for a host key type known_hosts has for this host */
-	char *algs = known_hosts_algorithms(known, cfg->hostname, cfg->port);
+	char *algs = known_hosts_algorithms(known, kh_name, kh_port);
 	if (algs) {
 		/* keep those this libssh2 supports, in order, asking one name at a
 		 * time: libssh2 1.10 strips an unsupported name from a list with an
@@ -494,11 +527,16 @@ static struct sshhost *open_host_at(const struct ssh_host_config *cfg, const cha
 	free(algs);
 	int w, rc = NB(h, deadline, w, libssh2_session_handshake(h->s, h->sock));
 	if (rc) {
-		*err = w ? xasprintf("SSH handshake with %s: %s", cfg->hostname, why(w)) : handshake_error(cfg, rc, deadline);
+		*err = w == 1 && deadline < step_deadline
+			       ? xasprintf("SSH handshake with %s: no answer within ConnectTimeout %ds", cfg->hostname,
+					   cfg->connect_timeout)
+		       : w ? xasprintf("SSH handshake with %s: %s", cfg->hostname, why(w))
+			   : handshake_error(cfg, rc, deadline);
 		host_free(h);
 		return NULL;
 	}
-	if (check_host_key(h, cfg->hostname, cfg->port, known, err) || authenticate(h, cfg, deadline, err)) {
+	deadline = step_deadline;
+	if (check_host_key(h, kh_name, kh_port, cfg, known, err) || authenticate(h, cfg, deadline, err)) {
 		host_free(h);
 		return NULL;
 	}
@@ -798,9 +836,10 @@ static void resolve_host(json_t *target, const char *alias, struct ssh_host_conf
  * known_hosts file is not checked against another). */
 static char *host_key(const struct ssh_host_config *cfg, const char *known)
 {
-	return xasprintf("%s@%s:%d known_hosts=%s identity=%s proxy=%s jump=%s", cfg->user, cfg->hostname, cfg->port, known,
-			 cfg->identity ? cfg->identity : "", cfg->proxy_command ? cfg->proxy_command : "",
-			 cfg->proxy_jump ? cfg->proxy_jump : "");
+	return xasprintf("%s@%s:%d known_hosts=%s identity=%s+%d proxy=%s jump=%s alias=%s", cfg->user, cfg->hostname,
+			 cfg->port, known, cfg->identity ? cfg->identity : "", cfg->n_more_identities,
+			 cfg->proxy_command ? cfg->proxy_command : "", cfg->proxy_jump ? cfg->proxy_jump : "",
+			 cfg->host_key_alias ? cfg->host_key_alias : "");
 }
 
 /* The target's known_hosts, else the config's UserKnownHostsFile, else

@@ -72,7 +72,7 @@ static char *local_user(void)
 /* Keywords that change where or how to connect which the ssh action does
  * not do: refused for the hosts they apply to ("none" turns most off). */
 static const char *const refused[] = {
-	"CertificateFile", "HostKeyAlias", "PKCS11Provider", "SecurityKeyProvider",
+	"CertificateFile", "PKCS11Provider", "SecurityKeyProvider",
 	"LocalCommand", "CanonicalizeHostname",
 };
 
@@ -82,6 +82,7 @@ struct lookup {
 	int depth;
 	int identities_only_set; /* first value wins, "no" included */
 	int proxy_set;           /* the same for ProxyCommand and ProxyJump: whichever comes first wins */
+	int connect_timeout_set;
 };
 
 static void set_error(struct lookup *l, const char *path, int lineno, char *msg)
@@ -217,6 +218,14 @@ static void read_config(struct lookup *l, const char *path)
 			cfg->port = atoi(val);
 		else if (!strcasecmp(key, "IdentityFile") && !cfg->identity)
 			cfg->identity = xstrdup(val);
+		else if (!strcasecmp(key, "IdentityFile") && cfg->n_more_identities < SSH_MAX_IDENTITIES)
+			cfg->more_identities[cfg->n_more_identities++] = xstrdup(val); /* every line counts, in order */
+		else if (!strcasecmp(key, "HostKeyAlias") && !cfg->host_key_alias)
+			cfg->host_key_alias = xstrdup(val);
+		else if (!strcasecmp(key, "ConnectTimeout") && !l->connect_timeout_set) {
+			l->connect_timeout_set = 1;
+			cfg->connect_timeout = atoi(val) > 0 ? atoi(val) : 0;
+		}
 		else if (!strcasecmp(key, "IdentitiesOnly") && !l->identities_only_set) {
 			l->identities_only_set = 1;
 			cfg->identities_only = !strcasecmp(val, "yes") || !strcasecmp(val, "true");
@@ -293,7 +302,14 @@ void ssh_config_lookup(const char *path, const char *alias, struct ssh_host_conf
 	if (!cfg->user)
 		cfg->user = local_user();
 	expand_path(&cfg->identity, cfg);
+	for (int i = 0; i < cfg->n_more_identities; i++)
+		expand_path(&cfg->more_identities[i], cfg);
 	expand_path(&cfg->known_hosts, cfg);
+	if (cfg->host_key_alias) { /* HostKeyAlias %h.old */
+		char *a = tokens(cfg->host_key_alias, cfg->hostname, cfg);
+		free(cfg->host_key_alias);
+		cfg->host_key_alias = a;
+	}
 	if (cfg->proxy_command) {
 		/* %h and %r reach a shell: a name from a runbook must not smuggle
 		 * shell syntax into it (as OpenSSH 9.6 refuses them too) */
@@ -323,6 +339,10 @@ void ssh_host_config_release(struct ssh_host_config *cfg)
 	free(cfg->error);
 	free(cfg->proxy_command);
 	free(cfg->proxy_jump);
+	free(cfg->host_key_alias);
+	for (int i = 0; i < cfg->n_more_identities; i++)
+		free(cfg->more_identities[i]);
+	cfg->n_more_identities = 0;
 	cfg->hostname = cfg->user = cfg->identity = cfg->known_hosts = cfg->error = cfg->proxy_command = NULL;
-	cfg->proxy_jump = NULL;
+	cfg->proxy_jump = cfg->host_key_alias = NULL;
 }

@@ -312,6 +312,66 @@ check "ProxyJump with a chain of two hops (user@host:port form)" '[ "$(field "$T
 check "40 MB through the bastion: read to the end, counted, no stall" '[ "$(field "$TMP/jump.json" big status)" = "\"ok\"" ] && [ "$(field "$TMP/jump.json" big stdout_truncated)" = 40000000 ] && [ "$(field "$TMP/jump.json" big stderr)" = "\"done\n\"" ]' "$(field "$TMP/jump.json" big status) $(field "$TMP/jump.json" big stdout_truncated) $(field "$TMP/jump.json" big error)"
 check "a bastion that refuses forwarding: the error names it and why" 'field "$TMP/jump.json" closed error | grep -qF "ProxyJump 127.0.0.1 refused a channel to 127.0.0.1:$SSHD_PORT"' "$(field "$TMP/jump.json" closed error)"
 
+# HostKeyAlias, several IdentityFile lines, ConnectTimeout.
+echo "db-legacy $(cut -d' ' -f1,2 "$SSHD_DIR/host_key.pub")" > "$HOME/.ssh/alias_known_hosts"
+silent_port=$(free_port)
+python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $silent_port)); s.listen(8)
+conns = []
+while True:
+    c, _ = s.accept(); conns.append(c)  # accepts, never says a word
+" > /dev/null 2>&1 &
+silent_pid=$!
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$silent_port") 2>/dev/null && break; sleep 0.05; done
+cat >> "$HOME/.ssh/config" <<CONF
+Host alias-app alias-unknown multi-id multi-bad
+  HostName 127.0.0.1
+  Port $SSHD_PORT
+  UserKnownHostsFile ~/.ssh/alias_known_hosts
+Host alias-app multi-id multi-bad
+  HostKeyAlias db-legacy
+Host alias-unknown
+  HostKeyAlias db-%h
+Host alias-*
+  IdentityFile $SSHD_DIR/client_key
+Host multi-*
+  IdentitiesOnly yes
+  IdentityFile ~/.ssh/no_such_key
+  IdentityFile $TMP/other_key
+Host multi-id
+  IdentityFile $SSHD_DIR/client_key
+Host silent
+  HostName 127.0.0.1
+  Port $silent_port
+  ConnectTimeout 2
+CONF
+cat > "$TMP/more.yaml" <<YAML
+runbook: more
+title: HostKeyAlias, IdentityFile lines, ConnectTimeout
+targets:
+  alias: {type: ssh, host: alias-app}
+  unknown: {type: ssh, host: alias-unknown}
+  multi: {type: ssh, host: multi-id}
+  multibad: {type: ssh, host: multi-bad}
+  silent: {type: ssh, host: silent}
+steps:
+  - {id: alias, ssh: "echo by-alias", on: alias}
+  - {id: unknown, ssh: "true", on: unknown}
+  - {id: multi, ssh: "echo third-key", on: multi}
+  - {id: multibad, ssh: "true", on: multibad}
+  - {id: silent, ssh: "true", on: silent, timeout: 30s}
+YAML
+t0=$(date +%s%N)
+"$BIN" exec "$TMP/more.yaml" --output json > "$TMP/more.json" 2>&1
+kill $silent_pid 2> /dev/null
+check "HostKeyAlias: known_hosts is read under the alias (no port)" '[ "$(field "$TMP/more.json" alias stdout)" = "\"by-alias\n\"" ]' "$(field "$TMP/more.json" alias error)"
+check "... a host whose alias (db-%h: %h is the HostName) is not on record is refused, naming the alias" 'field "$TMP/more.json" unknown error | grep -qF "host key for db-127.0.0.1 is not known" && field "$TMP/more.json" unknown error | grep -qF "ssh-keyscan -p $SSHD_PORT 127.0.0.1, recorded under the name db-127.0.0.1"' "$(field "$TMP/more.json" unknown error)"
+check "several IdentityFile lines are offered in order (missing, refused, accepted)" '[ "$(field "$TMP/more.json" multi stdout)" = "\"third-key\n\"" ]' "$(field "$TMP/more.json" multi error)"
+check "... and when none is accepted the error lists each one" 'field "$TMP/more.json" multibad error | grep -qF "no_such_key missing" && field "$TMP/more.json" multibad error | grep -qF "other_key refused"' "$(field "$TMP/more.json" multibad error)"
+check "ConnectTimeout 2: a host that never speaks fails after 2 s, not the step's 30 s" '[ "$(field "$TMP/more.json" silent status)" = "\"failed\"" ] && field "$TMP/more.json" silent error | grep -qF "no answer within ConnectTimeout 2s" && [ "$(field "$TMP/more.json" silent duration_ms)" -lt 6000 ]' "$(field "$TMP/more.json" silent status) $(field "$TMP/more.json" silent error) $(field "$TMP/more.json" silent duration_ms)"
+
 # ProxyCommand: the host's direct route does not exist (its name does not
 # resolve); the command (OpenSSH's own client, -W through the test sshd)
 # carries the session, and ends with it.
