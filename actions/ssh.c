@@ -940,6 +940,7 @@ static void run_job(struct job *j)
 	j->status = ST_FAILED;
 	int timed_out = 0;
 	struct sshhost *h = pool_get(j, &cfg, &j->err, &timed_out);
+	int alive_s = cfg.alive_interval, alive_max = cfg.alive_count_max, missed = 0;
 	ssh_host_config_release(&cfg);
 	if (!h) {
 		if (interrupted)
@@ -992,12 +993,30 @@ static void run_job(struct job *j)
 			continue;
 		if (again == 2) {
 			libssh2_keepalive_send(h->s, &(int){0});
-			if ((w = wait_session(h, deadline))) {
+			/* ServerAliveInterval: a peer silent for that long is asked
+			 * (a keepalive wanting a reply); after ServerAliveCountMax
+			 * unanswered ones it is gone - not a wait to the deadline */
+			int64_t until = alive_s && now_ms() + alive_s * 1000LL < deadline ? now_ms() + alive_s * 1000LL : deadline;
+			w = wait_session(h, until);
+			if (w == 1 && until < deadline) {
+				if (++missed >= alive_max) {
+					broken = 1;
+					j->err = xasprintf("the host stopped answering: %d keepalives unanswered (ServerAliveInterval "
+							   "%ds, ServerAliveCountMax %d)",
+							   missed, alive_s, alive_max);
+					break;
+				}
+				libssh2_keepalive_config(h->s, 1, (unsigned)alive_s);
+				libssh2_keepalive_send(h->s, &(int){0});
+				continue;
+			}
+			if (w) {
 				timed_out = w == 1;
 				stopped = w == 2;
 				broken = w < 0;
 				break;
 			}
+			missed = 0;
 		} else if (again == 0 && libssh2_session_last_errno(h->s) && libssh2_session_last_errno(h->s) != LIBSSH2_ERROR_EAGAIN) {
 			broken = 1;
 			j->err = xstrdup("the connection to the host was lost");

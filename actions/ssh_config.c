@@ -82,7 +82,7 @@ struct lookup {
 	int depth;
 	int identities_only_set; /* first value wins, "no" included */
 	int proxy_set;           /* the same for ProxyCommand and ProxyJump: whichever comes first wins */
-	int connect_timeout_set;
+	int connect_timeout_set, alive_interval_set;
 };
 
 static void set_error(struct lookup *l, const char *path, int lineno, char *msg)
@@ -225,7 +225,11 @@ static void read_config(struct lookup *l, const char *path)
 		else if (!strcasecmp(key, "ConnectTimeout") && !l->connect_timeout_set) {
 			l->connect_timeout_set = 1;
 			cfg->connect_timeout = atoi(val) > 0 ? atoi(val) : 0;
-		}
+		} else if (!strcasecmp(key, "ServerAliveInterval") && !l->alive_interval_set) {
+			l->alive_interval_set = 1;
+			cfg->alive_interval = atoi(val) > 0 ? atoi(val) : 0;
+		} else if (!strcasecmp(key, "ServerAliveCountMax") && !cfg->alive_count_max && atoi(val) > 0)
+			cfg->alive_count_max = atoi(val);
 		else if (!strcasecmp(key, "IdentitiesOnly") && !l->identities_only_set) {
 			l->identities_only_set = 1;
 			cfg->identities_only = !strcasecmp(val, "yes") || !strcasecmp(val, "true");
@@ -299,6 +303,8 @@ void ssh_config_lookup(const char *path, const char *alias, struct ssh_host_conf
 	}
 	if (!cfg->port)
 		cfg->port = 22;
+	if (!cfg->alive_count_max)
+		cfg->alive_count_max = 3;
 	if (!cfg->user)
 		cfg->user = local_user();
 	expand_path(&cfg->identity, cfg);

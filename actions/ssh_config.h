@@ -3,7 +3,8 @@
  * `Host` blocks (patterns with * ? and !, several per line) and `Match`
  * blocks (host, originalhost, user, localuser, all) of ~/.ssh/config and
  * the files it `Include`s give HostName, User, Port, IdentityFile (several),
- * UserKnownHostsFile, HostKeyAlias, ConnectTimeout, IdentitiesOnly,
+ * UserKnownHostsFile, HostKeyAlias, ConnectTimeout, ServerAliveInterval and
+ * ServerAliveCountMax, IdentitiesOnly,
  * ProxyCommand and ProxyJump, with the %h %p %r %u %d %% tokens; the first value
  * obtained wins, and what the runbook's target says explicitly wins over
  * the file. A keyword that would change where or how to connect and is
@@ -24,6 +25,8 @@ struct ssh_host_config {
 	int n_more_identities;
 	char *host_key_alias; /* HostKeyAlias: the name known_hosts is read under (no port) */
 	int connect_timeout;  /* ConnectTimeout seconds (TCP connect and SSH handshake); 0: the step's deadline */
+	int alive_interval;   /* ServerAliveInterval seconds; 0: off */
+	int alive_count_max;  /* ServerAliveCountMax (default 3) */
 	char *known_hosts; /* UserKnownHostsFile, ~ expanded; NULL when none */
 	int identities_only; /* IdentitiesOnly yes: offer only `identity` */
 	char *proxy_command; /* ProxyCommand, tokens expanded; NULL when none */

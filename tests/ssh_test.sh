@@ -13,7 +13,8 @@ cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
 	[ -n "$sh_user" ] && { pkill -KILL -u "$sh_user" 2>/dev/null; userdel "$sh_user" 2>/dev/null; }
 	[ -s "$TMP/rsa_sshd.pid" ] && kill "$(cat "$TMP/rsa_sshd.pid")" 2>/dev/null
-	for j in jump closed; do [ -s "$TMP/${j}_sshd.pid" ] && kill "$(cat "$TMP/${j}_sshd.pid")" 2>/dev/null; done
+	for j in jump closed alive; do [ -s "$TMP/${j}_sshd.pid" ] && kill "$(cat "$TMP/${j}_sshd.pid")" 2>/dev/null; done
+	[ -n "${frozen:-}" ] && kill -CONT $frozen 2>/dev/null && kill -9 $frozen 2>/dev/null
 	[ -s "$TMP/fg.pid" ] && kill "$(cat "$TMP/fg.pid")" "$(cat "$TMP/bg.pid")" 2>/dev/null
 	"$ROOT/tests/sshd.sh" stop "$TMP/sshd"
 	rm -rf "$TMP"
@@ -371,6 +372,45 @@ check "... a host whose alias (db-%h: %h is the HostName) is not on record is re
 check "several IdentityFile lines are offered in order (missing, refused, accepted)" '[ "$(field "$TMP/more.json" multi stdout)" = "\"third-key\n\"" ]' "$(field "$TMP/more.json" multi error)"
 check "... and when none is accepted the error lists each one" 'field "$TMP/more.json" multibad error | grep -qF "no_such_key missing" && field "$TMP/more.json" multibad error | grep -qF "other_key refused"' "$(field "$TMP/more.json" multibad error)"
 check "ConnectTimeout 2: a host that never speaks fails after 2 s, not the step's 30 s" '[ "$(field "$TMP/more.json" silent status)" = "\"failed\"" ] && field "$TMP/more.json" silent error | grep -qF "no answer within ConnectTimeout 2s" && [ "$(field "$TMP/more.json" silent duration_ms)" -lt 6000 ]' "$(field "$TMP/more.json" silent status) $(field "$TMP/more.json" silent error) $(field "$TMP/more.json" silent duration_ms)"
+
+# ServerAliveInterval: a host that stops answering mid-command (its sshd
+# processes stopped with SIGSTOP: the kernel still acknowledges, nothing
+# replies) is noticed after the keepalives go unanswered, not at the deadline.
+alive_port=$(free_port)
+sed -e "s/^Port .*/Port $alive_port/" -e "s|^PidFile .*|PidFile $TMP/alive_sshd.pid|" \
+	"$SSHD_DIR/sshd_config" > "$TMP/alive_sshd_config"
+/usr/sbin/sshd -f "$TMP/alive_sshd_config" -E "$TMP/alive_sshd.log"
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$alive_port") 2>/dev/null && break; sleep 0.05; done
+echo "[127.0.0.1]:$alive_port $(cut -d' ' -f1,2 "$SSHD_DIR/host_key.pub")" >> "$HOME/.ssh/jump_known_hosts"
+cat >> "$HOME/.ssh/config" <<CONF
+Host alive-app
+  HostName 127.0.0.1
+  Port $alive_port
+  IdentityFile $SSHD_DIR/client_key
+  UserKnownHostsFile ~/.ssh/jump_known_hosts
+  ServerAliveInterval 1
+  ServerAliveCountMax 2
+CONF
+cat > "$TMP/alive.yaml" <<YAML
+runbook: alive
+title: a host that stops answering
+targets:
+  app: {type: ssh, host: alive-app}
+steps:
+  - {id: hang, ssh: "echo started; sleep 25", on: app, timeout: 30s}
+YAML
+"$BIN" exec "$TMP/alive.yaml" --output json > "$TMP/alive.json" 2>&1 &
+ap=$!
+master=$(cat "$TMP/alive_sshd.pid")
+for _ in $(seq 100); do [ -n "$(pgrep -P "$master")" ] && break; sleep 0.05; done
+sleep 1
+frozen=$(pgrep -P "$master"; for c in $(pgrep -P "$master"); do pgrep -P "$c"; done)
+kill -STOP $frozen
+t0=$SECONDS
+wait $ap
+took=$((SECONDS - t0))
+kill -CONT $frozen 2>/dev/null
+check "ServerAliveInterval 1, CountMax 2: a frozen host is given up after ${took}s, not the 30 s deadline" '[ "$(field "$TMP/alive.json" hang status)" = "\"failed\"" ] && field "$TMP/alive.json" hang error | grep -qF "the host stopped answering: 2 keepalives unanswered" && [ $took -lt 10 ]' "took=$took $(field "$TMP/alive.json" hang status) $(field "$TMP/alive.json" hang error) frozen=$frozen"
 
 # ProxyCommand: the host's direct route does not exist (its name does not
 # resolve); the command (OpenSSH's own client, -W through the test sshd)
