@@ -40,7 +40,7 @@ TRIAGE = engine/triage/alert.o engine/triage/match.o engine/triage/notifier.o en
 SERVE = engine/serve/serve.o engine/serve/exposition.o
 ENGINE = $(BASE) $(MODEL) $(RUN) $(STORE) $(INCIDENT) $(TRIAGE) $(SERVE)
 COMMANDS = $(patsubst %.c,%.o,$(sort $(wildcard engine/cmd/cmd_*.c)))
-ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/sql_lex.o actions/ssh.o actions/ssh_config.o actions/known_hosts.o actions/ssh_kexinit.o actions/http.o actions/notify.o
+ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/sql_lex.o actions/ssh.o actions/ssh_config.o actions/ssh_jump.o actions/known_hosts.o actions/ssh_kexinit.o actions/http.o actions/notify.o
 SANDBOX = sandbox/sandbox.o sandbox/pattern.o
 LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)
 

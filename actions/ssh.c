@@ -24,6 +24,7 @@
 #include "known_hosts.h"
 #include "ssh_kexinit.h"
 #include "ssh_config.h"
+#include "ssh_jump.h"
 #include "util.h"
 
 #include <errno.h>
@@ -48,14 +49,10 @@ struct sshhost {
 	int sock;
 	LIBSSH2_SESSION *s;
 	pid_t proxy;    /* the ProxyCommand's process, or 0 */
-	/* ProxyJump: the session to the jump host, the direct-tcpip channel
-	 * through it, and the thread that pumps it to and from our end of a
-	 * socketpair (the other end is sock) */
-	struct sshhost *jump;
-	LIBSSH2_CHANNEL *tunnel;
-	int tunnel_fd, stop[2];
-	pthread_t pump;
-	int pumping;
+	/* ProxyJump: the shared jump session and our channel through it
+	 * (sock is our end of its socketpair) */
+	struct ssh_jump *via;
+	struct ssh_tunnel *tun;
 };
 
 #define MAX_JUMPS 8
@@ -417,8 +414,6 @@ static int authenticate(struct sshhost *h, const struct ssh_host_config *cfg, in
 	return r == 1 ? 0 : -1;
 }
 
-static void pump_stop(struct sshhost *h);
-
 static void host_free(struct sshhost *h)
 {
 	if (!h)
@@ -446,7 +441,10 @@ static void host_free(struct sshhost *h)
 			nanosleep(&ts, NULL);
 		}
 	}
-	pump_stop(h); /* after our session said goodbye through it */
+	if (h->tun) /* after our session said goodbye through it */
+		ssh_tunnel_close(h->via, h->tun);
+	if (h->via)
+		ssh_jump_release(h->via);
 	free(h->key);
 	free(h);
 }
@@ -490,7 +488,6 @@ static struct sshhost *open_host_at(const struct ssh_host_config *cfg, const cha
 		return NULL;
 	}
 	struct sshhost *h = xcalloc(1, sizeof *h);
-	h->tunnel_fd = h->stop[0] = h->stop[1] = -1;
 	/* ConnectTimeout bounds the connection and the handshake, within the step's deadline */
 	int64_t step_deadline = deadline;
 	if (cfg->connect_timeout > 0 && now_ms() + cfg->connect_timeout * 1000LL < deadline)
@@ -549,102 +546,7 @@ static struct sshhost *open_host(const struct ssh_host_config *cfg, const char *
 	return open_host_at(cfg, known, deadline, 0, err);
 }
 
-/* ---- ProxyJump ---- */
-
-/* Moves bytes between our end of the socketpair and the direct-tcpip
- * channel until either side ends or pump_stop() asks. It alone uses the
- * jump session from here on. */
-static void *pump_main(void *arg)
-{
-	struct sshhost *h = arg;
-	LIBSSH2_SESSION *js = h->jump->s;
-	char up[32768], down[32768];
-	size_t up_len = 0, up_off = 0, down_len = 0, down_off = 0;
-	int in_eof = 0, ch_eof = 0, fail = 0;
-	while (!fail && !(in_eof && ch_eof && !down_len && !up_len)) {
-		int moved = 0;
-		if (!up_len && !in_eof) {
-			ssize_t n = read(h->tunnel_fd, up, sizeof up);
-			if (n > 0)
-				up_len = (size_t)n, up_off = 0, moved = 1;
-			else if (n == 0)
-				in_eof = moved = 1;
-			else if (errno != EAGAIN && errno != EINTR)
-				fail = 1;
-		}
-		if (up_len) {
-			ssize_t n = libssh2_channel_write(h->tunnel, up + up_off, up_len - up_off);
-			if (n > 0) {
-				up_off += (size_t)n, moved = 1;
-				if (up_off == up_len)
-					up_len = 0;
-			} else if (n != LIBSSH2_ERROR_EAGAIN) {
-				fail = 1;
-			}
-		}
-		if (!down_len && !ch_eof) {
-			ssize_t n = libssh2_channel_read(h->tunnel, down, sizeof down);
-			if (n > 0)
-				down_len = (size_t)n, down_off = 0, moved = 1;
-			else if ((n == 0 || n == LIBSSH2_ERROR_EAGAIN) && libssh2_channel_eof(h->tunnel))
-				ch_eof = moved = 1;
-			else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
-				fail = 1;
-		}
-		if (down_len) {
-			ssize_t n = write(h->tunnel_fd, down + down_off, down_len - down_off);
-			if (n > 0) {
-				down_off += (size_t)n, moved = 1;
-				if (down_off == down_len)
-					down_len = 0;
-			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-				fail = 1;
-			}
-		}
-		if (ch_eof && !down_len)
-			shutdown(h->tunnel_fd, SHUT_WR);
-		if (moved)
-			continue;
-		int dir = libssh2_session_block_directions(js);
-		struct pollfd p[3] = {{h->jump->sock, (short)((dir & LIBSSH2_SESSION_BLOCK_OUTBOUND ? POLLOUT : 0) | POLLIN), 0},
-				      {h->tunnel_fd, (short)((!up_len && !in_eof ? POLLIN : 0) | (down_len ? POLLOUT : 0)), 0},
-				      {h->stop[0], POLLIN, 0}};
-		int next = 15;
-		if (poll(p, 3, 1000) < 0 && errno != EINTR)
-			break;
-		if (p[2].revents)
-			break;
-		libssh2_keepalive_send(js, &next);
-	}
-	shutdown(h->tunnel_fd, SHUT_RDWR); /* our session sees the end */
-	return NULL;
-}
-
-/* Ends the pump and the jump session (after the session it carried). */
-static void pump_stop(struct sshhost *h)
-{
-	if (h->pumping) {
-		ssize_t ignored = write(h->stop[1], "x", 1);
-		(void)ignored;
-		pthread_join(h->pump, NULL);
-		h->pumping = 0;
-	}
-	if (h->tunnel) {
-		libssh2_session_set_timeout(h->jump->s, 1000);
-		libssh2_session_set_blocking(h->jump->s, 1);
-		libssh2_channel_close(h->tunnel);
-		libssh2_channel_free(h->tunnel);
-		h->tunnel = NULL;
-	}
-	for (int i = 0; i < 2; i++)
-		if (h->stop[i] >= 0)
-			close(h->stop[i]);
-	if (h->tunnel_fd >= 0)
-		close(h->tunnel_fd);
-	h->stop[0] = h->stop[1] = h->tunnel_fd = -1;
-	host_free(h->jump);
-	h->jump = NULL;
-}
+/* ---- ProxyJump (the shared sessions: ssh_jump.c) ---- */
 
 /* A hop of a ProxyJump list, "[user@]host[:port]" (or ssh://...), as the
  * settings to reach it: its own block of ~/.ssh/config, the user and port
@@ -675,10 +577,36 @@ static void hop_config(const char *hop, struct ssh_host_config *cfg)
 	free(copy);
 }
 
-/* Connects to the last hop of cfg->proxy_jump (through the hops before
- * it, or its own ProxyJump/ProxyCommand when it is the only one), opens a
- * direct-tcpip channel to cfg's host and returns our end of a socketpair
- * that the pump thread joins to it. */
+struct jump_ctx {
+	struct ssh_host_config *cfg;
+	const char *known;
+	int64_t deadline;
+	int depth;
+};
+
+static int jump_open(void *ud, LIBSSH2_SESSION **s, int *sock, void **owner, char **err)
+{
+	struct jump_ctx *c = ud;
+	struct sshhost *jh = open_host_at(c->cfg, c->known, c->deadline, c->depth, err);
+	if (!jh)
+		return -1;
+	*s = jh->s;
+	*sock = jh->sock;
+	*owner = jh;
+	return 0;
+}
+
+static void jump_free(void *owner)
+{
+	host_free(owner);
+}
+
+static char *host_key(const struct ssh_host_config *cfg, const char *known);
+
+/* Reaches cfg's host through the last hop of its ProxyJump list (itself
+ * reached through the hops before it, or its own ProxyJump/ProxyCommand
+ * when it is the only one): a direct-tcpip channel through the jump
+ * session every host behind that hop shares. Returns our socket. */
 static int jump_connect(struct sshhost *h, const struct ssh_host_config *cfg, int64_t deadline, int depth, char **err)
 {
 	if (depth >= MAX_JUMPS) {
@@ -696,53 +624,19 @@ static int jump_connect(struct sshhost *h, const struct ssh_host_config *cfg, in
 		jc.proxy_jump = xstrndup(list, (size_t)(last - list));
 	}
 	char *known = jc.known_hosts ? xstrdup(jc.known_hosts) : ssh_expand_home("~/.ssh/known_hosts");
-	char *jerr = NULL;
-	h->jump = open_host_at(&jc, known, deadline, depth + 1, &jerr);
-	free(known);
-	if (!h->jump) {
+	char *key = host_key(&jc, known), *jerr = NULL;
+	struct jump_ctx ctx = {&jc, known, deadline, depth + 1};
+	int fd = -1;
+	if (!(h->via = ssh_jump_acquire(key, jump_open, jump_free, &ctx, &jerr))) {
 		*err = xasprintf("ProxyJump %s: %s", jc.hostname, jerr);
 		free(jerr);
-		ssh_host_config_release(&jc);
-		return -1;
+	} else {
+		fd = ssh_jump_tunnel(h->via, jc.hostname, cfg->hostname, cfg->port, deadline, &h->tun, err);
 	}
-	int w;
-	struct sshhost *j = h->jump;
-	while (!(h->tunnel = libssh2_channel_direct_tcpip_ex(j->s, cfg->hostname, cfg->port, "127.0.0.1", 22)) &&
-	       libssh2_session_last_errno(j->s) == LIBSSH2_ERROR_EAGAIN) {
-		if ((w = wait_session(j, deadline))) {
-			*err = xasprintf("ProxyJump %s: opening a channel to %s:%d: %s", jc.hostname, cfg->hostname, cfg->port,
-					 why(w));
-			ssh_host_config_release(&jc);
-			return -1;
-		}
-	}
-	if (!h->tunnel) {
-		char *m = NULL;
-		libssh2_session_last_error(j->s, &m, NULL, 0);
-		*err = xasprintf("ProxyJump %s refused a channel to %s:%d (%s): is TCP forwarding allowed there, and "
-				 "does it reach that address?",
-				 jc.hostname, cfg->hostname, cfg->port, m ? m : "no reason given");
-		ssh_host_config_release(&jc);
-		return -1;
-	}
+	free(key);
+	free(known);
 	ssh_host_config_release(&jc);
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || pipe(h->stop)) {
-		*err = xasprintf("ProxyJump: %s", strerror(errno));
-		return -1;
-	}
-	fcntl(h->stop[0], F_SETFD, FD_CLOEXEC);
-	fcntl(h->stop[1], F_SETFD, FD_CLOEXEC);
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	h->tunnel_fd = sv[1];
-	if (pthread_create(&h->pump, NULL, pump_main, h)) {
-		*err = xstrdup("ProxyJump: cannot start a thread");
-		close(sv[0]);
-		return -1;
-	}
-	h->pumping = 1;
-	return sv[0];
+	return fd;
 }
 
 /* ---- one command on one host ---- */

@@ -308,6 +308,7 @@ steps:
 YAML
 "$BIN" exec "$TMP/jump.yaml" --output json > "$TMP/jump.json" 2>&1
 check "ProxyJump: two hosts behind a bastion run their commands through it" '[ "$(grep -c "through-the-bastion" "$TMP/jump.json")" -ge 2 ] && [ "$(field "$TMP/jump.json" fleet status)" = "\"ok\"" ] && [ "$(field "$TMP/jump.json" again status)" = "\"ok\"" ]' "$(grep -E '"(status|error|stdout)"' "$TMP/jump.json" | head -20)"
+check "... one session to the bastion served every host behind it (and the chain's first hop)" '[ "$(grep -c "Accepted publickey" "$TMP/jump_sshd.log")" = 2 ]' "$(grep -c "Accepted publickey" "$TMP/jump_sshd.log") sessions"
 check "... the bastion's sshd saw the direct-tcpip requests to the host behind it" 'grep -q "direct.tcpip.*127.0.0.1 port $SSHD_PORT" "$TMP/jump_sshd.log"' "$(grep -i tcpip "$TMP/jump_sshd.log" | head -5)"
 check "ProxyJump with a chain of two hops (user@host:port form)" '[ "$(field "$TMP/jump.json" chain stdout)" = "\"two-hops\n\"" ] && grep -q "direct.tcpip.*127.0.0.1 port $jump_port" "$TMP/jump_sshd.log"' "$(field "$TMP/jump.json" chain error) $(grep -i tcpip "$TMP/jump_sshd.log" | tail -3)"
 check "40 MB through the bastion: read to the end, counted, no stall" '[ "$(field "$TMP/jump.json" big status)" = "\"ok\"" ] && [ "$(field "$TMP/jump.json" big stdout_truncated)" = 40000000 ] && [ "$(field "$TMP/jump.json" big stderr)" = "\"done\n\"" ]' "$(field "$TMP/jump.json" big status) $(field "$TMP/jump.json" big stdout_truncated) $(field "$TMP/jump.json" big error)"
