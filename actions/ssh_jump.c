@@ -110,7 +110,7 @@ static int step(struct ssh_tunnel *t)
 			t->broken = 1;
 	}
 	if (t->down_len) {
-		ssize_t n = write(t->fd, t->down + t->down_off, t->down_len - t->down_off);
+		ssize_t n = send(t->fd, t->down + t->down_off, t->down_len - t->down_off, MSG_NOSIGNAL); /* no SIGPIPE when the session has gone */
 		if (n > 0) {
 			t->down_off += (size_t)n, moved = 1;
 			if (t->down_off == t->down_len)
