@@ -182,9 +182,16 @@ START_TEST(ssh_config_include_match)
 	      "Match host db-2.prod\n"
 	      "  User dbadmin\n"
 	      "Host bastioned\n"
-	      "  ProxyJump jump.example.com\n"
+	      "  ProxyJump ops@jump.example.com:2222,inner\n"
+	      "  ProxyCommand nc %h %p\n" /* after ProxyJump: the first of the two wins */
+	      "Host certified\n"
+	      "  CertificateFile ~/.ssh/id-cert.pub\n"
 	      "Host direct\n"
 	      "  ProxyJump none\n"
+	      "  HostKeyAlias legacy-%h\n"
+	      "  IdentityFile ~/.ssh/first\n"
+	      "  ConnectTimeout 7\n"
+	      "  ServerAliveInterval 5\n"
 	      "Match originalhost execd exec \"true\"\n"
 	      "  Port 1\n"
 	      "Host *\n"
@@ -225,12 +232,27 @@ START_TEST(ssh_config_include_match)
 	ssh_host_config_release(&c);
 	memset(&c, 0, sizeof c);
 	ssh_config_lookup(main_cfg, "bastioned", &c);
-	ck_assert_ptr_nonnull(c.error);
-	ck_assert_msg(strstr(c.error, "config:7: ProxyJump is not supported"), "%s", c.error);
+	ck_assert_ptr_null(c.error);
+	ck_assert_str_eq(c.proxy_jump, "ops@jump.example.com:2222,inner");
+	ck_assert_ptr_null(c.proxy_command);
 	ssh_host_config_release(&c);
 	memset(&c, 0, sizeof c);
-	ssh_config_lookup(main_cfg, "direct", &c); /* ProxyJump none: nothing to refuse */
+	ssh_config_lookup(main_cfg, "certified", &c);
+	ck_assert_ptr_nonnull(c.error);
+	ck_assert_msg(strstr(c.error, "config:10: CertificateFile is not supported"), "%s", c.error);
+	ssh_host_config_release(&c);
+	memset(&c, 0, sizeof c);
+	ssh_config_lookup(main_cfg, "direct", &c); /* ProxyJump none: nothing to refuse, no jump */
 	ck_assert_ptr_null(c.error);
+	ck_assert_ptr_null(c.proxy_jump);
+	ck_assert_str_eq(c.host_key_alias, "legacy-direct");
+	want = xasprintf("%s/.ssh/first", home);
+	ck_assert_str_eq(c.identity, want);
+	free(want);
+	ck_assert_int_eq(c.n_more_identities, 1); /* Host *'s IdentityFile comes after: both count */
+	ck_assert_int_eq(c.connect_timeout, 7);
+	ck_assert_int_eq(c.alive_interval, 5);
+	ck_assert_int_eq(c.alive_count_max, 3);
 	ssh_host_config_release(&c);
 	memset(&c, 0, sizeof c);
 	ssh_config_lookup(main_cfg, "execd", &c);
