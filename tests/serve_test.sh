@@ -265,10 +265,16 @@ if bash "$ROOT/tests/pg.sh" start "$pgdir" > "$TMP/pg.log" 2>&1; then
 	victim=${wpids[0]}
 	# kill it while it is in the middle of a diagnosis (an alert claimed, not done)
 	mine="SELECT count(*) FROM runbook_alert_queue WHERE done_at IS NULL AND claimed_by LIKE '%:$victim:%'"
-	wait_until 30 '[ "$("${PSQL[@]}" -c "SELECT count(*) FROM runbook_alert_queue WHERE done_at IS NOT NULL")" -ge 10 ] && [ "$("${PSQL[@]}" -c "$mine")" -ge 1 ]'
+	held=
+	for _ in $(seq 50); do # freeze it while it holds something, then kill it
+		wait_until 30 '[ "$("${PSQL[@]}" -c "SELECT count(*) FROM runbook_alert_queue WHERE done_at IS NOT NULL")" -ge 10 ] && [ "$("${PSQL[@]}" -c "$mine")" -ge 1 ]'
+		kill -STOP "$victim"
+		held=$("${PSQL[@]}" -c "SELECT string_agg(id::text, ',') FROM runbook_alert_queue WHERE done_at IS NULL AND claimed_by LIKE '%:$victim:%'")
+		[ -n "$held" ] && break
+		kill -CONT "$victim"
+	done
 	kill -9 "$victim"
 	wait "$victim" 2> /dev/null
-	held=$("${PSQL[@]}" -c "SELECT string_agg(id::text, ',') FROM runbook_alert_queue WHERE done_at IS NULL AND claimed_by LIKE '%:$victim:%'")
 	SLOW=0.3 "$BIN" worker --store "$RUNBOOK_TEST_DSN" --concurrency 2 --reescalate-every 0 2> "$TMP/w5.log" &
 	wpids[0]=$!
 	pids+=($!)
