@@ -269,10 +269,7 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 	o.cfg = g->cfg;
 	o.output_cap = g->cfg->output_cap;
 	o.row_cap = g->cfg->row_cap;
-	size_t si;
-	json_t *sv;
-	json_array_foreach(g->cfg->secrets, si, sv) /* the config's ${env.NAME} values */
-		redact_add(&red, json_string_value(sv));
+	redact_add_all(&red, g->cfg->secrets); /* the config's ${env.NAME} values */
 	struct progress prog;
 	progress_init(&prog, json ? stderr : stdout, &red);
 	if (!json || prog.tty) {

@@ -19,6 +19,14 @@ void redact_release(struct redactor *r)
 	redact_init(r);
 }
 
+void redact_add_all(struct redactor *r, json_t *values)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(values, i, v)
+		redact_add(r, json_string_value(v));
+}
+
 void redact_add(struct redactor *r, const char *value)
 {
 	if (!value || strlen(value) < 4)

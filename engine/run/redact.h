@@ -22,6 +22,8 @@ void redact_release(struct redactor *r);
 /* Registers a secret value (values shorter than 4 bytes are ignored:
  * redacting "1" or "on" everywhere would destroy the output). */
 void redact_add(struct redactor *r, const char *value);
+/* redact_add of every string of a JSON array (the config's secrets). */
+void redact_add_all(struct redactor *r, json_t *values);
 /* Returns a new string with every secret replaced; caller frees. */
 char *redact_str(const struct redactor *r, const char *s);
 /* The same for n bytes that may hold NULs; *outn (may be NULL) gets the

@@ -196,9 +196,7 @@ static enum MHD_Result post_alerts(struct server *s, struct MHD_Connection *c, s
 	}
 	struct redactor red; /* the config's secrets never reach the queue */
 	redact_init(&red);
-	json_t *sv;
-	json_array_foreach(s->o.cfg->secrets, i, sv)
-		redact_add(&red, json_string_value(sv));
+	redact_add_all(&red, s->o.cfg->secrets);
 	struct job *job = xcalloc(1, sizeof *job);
 	job->items = json_array();
 	job->ids = json_array();

@@ -166,10 +166,7 @@ static const char *diagnose(struct ctx *c, struct item *it, const char *id, cons
 	char *err = NULL;
 	struct redactor red;
 	redact_init(&red);
-	size_t i;
-	json_t *sv;
-	json_array_foreach(cfg->secrets, i, sv)
-		redact_add(&red, json_string_value(sv));
+	redact_add_all(&red, cfg->secrets);
 	const char *status = "failed";
 	json_t *findings = NULL;
 	if (exec_bind_params(it->rb, given, it->alert, &params, &err)) {
@@ -431,10 +428,7 @@ json_t *triage_run(const struct triage *t, json_t *alerts, int *failed, char **e
 	size_t *order = xcalloc(n ? n : 1, sizeof *order), nd = 0;
 	struct redactor red; /* the config's secrets never reach a timeline through an alert */
 	redact_init(&red);
-	size_t si;
-	json_t *sv;
-	json_array_foreach(t->cfg->secrets, si, sv)
-		redact_add(&red, json_string_value(sv));
+	redact_add_all(&red, t->cfg->secrets);
 	for (size_t i = 0; i < n; i++) {
 		struct item *it = &items[i];
 		it->index = i;
@@ -482,15 +476,6 @@ json_t *triage_run(const struct triage *t, json_t *alerts, int *failed, char **e
 
 /* ---- one queued alert at a time (serve, worker) ---- */
 
-static void secrets_redactor(const struct config *cfg, struct redactor *red)
-{
-	redact_init(red);
-	size_t i;
-	json_t *sv;
-	json_array_foreach(cfg->secrets, i, sv)
-		redact_add(red, json_string_value(sv));
-}
-
 json_t *triage_queued(const struct triage *t, struct store *st, const struct matchset *ms, json_t *qitem,
 		      const char *actor, int *failed)
 {
@@ -500,7 +485,8 @@ json_t *triage_queued(const struct triage *t, struct store *st, const struct mat
 	memset(&it, 0, sizeof it);
 	it.alert = json_deep_copy(json_object_get(qitem, "alert"));
 	struct redactor red;
-	secrets_redactor(t->cfg, &red);
+	redact_init(&red);
+	redact_add_all(&red, t->cfg->secrets);
 	redact_json(&red, it.alert);
 	redact_release(&red);
 	it.rb = matchset_best(ms, it.alert);
@@ -579,7 +565,8 @@ int triage_reescalate(const struct triage *t, struct store *st, const char *acto
 		json_t *attempts = json_object_size(t->cfg->notifiers) ? NULL : json_array();
 		if (!attempts) {
 			struct redactor red;
-			secrets_redactor(t->cfg, &red);
+			redact_init(&red);
+			redact_add_all(&red, t->cfg->secrets);
 			attempts = notifier_send(t->cfg, route, info, "trigger", &red);
 			redact_release(&red);
 		}
