@@ -89,9 +89,13 @@ void incident_format_time(const char *ts, const char *fmt, char *buf, size_t n)
 int incident_transition(struct store *st, const char *id, const char *to, const char *resolution, const char *actor,
 			const char *at, char **err)
 {
-	json_t *inc = store_incident_get(st, id, err);
-	if (!inc)
-		return 1;
+	json_t *inc = NULL;
+	int found = store_incident_find(st, id, &inc, err);
+	if (found) {
+		if (found == 1)
+			*err = xasprintf("no incident %s in the store", id);
+		return found;
+	}
 	const char *from = json_string_value(json_object_get(inc, "status"));
 	int ok = (!strcmp(to, "acknowledged") && !strcmp(from, "triggered")) ||
 		 (!strcmp(to, "resolved") && strcmp(from, "resolved"));
@@ -99,7 +103,7 @@ int incident_transition(struct store *st, const char *id, const char *to, const 
 		*err = xasprintf("%s is %s; it cannot become %s%s", id, from, to,
 				 !strcmp(from, "resolved") ? " (it is closed)" : !strcmp(to, "acknowledged") ? " again" : "");
 		json_decref(inc);
-		return 1;
+		return 2;
 	}
 	json_decref(inc);
 	char now[40];

@@ -29,8 +29,8 @@ json_t *incident_action(const char *text);
 struct store;
 /* Moves incident id to `to` (acknowledged or resolved, with an optional
  * resolution; at: a stored time, or NULL for now) and records why. 0; 1
- * when it may not (unknown, or not from its status: *err says so); -1 when
- * the store failed. */
+ * when there is no such incident, 2 when it may not from its status (*err
+ * says so); -1 when the store failed. */
 int incident_transition(struct store *st, const char *id, const char *to, const char *resolution, const char *actor,
 			const char *at, char **err);
 

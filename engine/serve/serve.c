@@ -390,8 +390,7 @@ static enum MHD_Result post_transition(struct server *s, struct MHD_Connection *
 	free(actor);
 	json_decref(in);
 	if (rc) {
-		unsigned code = rc < 0 ? MHD_HTTP_SERVICE_UNAVAILABLE
-				       : err && strstr(err, "no incident") ? MHD_HTTP_NOT_FOUND : MHD_HTTP_CONFLICT;
+		unsigned code = rc < 0 ? MHD_HTTP_SERVICE_UNAVAILABLE : rc == 1 ? MHD_HTTP_NOT_FOUND : MHD_HTTP_CONFLICT;
 		enum MHD_Result r = error(c, code, err ? err : "the store failed");
 		free(err);
 		return r;

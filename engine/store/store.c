@@ -75,14 +75,10 @@ int store_incident_create(struct store *st, json_t *fields, const char *actor, c
 
 json_t *store_incident_get(struct store *st, const char *id, char **err)
 {
-	json_t *a = st->be->incidents(st->db, "id", id, err);
-	if (!a)
-		return NULL;
-	json_t *o = json_incref(json_array_get(a, 0));
-	json_decref(a);
-	if (!o)
+	json_t *inc = NULL;
+	if (store_incident_find(st, id, &inc, err) == 1)
 		*err = xasprintf("no incident %s in the store", id);
-	return o;
+	return inc;
 }
 
 int store_incident_find(struct store *st, const char *id, json_t **inc, char **err)
