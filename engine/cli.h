@@ -58,6 +58,8 @@ int command_wait_for_signal(void);
 /* Writes a rendered document to file (NULL: stdout). Returns EXIT_OK, or
  * EXIT_FAIL after saying why. */
 int command_write(const char *name, const char *file, const char *buf, size_t len);
+/* A whole number in [min, max] from an option's value, else -1. */
+int command_count(const char *s, int min, int max);
 /* Prints "runbook NAME: message" and the usage line; returns EXIT_USAGE. */
 int command_usage_error(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

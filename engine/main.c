@@ -138,6 +138,13 @@ void command_help(const struct command *c, FILE *out)
 		     "  -h, --help             this help\n");
 }
 
+int command_count(const char *s, int min, int max)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	return *s && !*end && v >= min && v <= max ? (int)v : -1;
+}
+
 int command_usage_error(const char *name, const char *fmt, ...)
 {
 	va_list ap;

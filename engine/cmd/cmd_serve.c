@@ -14,14 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A whole number of at least min from an option, else -1. */
-static int count_arg(const char *s, int min)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	return *s && !*end && v >= min && v <= 100000 ? (int)v : -1;
-}
-
 int cmd_serve(int argc, char **argv, struct globals *g)
 {
 	static const struct option opts[] = {{"listen", required_argument, 0, 'l'}, {"work", no_argument, 0, 'w'},
@@ -42,15 +34,15 @@ int cmd_serve(int argc, char **argv, struct globals *g)
 		case 'S': g->store = optarg; break;
 		case 'R': g->runbooks = optarg; break;
 		case 't':
-			if ((o.threads = count_arg(optarg, 1)) < 0)
+			if ((o.threads = command_count(optarg, 1, 100000)) < 0)
 				return command_usage_error("serve", "--threads is a number of at least 1, not '%s'", optarg);
 			break;
 		case 'e':
-			if ((o.reescalate_s = count_arg(optarg, 0)) < 0)
+			if ((o.reescalate_s = command_count(optarg, 0, 100000)) < 0)
 				return command_usage_error("serve", "--reescalate-every is seconds (0: never), not '%s'", optarg);
 			break;
 		case 'L':
-			if ((o.lease_s = count_arg(optarg, 3)) < 0)
+			if ((o.lease_s = command_count(optarg, 3, 100000)) < 0)
 				return command_usage_error("serve", "--lease is seconds (at least 3), not '%s'", optarg);
 			break;
 		default:

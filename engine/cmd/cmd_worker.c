@@ -22,26 +22,20 @@ int cmd_worker(int argc, char **argv, struct globals *g)
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end = NULL;
-		long v = optarg ? strtol(optarg, &end, 10) : 0;
-		int bad = optarg && (!*optarg || *end || v < 0 || v > 100000);
 		switch (c) {
 		case 'S': g->store = optarg; break;
 		case 'R': g->runbooks = optarg; break;
 		case 'c':
-			if (bad || v < 1 || v > 64)
+			if ((po.threads = command_count(optarg, 1, 64)) < 0)
 				return command_usage_error("worker", "--concurrency is 1 to 64, not '%s'", optarg);
-			po.threads = (int)v;
 			break;
 		case 'e':
-			if (bad)
+			if ((po.reescalate_s = command_count(optarg, 0, 100000)) < 0)
 				return command_usage_error("worker", "--reescalate-every is seconds (0: never), not '%s'", optarg);
-			po.reescalate_s = (int)v;
 			break;
 		case 'L':
-			if (bad || v < 3)
+			if ((po.lease_s = command_count(optarg, 3, 100000)) < 0)
 				return command_usage_error("worker", "--lease is seconds (at least 3), not '%s'", optarg);
-			po.lease_s = (int)v;
 			break;
 		default:
 			return command_usage_error("worker", "bad option");
