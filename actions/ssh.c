@@ -548,6 +548,16 @@ static struct sshhost *open_host(const struct ssh_host_config *cfg, const char *
 
 /* ---- ProxyJump (the shared sessions: ssh_jump.c) ---- */
 
+/* The rest of alias's settings from ~/.ssh/config (what cfg has wins). */
+static void user_config_lookup(const char *alias, struct ssh_host_config *cfg)
+{
+	char *confpath = ssh_expand_home("~/.ssh/config");
+	ssh_config_lookup(confpath, alias, cfg);
+	free(confpath);
+}
+
+static char *known_hosts_path(json_t *target, const struct ssh_host_config *cfg);
+
 /* A hop of a ProxyJump list, "[user@]host[:port]" (or ssh://...), as the
  * settings to reach it: its own block of ~/.ssh/config, the user and port
  * of the hop winning. */
@@ -571,9 +581,7 @@ static void hop_config(const char *hop, struct ssh_host_config *cfg)
 		*port++ = '\0';
 	}
 	cfg->port = port ? atoi(port) : 0;
-	char *confpath = ssh_expand_home("~/.ssh/config");
-	ssh_config_lookup(confpath, host, cfg);
-	free(confpath);
+	user_config_lookup(host, cfg);
 	free(copy);
 }
 
@@ -623,7 +631,7 @@ static int jump_connect(struct sshhost *h, const struct ssh_host_config *cfg, in
 		jc.proxy_command = NULL;
 		jc.proxy_jump = xstrndup(list, (size_t)(last - list));
 	}
-	char *known = jc.known_hosts ? xstrdup(jc.known_hosts) : ssh_expand_home("~/.ssh/known_hosts");
+	char *known = known_hosts_path(NULL, &jc); /* a hop has no target: its config, else ~/.ssh/known_hosts */
 	char *key = host_key(&jc, known), *jerr = NULL;
 	struct jump_ctx ctx = {&jc, known, deadline, depth + 1};
 	int fd = -1;
@@ -720,9 +728,7 @@ static void resolve_host(json_t *target, const char *alias, struct ssh_host_conf
 	cfg->user = tu ? xstrdup(tu) : NULL;
 	cfg->identity = ti ? ssh_expand_home(ti) : NULL;
 	cfg->port = json_is_integer(tp) ? (int)json_integer_value(tp) : 0;
-	char *confpath = ssh_expand_home("~/.ssh/config");
-	ssh_config_lookup(confpath, alias, cfg);
-	free(confpath);
+	user_config_lookup(alias, cfg);
 }
 
 /* What makes two sessions the same: the host, the user, and how the host
