@@ -221,9 +221,8 @@ static enum MHD_Result post_alerts(struct server *s, struct MHD_Connection *c, s
 	return MHD_YES;
 }
 
-static enum MHD_Result alerts_accepted(struct server *s, struct MHD_Connection *c, struct job *job)
+static enum MHD_Result alerts_accepted(struct MHD_Connection *c, struct job *job)
 {
-	(void)s;
 	if (job->err)
 		return error(c, MHD_HTTP_SERVICE_UNAVAILABLE, job->err);
 	json_t *out = json_array();
@@ -542,7 +541,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	if (rq->job) { /* resumed: the alerts are committed (or not) */
 		rq->answered = 1;
-		return alerts_accepted(s, c, rq->job);
+		return alerts_accepted(c, rq->job);
 	}
 	rq->answered = r != R_ALERTS;
 	if (rq->too_big) {

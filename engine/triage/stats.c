@@ -26,7 +26,8 @@ static void bump(json_t **map, const char *label, long n)
 	pthread_mutex_unlock(&mu);
 }
 
-void stats_label(struct sbuf *out, const char *v)
+/* A Prometheus label value, escaped (backslash, quote, newline). */
+static void stats_label(struct sbuf *out, const char *v)
 {
 	for (const char *p = v ? v : ""; *p; p++) {
 		if (*p == '\\' || *p == '"')

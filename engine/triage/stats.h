@@ -18,7 +18,4 @@ void stats_triage_seconds(double s);
  * family with HELP and TYPE lines. */
 void stats_render(struct sbuf *out);
 
-/* A Prometheus label value, escaped (backslash, quote, newline). */
-void stats_label(struct sbuf *out, const char *v);
-
 #endif
