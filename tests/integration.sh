@@ -242,5 +242,51 @@ for i in $(seq 6); do XDG_STATE_HOME="$fresh" "$BIN" incident open --title "race
 wait
 check "six processes opening incidents in a new store at once: six incidents" '[ "$(XDG_STATE_HOME="$fresh" "$BIN" incident list --output json | grep -c "\"id\": \"INC-")" = 6 ]' "$(XDG_STATE_HOME="$fresh" "$BIN" incident list 2>&1)"
 
+# The timeline is group-committed in the background, with a durability
+# barrier before a mutating step: a remediation that kills us outright
+# (kill -9 of its parent) finds everything before it, its approval
+# included, on disk.
+kst="$TMP/kill-state"
+cat > "$TMP/killer.yaml" <<'YAML'
+runbook: killer
+title: a remediation that kills the runner
+steps:
+  - {id: one, shell: "echo one"}
+  - {id: two, shell: "echo two"}
+  - id: judge
+    lua: finding("warning", "about to remediate")
+  - id: fix
+    mutates: true
+    shell: "kill -9 $PPID"
+YAML
+lost=""
+for n in 1 2 3; do # three times: without the barrier the approval is lost about every other run
+	XDG_STATE_HOME="$kst$n" "$BIN" exec "$TMP/killer.yaml" --apply --output json > "$TMP/killer.json" 2>&1; rc=$?
+	XDG_STATE_HOME="$kst$n" "$BIN" timeline INC-1 --output json > "$TMP/killer-tl.json" 2>&1
+	XDG_STATE_HOME="$kst$n" "$BIN" timeline INC-1 --verify > "$TMP/killer-verify.out" 2>&1; vrc=$?
+	[ $rc = 137 ] && [ $vrc = 0 ] && grep -q "step one: ok" "$TMP/killer-tl.json" && grep -q "step two: ok" "$TMP/killer-tl.json" &&
+		grep -q "about to remediate" "$TMP/killer-tl.json" && grep -q "\"kind\": \"approval\"" "$TMP/killer-tl.json" ||
+		lost="$lost run $n: rc=$rc verify=$vrc $(grep summary "$TMP/killer-tl.json" | tr -s ' ');"
+done 2>/dev/null
+check "killed by its own remediation: steps, finding and approval were on disk before it ran (3 runs)" '[ -z "$lost" ]' "$lost"
+
+# kill -9 at any moment of a run loses at most its last events, never the
+# chain: ten runs of many quick steps, each killed after a different delay.
+{ printf 'runbook: quick\ntitle: many quick steps\nsteps:\n'; for i in $(seq 60); do printf '  - {id: s%d, shell: "echo %d"}\n' "$i" "$i"; done; } > "$TMP/quick.yaml"
+qst="$TMP/quick-state"
+broken=""
+for n in $(seq 10); do
+	XDG_STATE_HOME="$qst" "$BIN" exec "$TMP/quick.yaml" > /dev/null 2>&1 &
+	p=$!
+	sleep "0.$((n * 7 % 10))$n"
+	kill -9 "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+done
+ninc=$(XDG_STATE_HOME="$qst" "$BIN" incident list --output json 2>/dev/null | grep -c '"id": "INC-')
+for i in $(seq "$ninc"); do
+	XDG_STATE_HOME="$qst" "$BIN" timeline "INC-$i" --verify > /dev/null 2>&1 || broken="$broken INC-$i"
+done
+check "ten runs killed with -9 at random moments: $ninc incidents, every chain intact" '[ "$ninc" -ge 8 ] && [ -z "$broken" ]' "broken:$broken"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -10,6 +10,7 @@
 #include "redact.h"
 #include "store.h"
 #include "store_sync.h"
+#include "journal.h"
 #include "util.h"
 
 #include <errno.h>
@@ -65,12 +66,19 @@ static int write_json_file(const char *path, json_t *doc, char **err)
 struct timeline {
 	struct store *store;
 	char *id, *actor;
+	struct journal *journal; /* group-commits the run's events */
 };
 
 static int record_event(void *ud, const char *kind, const char *summary, json_t *data, char **err)
 {
 	struct timeline *tl = ud;
-	return store_append(tl->store, tl->id, kind, tl->actor, summary, data, err);
+	return journal_append(tl->journal, kind, summary, data, err);
+}
+
+static int record_barrier(void *ud, char **err)
+{
+	struct timeline *tl = ud;
+	return journal_barrier(tl->journal, err);
 }
 
 static int split_kv(const char *s, char **k, char **v)
@@ -256,7 +264,9 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 			}
 		}
 		o.incident = tl.id;
+		tl.journal = journal_open(tl.store, tl.id, tl.actor);
 		o.record = record_event;
+		o.barrier = record_barrier;
 		o.record_ud = &tl;
 	}
 	o.target_dsn = dsns;
@@ -278,6 +288,18 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 		report_header(&prog, rb, o.dry_run);
 	}
 	json_t *report = exec_run(rb, &o, &red);
+	if (tl.journal) { /* the last barrier: the whole run is on disk before we say how it went */
+		int bad = journal_close(tl.journal, &err);
+		tl.journal = NULL;
+		if (bad && !json_object_get(report, "error")) {
+			char *safe = redact_str(&red, err);
+			json_object_set_new(report, "status", json_string("failed"));
+			json_object_set_new(report, "error", json_sprintf("the timeline store failed: %s", safe));
+			free(safe);
+		}
+		free(err);
+		err = NULL;
+	}
 	if (no_incident && !o.dry_run)
 		json_object_set_new(report, "no_incident", json_true());
 	if (fallback)

@@ -61,6 +61,20 @@ static void record(struct run *r, const char *kind, json_t *data, const char *fm
 	free(summary);
 }
 
+/* A durability barrier: 0 when every event so far is on disk; else the run
+ * stops as when a record fails. */
+static int settle(struct run *r)
+{
+	if (r->record_error)
+		return -1;
+	char *err = NULL;
+	if (r->o->barrier && r->o->barrier(r->o->record_ud, &err)) {
+		r->record_error = err ? err : xstrdup("the timeline store failed");
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- parameters ---- */
 
 /* Follows a dotted path such as "alert.labels.instance" inside root. */
@@ -177,6 +191,10 @@ static int on_notify(void *ud, const char *to, const char *message, json_t *resu
 		return -1;
 	}
 	json_decref(names);
+	if (settle(r)) { /* the record of the run so far comes before the message */
+		*err = xasprintf("notify: not sent: the timeline store failed: %s", r->record_error);
+		return -1;
+	}
 	json_t *findings = json_deep_copy(r->findings);
 	json_t *info = json_pack("{s:s?, s:s, s:s?, s:s, s:s, s:s, s:o, s:n}", "incident", r->o->incident, "title",
 				 message, "severity", r->rb->severity, "status", "triggered", "runbook", r->rb->id,
@@ -484,6 +502,13 @@ static enum step_status run_step(struct run *r, const struct rb_step *s, json_t 
 			json_object_set_new(res, "status", json_string("would-run"));
 			st = ST_WOULD_RUN;
 		}
+	} else if (s->mutates && settle(r)) {
+		/* a change is never made that the timeline could lose */
+		empty_fields(a, res);
+		st = ST_FAILED;
+		err = xasprintf("not run: the timeline store failed: %s", r->record_error);
+		set_error(res, st, err);
+		err = NULL;
 	} else {
 		int attempt = 0;
 		r->writable = s->mutates; /* Lua sql() writes only inside its own running mutating step */

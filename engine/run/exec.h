@@ -34,6 +34,10 @@ struct exec_opts {
 	 * runbook.finished, with redacted data; a non-zero return (the store
 	 * failed) stops the run (may be NULL) */
 	int (*record)(void *ud, const char *kind, const char *summary, json_t *data, char **err);
+	/* durability barrier: every event recorded so far is on disk when it
+	 * returns 0; called before a mutating step runs and before a
+	 * notification is sent (may be NULL: record is synchronous) */
+	int (*barrier)(void *ud, char **err);
 	void *record_ud;
 	/* progress: called when a step starts, before a prompt, and after it
 	 * with its result (may be NULL) */

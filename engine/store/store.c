@@ -128,6 +128,11 @@ int store_append(struct store *st, const char *incident, const char *kind, const
 	return st->be->append(st->db, incident, kind, actor, summary, data, 0, NULL, err);
 }
 
+int store_append_many(struct store *st, const char *incident, const char *actor, json_t *events, char **err)
+{
+	return json_array_size(events) ? st->be->append_many(st->db, incident, actor, events, err) : 0;
+}
+
 int store_append_alert(struct store *st, const char *incident, json_t *alert, long long queue_id, const char *diagnose,
 		       const char *actor, char **err)
 {
@@ -235,9 +240,12 @@ void store_event_hash(const char *prev_hash, const char *canonical, char out[65]
 }
 
 int store_seal_event(const char *incident, long long seq, const char *kind, const char *actor, const char *summary,
-		     json_t *data, const char *prev_hash, char *time, char *hash, char **data_text)
+		     json_t *data, const char *at, const char *prev_hash, char *time, char *hash, char **data_text)
 {
-	utc_timestamp(time, 40);
+	if (at)
+		snprintf(time, 40, "%s", at);
+	else
+		utc_timestamp(time, 40);
 	json_t *ev = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:O}", "incident", incident, "seq", (json_int_t)seq, "time",
 			       time, "kind", kind, "actor", actor, "summary", summary, "data", data ? data : json_null());
 	if (!ev)

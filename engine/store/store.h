@@ -49,6 +49,10 @@ int store_incident_update(struct store *st, const char *id, json_t *changes, con
 /* Appends an event; committed and synced when it returns 0. */
 int store_append(struct store *st, const char *incident, const char *kind, const char *actor, const char *summary,
 		 json_t *data, char **err);
+/* Appends events, each {time, kind, summary, data} (time: when it happened,
+ * as utc_timestamp writes it), in order and in one transaction: all
+ * committed and synced when it returns 0, none when it fails. */
+int store_append_many(struct store *st, const char *incident, const char *actor, json_t *events, char **err);
 /* The incident's events in order, each {seq, time, kind, actor, summary,
  * data, prev_hash, hash}. */
 json_t *store_events(struct store *st, const char *incident, char **err);

@@ -28,6 +28,9 @@ struct store_backend {
 	 * diagnose (and gives the incident recorded before in *id). */
 	int (*append)(void *db, const char *incident, const char *kind, const char *actor, const char *summary,
 		      json_t *data, long long queue_id, const char *diagnose, char **err);
+	/* Appends events [{time, kind, summary, data}] of one incident in one
+	 * transaction, in order. */
+	int (*append_many)(void *db, const char *incident, const char *actor, json_t *events, char **err);
 	json_t *(*events)(void *db, const char *incident, char **err);
 	/* The sums the metrics are made of, computed in the database over the
 	 * incidents detected in [since, until] (see store_metrics_sums). */
@@ -60,9 +63,10 @@ extern const size_t store_nincident_cols;
  * and the queue's bookkeeping. Returns a new object. */
 json_t *store_opened_data(json_t *fields);
 
-/* A new event after prev_hash: fills time (40 bytes), hash (65 bytes) and
- * *data_text (compact JSON, caller frees). Returns -1 if not UTF-8. */
+/* A new event after prev_hash: fills time (40 bytes: `at`, or now when
+ * NULL), hash (65 bytes) and *data_text (compact JSON, caller frees).
+ * Returns -1 if not UTF-8. */
 int store_seal_event(const char *incident, long long seq, const char *kind, const char *actor, const char *summary,
-		     json_t *data, const char *prev_hash, char *time, char *hash, char **data_text);
+		     json_t *data, const char *at, const char *prev_hash, char *time, char *hash, char **data_text);
 
 #endif

@@ -161,8 +161,9 @@ static void *pg_open(const char *url, char **err)
 }
 
 /* Appends inside an open transaction. */
-static int append_locked(struct pg *p, const char *incident, const char *kind, const char *actor,
-			 const char *summary, json_t *data, char **err)
+/* Inside a transaction: takes the incident's append lock (to the end of
+ * the transaction) and reads the seq and hash of its last event. */
+static int chain_end(struct pg *p, const char *incident, long long *seq, char prev[65], char **err)
 {
 	const char *v1[] = {incident};
 	PGresult *r = run(p, "SELECT pg_advisory_xact_lock(hashtext('runbook:' || $1))", 1, v1, err);
@@ -172,24 +173,45 @@ static int append_locked(struct pg *p, const char *incident, const char *kind, c
 	r = run(p, "SELECT seq, hash FROM runbook_events WHERE incident = $1 ORDER BY seq DESC LIMIT 1", 1, v1, err);
 	if (!r)
 		return -1;
-	long long seq = 1;
-	char prev[65] = ZERO_HASH;
+	*seq = 0;
+	snprintf(prev, 65, "%s", ZERO_HASH);
 	if (PQntuples(r) == 1) {
-		seq = atoll(PQgetvalue(r, 0, 0)) + 1;
-		snprintf(prev, sizeof prev, "%s", PQgetvalue(r, 0, 1));
+		*seq = atoll(PQgetvalue(r, 0, 0));
+		snprintf(prev, 65, "%s", PQgetvalue(r, 0, 1));
 	}
 	PQclear(r);
+	return 0;
+}
+
+/* Inserts event seq after prev (both advance). */
+static int insert_event(struct pg *p, const char *incident, long long *seq, char prev[65], const char *kind,
+			const char *actor, const char *summary, json_t *data, const char *at, char **err)
+{
 	char time[40], hash[65], *datas = NULL, seqs[24];
-	if (store_seal_event(incident, seq, kind, actor, summary, data, prev, time, hash, &datas)) {
+	if (store_seal_event(incident, *seq + 1, kind, actor, summary, data, at, prev, time, hash, &datas)) {
 		*err = xstrdup("the event is not valid UTF-8");
 		return -1;
 	}
-	snprintf(seqs, sizeof seqs, "%lld", seq);
+	snprintf(seqs, sizeof seqs, "%lld", *seq + 1);
 	const char *v[] = {incident, seqs, time, kind, actor, summary, datas, prev, hash};
-	r = run(p, "INSERT INTO runbook_events VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, v, err);
+	PGresult *r = run(p, "INSERT INTO runbook_events VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, v, err);
 	free(datas);
 	PQclear(r);
-	return r ? 0 : -1;
+	if (!r)
+		return -1;
+	++*seq;
+	snprintf(prev, 65, "%s", hash);
+	return 0;
+}
+
+static int append_locked(struct pg *p, const char *incident, const char *kind, const char *actor,
+			 const char *summary, json_t *data, const char *at, char **err)
+{
+	long long seq;
+	char prev[65];
+	if (chain_end(p, incident, &seq, prev, err))
+		return -1;
+	return insert_event(p, incident, &seq, prev, kind, actor, summary, data, at, err);
 }
 
 static int finish(struct pg *p, int good, char **err)
@@ -242,8 +264,29 @@ static int pg_append(void *db, const char *incident, const char *kind, const cha
 			return done;
 		}
 	}
-	int good = append_locked(p, incident, kind, actor, summary, data, err) == 0 &&
+	int good = append_locked(p, incident, kind, actor, summary, data, NULL, err) == 0 &&
 		   (queue_id <= 0 || queued_mark(p, queue_id, incident, diagnose, err) == 0);
+	return finish(p, good, err);
+}
+
+/* Several events of one incident in one transaction: one commit for all. */
+static int pg_append_many(void *db, const char *incident, const char *actor, json_t *events, char **err)
+{
+	struct pg *p = db;
+	long long seq;
+	char prev[65];
+	if (ok(p, "BEGIN", err))
+		return -1;
+	int good = chain_end(p, incident, &seq, prev, err) == 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(events, i, e) {
+		if (!good)
+			break;
+		good = insert_event(p, incident, &seq, prev, json_string_value(json_object_get(e, "kind")), actor,
+				    json_string_value(json_object_get(e, "summary")), json_object_get(e, "data"),
+				    json_string_value(json_object_get(e, "time")), err) == 0;
+	}
 	return finish(p, good, err);
 }
 
@@ -281,11 +324,11 @@ static int pg_incident_create(void *db, json_t *f, const char *actor, char **id,
 		json_t *alert = json_object_get(f, "alert"), *opened = store_opened_data(f);
 		if (alert) {
 			char *as = store_alert_summary(alert);
-			good = append_locked(p, *id, "alert", actor, as, alert, err) == 0;
+			good = append_locked(p, *id, "alert", actor, as, alert, NULL, err) == 0;
 			free(as);
 		}
 		char *summary = xasprintf("%s opened: %s", *id, v[0]);
-		good = good && append_locked(p, *id, "incident.opened", actor, summary, opened, err) == 0;
+		good = good && append_locked(p, *id, "incident.opened", actor, summary, opened, NULL, err) == 0;
 		free(summary);
 		json_decref(opened);
 		if (good && qid > 0)
@@ -348,7 +391,7 @@ static int pg_incident_update(void *db, const char *id, json_t *changes, const c
 			break;
 	}
 	if (good)
-		good = append_locked(p, id, kind, actor, summary, data, err) == 0;
+		good = append_locked(p, id, kind, actor, summary, data, NULL, err) == 0;
 	return finish(p, good, err);
 }
 
@@ -610,6 +653,7 @@ const struct store_backend store_pg = {
 	.incidents = pg_incidents,
 	.incident_update = pg_incident_update,
 	.append = pg_append,
+	.append_many = pg_append_many,
 	.events = pg_events,
 	.metrics = pg_metrics,
 	.enqueue = pg_enqueue,

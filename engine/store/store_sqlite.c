@@ -275,7 +275,7 @@ static const char *text_or_null(sqlite3_stmt *q, int col)
 
 /* Appends inside an open write transaction. */
 static int append_locked(struct sq *st, const char *incident, const char *kind, const char *actor,
-			 const char *summary, json_t *data, char **err)
+			 const char *summary, json_t *data, const char *at, char **err)
 {
 	sqlite3_stmt *q;
 	long long seq = 1;
@@ -290,7 +290,7 @@ static int append_locked(struct sq *st, const char *incident, const char *kind, 
 	}
 	sqlite3_finalize(q);
 	char time[40], hash[65], *datas = NULL;
-	if (store_seal_event(incident, seq, kind, actor, summary, data, prev, time, hash, &datas)) {
+	if (store_seal_event(incident, seq, kind, actor, summary, data, at, prev, time, hash, &datas)) {
 		*err = xstrdup("the event is not valid UTF-8");
 		return -1;
 	}
@@ -377,8 +377,27 @@ static int sq_append(void *db, const char *incident, const char *kind, const cha
 			return done;
 		}
 	}
-	int ok = append_locked(st, incident, kind, actor, summary, data, err) == 0 &&
+	int ok = append_locked(st, incident, kind, actor, summary, data, NULL, err) == 0 &&
 		 (queue_id <= 0 || queued_mark(st, queue_id, incident, diagnose, err) == 0);
+	return commit_or_rollback(st, ok, err);
+}
+
+/* Several events of one incident in one transaction: one sync for all. */
+static int sq_append_many(void *db, const char *incident, const char *actor, json_t *events, char **err)
+{
+	struct sq *st = db;
+	if (begin_write(st, err))
+		return -1;
+	int ok = 1;
+	size_t i;
+	json_t *e;
+	json_array_foreach(events, i, e) {
+		ok = append_locked(st, incident, json_string_value(json_object_get(e, "kind")), actor,
+				   json_string_value(json_object_get(e, "summary")), json_object_get(e, "data"),
+				   json_string_value(json_object_get(e, "time")), err) == 0;
+		if (!ok)
+			break;
+	}
 	return commit_or_rollback(st, ok, err);
 }
 
@@ -434,11 +453,11 @@ static int sq_incident_create(void *db, json_t *f, const char *actor, char **id,
 		json_t *alert = json_object_get(f, "alert"), *opened = store_opened_data(f);
 		if (alert) {
 			char *as = store_alert_summary(alert);
-			ok = append_locked(st, *id, "alert", actor, as, alert, err) == 0;
+			ok = append_locked(st, *id, "alert", actor, as, alert, NULL, err) == 0;
 			free(as);
 		}
 		char *summary = xasprintf("%s opened: %s", *id, json_string_value(json_object_get(f, "title")));
-		ok = ok && append_locked(st, *id, "incident.opened", actor, summary, opened, err) == 0;
+		ok = ok && append_locked(st, *id, "incident.opened", actor, summary, opened, NULL, err) == 0;
 		free(summary);
 		json_decref(opened);
 		if (ok && qid > 0)
@@ -521,7 +540,7 @@ static int sq_incident_update(void *db, const char *id, json_t *changes, const c
 	if (!ok && !*err)
 		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
 	if (ok)
-		ok = append_locked(st, id, kind, actor, summary, data, err) == 0;
+		ok = append_locked(st, id, kind, actor, summary, data, NULL, err) == 0;
 	return commit_or_rollback(st, ok, err);
 }
 
@@ -822,6 +841,7 @@ const struct store_backend store_sqlite = {
 	.incidents = sq_incidents,
 	.incident_update = sq_incident_update,
 	.append = sq_append,
+	.append_many = sq_append_many,
 	.events = sq_events,
 	.metrics = sq_metrics,
 	.enqueue = sq_enqueue,
