@@ -428,53 +428,90 @@ static enum step_status set_error(json_t *res, enum step_status st, char *err)
 	return st;
 }
 
-static enum step_status run_step(struct run *r, const struct rb_step *s, json_t *res)
+/* Runs a rendered action with the step's retries. r is NULL on a lane of
+ * overlapping steps (no Lua runs there); else the run's deadline follows
+ * each attempt, for Lua sql() inside a `lua` step. */
+static enum step_status perform(struct run *r, const struct rb_step *s, struct action_call *call, json_t *res)
+{
+	const struct action *a = s->action;
+	char *err = NULL;
+	enum step_status st;
+	int attempt = 0;
+	for (;;) {
+		json_t *fields = json_object();
+		free(err);
+		err = NULL;
+		st = a->run(call, fields, &err);
+		json_object_update(res, fields);
+		json_decref(fields);
+		attempt++;
+		if (st == ST_OK || attempt > s->retries || interrupted)
+			break;
+		if (sleep_interruptible(s->retry_delay_ms))
+			break;
+		call->deadline_ms = now_ms() + s->timeout_ms;
+		if (r)
+			r->cur_deadline = call->deadline_ms;
+	}
+	if (attempt > 1)
+		json_object_set_new(res, "attempts", json_integer(attempt));
+	return set_error(res, st, err);
+}
+
+/* Everything before a step's action runs: mutations held back, `when`,
+ * rendering, the prompt, dry-run and fixtures. Returns 1 when *call is
+ * ready to perform, 0 when the step is settled (*st); *call is released by
+ * the caller either way. */
+static int step_ready(struct run *r, const struct rb_step *s, json_t *res, struct action_call *call,
+		      enum step_status *st)
 {
 	const struct action *a = s->action;
 	char *err = NULL;
 	r->cur_deadline = now_ms() + s->timeout_ms;
+	memset(call, 0, sizeof *call);
 	if (s->mutates && r->o->no_mutate) {
 		json_object_set_new(res, "status", json_string("skipped"));
 		json_object_set_new(res, "reason", json_string(r->o->no_mutate));
-		return ST_SKIPPED;
+		*st = ST_SKIPPED;
+		return 0;
 	}
 	if (s->when) {
 		json_t *v = NULL;
-		enum sandbox_limit st = sandbox_run(r->sb, s->when, 1, r->rb->file, s->when_line, r->cur_deadline, &v, &err);
-		if (st != SB_OK) {
+		enum sandbox_limit sl = sandbox_run(r->sb, s->when, 1, r->rb->file, s->when_line, r->cur_deadline, &v, &err);
+		if (sl != SB_OK) {
 			char *m = xasprintf("when: %s", err);
 			free(err);
-			return set_error(res, st == SB_LIMIT_TIMEOUT ? ST_TIMEOUT : ST_FAILED, m);
+			*st = set_error(res, sl == SB_LIMIT_TIMEOUT ? ST_TIMEOUT : ST_FAILED, m);
+			return 0;
 		}
 		int truthy = !(json_is_null(v) || json_is_false(v));
 		json_decref(v);
 		if (!truthy) {
 			json_object_set_new(res, "status", json_string("skipped"));
 			json_object_set_new(res, "reason", json_string("when condition is false"));
-			return ST_SKIPPED;
+			*st = ST_SKIPPED;
+			return 0;
 		}
 	}
-	struct action_call call;
-	memset(&call, 0, sizeof call);
-	if (render_call(r, s, &call, &err)) {
-		release_call(&call);
+	if (render_call(r, s, call, &err)) {
 		if (r->o->dry_run || (s->mutates && !r->o->apply && !r->o->confirm)) {
 			/* shown, not run: say why it could not be rendered */
 			char *m = xasprintf("not rendered: %s", err);
 			free(err);
 			json_object_set_new(res, "rendered", json_string(json_is_string(s->spec) ? json_string_value(s->spec) : ""));
 			empty_fields(a, res);
-			return set_error(res, ST_WOULD_RUN, m);
+			*st = set_error(res, ST_WOULD_RUN, m);
+			return 0;
 		}
-		return set_error(res, ST_FAILED, err);
+		*st = set_error(res, ST_FAILED, err);
+		return 0;
 	}
-	char *rendered = a->render(&call);
+	char *rendered = a->render(call);
 	if (strcmp(a->name, "lua")) {
 		json_t *rj = json_string(rendered);
 		json_object_set_new(res, "rendered", rj ? rj : json_string(""));
 	}
-	enum step_status st;
-	int allowed = !s->mutates || r->o->apply;
+	int allowed = !s->mutates || r->o->apply, ready = 0;
 	if (s->mutates && !r->o->apply && r->o->confirm && !r->o->dry_run) {
 		if (r->o->progress)
 			r->o->progress(r->o->progress_ud, s, res, PROGRESS_PAUSE);
@@ -482,58 +519,46 @@ static enum step_status run_step(struct run *r, const struct rb_step *s, json_t 
 		record_approval(r, s, allowed, "prompt");
 		/* the deadline is the step's own: it starts after the answer */
 		r->cur_deadline = now_ms() + s->timeout_ms;
-		call.deadline_ms = r->cur_deadline;
+		call->deadline_ms = r->cur_deadline;
 	} else if (s->mutates && r->o->apply && !r->o->dry_run) {
 		record_approval(r, s, 1, "--apply");
 	}
+	free(rendered);
 	json_t *fx = r->o->fixtures ? json_object_get(r->o->fixtures, s->id) : NULL;
 	if (!allowed) {
 		empty_fields(a, res);
 		json_object_set_new(res, "status", json_string("would-run"));
-		st = ST_WOULD_RUN;
+		*st = ST_WOULD_RUN;
 	} else if (r->o->dry_run && strcmp(a->name, "lua")) {
 		if (fx) {
 			fixture_apply(s, res, fx);
-			st = step_status_parse(json_string_value(json_object_get(res, "status")));
-			if ((int)st < 0)
-				st = ST_OK;
+			*st = step_status_parse(json_string_value(json_object_get(res, "status")));
+			if ((int)*st < 0)
+				*st = ST_OK;
 		} else {
 			empty_fields(a, res);
 			json_object_set_new(res, "status", json_string("would-run"));
-			st = ST_WOULD_RUN;
+			*st = ST_WOULD_RUN;
 		}
 	} else if (s->mutates && settle(r)) {
 		/* a change is never made that the timeline could lose */
 		empty_fields(a, res);
-		st = ST_FAILED;
-		err = xasprintf("not run: the timeline store failed: %s", r->record_error);
-		set_error(res, st, err);
-		err = NULL;
+		*st = set_error(res, ST_FAILED, xasprintf("not run: the timeline store failed: %s", r->record_error));
 	} else {
-		int attempt = 0;
-		r->writable = s->mutates; /* Lua sql() writes only inside its own running mutating step */
-		for (;;) {
-			json_t *fields = json_object();
-			free(err);
-			err = NULL;
-			call.deadline_ms = r->cur_deadline;
-			st = a->run(&call, fields, &err);
-			json_object_update(res, fields);
-			json_decref(fields);
-			attempt++;
-			if (st == ST_OK || attempt > s->retries || interrupted)
-				break;
-			if (sleep_interruptible(s->retry_delay_ms))
-				break;
-			r->cur_deadline = now_ms() + s->timeout_ms;
-		}
-		r->writable = 0;
-		if (attempt > 1)
-			json_object_set_new(res, "attempts", json_integer(attempt));
-		set_error(res, st, err);
-		err = NULL;
+		ready = 1;
 	}
-	free(rendered);
+	return ready;
+}
+
+static enum step_status run_step(struct run *r, const struct rb_step *s, json_t *res)
+{
+	struct action_call call;
+	enum step_status st;
+	if (step_ready(r, s, res, &call, &st)) {
+		r->writable = s->mutates; /* Lua sql() writes only inside its own running mutating step */
+		st = perform(r, s, &call, res);
+		r->writable = 0;
+	}
 	release_call(&call);
 	return st;
 }
