@@ -370,5 +370,41 @@ check "a copy whose mark was lost is not copied again" '[ $rc3 = 0 ] && [ "$afte
 (cd "$ROOT/tests" && RUNBOOK_TEST_PG_DSN="$DSN" CK_RUN_SUITE=store-pg ./check_runbook) > "$TMP/store-pg.out" 2>&1
 check "pg store: the store suite passes on PostgreSQL" 'grep -q "100%: Checks: 4, Failures: 0, Errors: 0" "$TMP/store-pg.out"' "$(cat "$TMP/store-pg.out")"
 
+# Steps overlap where that cannot change a result (SPEC section 4): two
+# read-only steps on two targets run at once; a step that refers to one
+# above it, a barrier step between, or `sequential: true` waits.
+cat > "$TMP/overlap.yaml" <<'YAML'
+runbook: overlap
+title: two targets at once
+targets:
+  a: {type: postgres, dsn: "${env.RUNBOOK_TEST_DSN}?application_name=ov_a"}
+  b: {type: postgres, dsn: "${env.RUNBOOK_TEST_DSN}?application_name=ov_b"}
+steps:
+  - {id: slow_a, on: a, sql: "SELECT pg_sleep(1) IS NOT NULL AS slept, clock_timestamp() AS done_at"}
+  - {id: slow_b, on: b, sql: "SELECT pg_sleep(1) IS NOT NULL AS slept, clock_timestamp() AS done_at"}
+  - {id: quick_a, on: a, sql: "SELECT clock_timestamp() AS done_at"}
+YAML
+ovtime() { local t0; t0=$(date +%s%N); "$BIN" exec "$1" --output json > "$2" 2>&1; echo $(( ($(date +%s%N) - t0) / 1000000 )); }
+t_ov=$(ovtime "$TMP/overlap.yaml" "$TMP/ov.json")
+order=$(grep -o '"id": "[a-z_]*"' "$TMP/ov.json" | tr -d '\n')
+check "two 1 s queries on two targets overlap: $t_ov ms for 2 s of queries, report in runbook order" \
+	'[ "$t_ov" -lt 1800 ] && [ "$(grep -c "\"status\": \"ok\"" "$TMP/ov.json")" -ge 3 ] && [ "$order" = "\"id\": \"slow_a\"\"id\": \"slow_b\"\"id\": \"quick_a\"" ]' \
+	"$order $(head -c 1500 "$TMP/ov.json")"
+qa=$(grep -A30 '"id": "quick_a"' "$TMP/ov.json" | grep -m1 -o '"done_at": "[^"]*"')
+sa=$(grep -A30 '"id": "slow_a"' "$TMP/ov.json" | grep -m1 -o '"done_at": "[^"]*"')
+check "steps on one target keep their order on its one connection" '[ -n "$qa" ] && [[ "$sa" < "$qa" ]]' "slow_a $sa quick_a $qa"
+"$BIN" timeline "$(grep -m1 -o '"incident": "INC-[0-9]*"' "$TMP/ov.json" | grep -o 'INC-[0-9]*')" --output json > "$TMP/ov-tl.json" 2>&1
+tlorder=$(grep -o '"summary": "step [a-z_]*' "$TMP/ov-tl.json" | sed 's/.*step //' | tr '\n' ' ')
+check "the timeline keeps the runbook's order" '[ "$tlorder" = "slow_a slow_b quick_a " ]' "$tlorder"
+sed 's/^title: two targets at once/title: never overlapping\nsequential: true/' "$TMP/overlap.yaml" > "$TMP/seq.yaml"
+t_seq=$(ovtime "$TMP/seq.yaml" "$TMP/seq.json")
+check "sequential: true does not overlap ($t_seq ms)" '[ "$t_seq" -ge 2000 ]' "$(head -c 600 "$TMP/seq.json")"
+sed 's/  - {id: slow_b, on: b, sql: "SELECT pg_sleep(1)/  - {id: slow_b, on: b, args: ["${steps.slow_a.row_count}"], sql: "SELECT $1::int AS n, pg_sleep(1)/' "$TMP/overlap.yaml" > "$TMP/refers.yaml"
+t_ref=$(ovtime "$TMP/refers.yaml" "$TMP/refers.json")
+check "a step that refers to one above it waits for it ($t_ref ms)" '[ "$t_ref" -ge 2000 ] && grep -q "\"n\": 1" "$TMP/refers.json"' "$(head -c 900 "$TMP/refers.json")"
+awk '{print} /id: slow_a/ {print "  - {id: between, lua: \"return 1\"}"}' "$TMP/overlap.yaml" > "$TMP/barrier.yaml"
+t_bar=$(ovtime "$TMP/barrier.yaml" "$TMP/barrier.json")
+check "a lua step between is a barrier ($t_bar ms)" '[ "$t_bar" -ge 2000 ]' "$(head -c 600 "$TMP/barrier.json")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

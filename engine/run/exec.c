@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "exec.h"
 #include "fixture.h"
+#include "lanes.h"
 #include "notifier.h"
 #include "path.h"
 #include "template.h"
@@ -17,6 +18,7 @@
 #include "util.h"
 #include "action.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,9 @@ struct run {
 	int64_t cur_deadline;
 	int writable;         /* the current step is a mutating step that runs */
 	char *record_error;   /* the timeline store failed: the run stops */
+	json_t *steps;        /* the report's steps, in the runbook's order */
+	int failed, stop;     /* a step failed; one with on_failure: stop did */
+	const char *stopped_by;
 	char run_id[20];      /* tells concurrent runs in one incident apart */
 };
 
@@ -621,6 +626,223 @@ static json_t *dry_run_targets(struct run *r)
 	return out;
 }
 
+/* ---- one step after another, or several at once ---- */
+
+/* A step's result as it starts: id, action, target, title, started_at. */
+static json_t *new_result(const struct rb_step *s)
+{
+	json_t *res = json_object();
+	json_object_set_new(res, "id", json_string(s->id));
+	json_object_set_new(res, "action", json_string(s->action->name));
+	if (s->on)
+		json_object_set_new(res, "target", json_string(s->on));
+	if (s->title)
+		json_object_set_new(res, "title", json_string(s->title));
+	char ts[40];
+	utc_timestamp(ts, sizeof ts);
+	json_object_set_new(res, "started_at", json_string(ts));
+	return res;
+}
+
+/* A step is done: into the report, the sandbox's `steps`, the timeline and
+ * the progress display, in the runbook's order. Takes res. */
+static void step_done(struct run *r, const struct rb_step *s, json_t *res, enum step_status st, int64_t st0)
+{
+	if (!json_object_get(res, "duration_ms")) /* a fixture keeps the time it recorded */
+		json_object_set_new(res, "duration_ms", json_integer(now_ms() - st0));
+	if (r->red)
+		redact_json(r->red, res);
+	sandbox_set_step(r->sb, s->id, res);
+	json_array_append(r->steps, res);
+	if (st != ST_SKIPPED || !r->record_error)
+		record(r, "step", res, "step %s: %s (%lld ms)", s->id, step_status_name(st),
+		       (long long)json_integer_value(json_object_get(res, "duration_ms")));
+	if (r->o->progress)
+		r->o->progress(r->o->progress_ud, s, res, PROGRESS_DONE);
+	json_decref(res);
+	if (st == ST_FAILED || st == ST_TIMEOUT) {
+		r->failed = 1;
+		if (s->stop_on_failure && !r->stop) {
+			r->stop = 1;
+			r->stopped_by = s->id;
+		}
+	}
+}
+
+static void step_alone(struct run *r, const struct rb_step *s)
+{
+	json_t *res = new_result(s);
+	int64_t st0 = now_ms();
+	enum step_status st;
+	if (r->record_error) {
+		st = set_error(res, ST_SKIPPED, xasprintf("not run: the timeline store failed: %s", r->record_error));
+	} else if (interrupted) {
+		st = set_error(res, ST_SKIPPED, xstrdup("not run: the run was interrupted"));
+	} else if (r->stop) {
+		st = set_error(res, ST_SKIPPED, xasprintf("not run: step '%s' failed and stops the run", r->stopped_by));
+	} else {
+		if (r->o->progress)
+			r->o->progress(r->o->progress_ud, s, res, PROGRESS_START);
+		r->cur = s;
+		r->cur_result = res;
+		sandbox_set_current_step(r->sb, s->id);
+		st = run_step(r, s, res);
+		r->cur = NULL;
+		r->cur_result = NULL;
+	}
+	step_done(r, s, res, st, st0);
+}
+
+/*
+ * Overlapping steps (SPEC section 4). A read-only `sql` or `ssh` step may
+ * start before the steps above it finish, unless it refers to one of them
+ * or one of them is a barrier: any other kind of step, a mutating step, or
+ * one with on_failure: stop. Such a batch is decided in order on this
+ * thread (`when`, templates: the sandbox is single-threaded), then
+ * performed on lanes, one per target: a connection's steps run one after
+ * another, different targets at once. Results come back in the runbook's
+ * order. `sequential: true` and dry runs never overlap.
+ */
+
+/* Whether text refers to one of the steps [from, to): `steps.ID` or
+ * `steps["ID"]`; `steps` in any other form (a variable, a loop) counts as
+ * referring to them all. */
+static int refers(const char *text, const struct runbook *rb, size_t from, size_t to)
+{
+	for (const char *p = text; p && (p = strstr(p, "steps")); p += 5) {
+		if (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+			continue; /* part of another name */
+		const char *q = p + 5;
+		char id[256];
+		size_t n = 0;
+		if (*q == '.') {
+			for (q++; (isalnum((unsigned char)*q) || *q == '_') && n < sizeof id - 1; q++)
+				id[n++] = *q;
+		} else if (*q == '[') {
+			for (q++; *q == ' '; q++)
+				;
+			char quote = *q;
+			if (quote != '"' && quote != '\'')
+				return 1;
+			for (q++; *q && *q != quote && n < sizeof id - 1; q++)
+				id[n++] = *q;
+		} else if (isalnum((unsigned char)*q) || *q == '_') {
+			continue; /* a longer name */
+		} else {
+			return 1;
+		}
+		id[n] = '\0';
+		for (size_t k = from; k < to; k++)
+			if (!strcmp(rb->steps[k].id, id))
+				return 1;
+		if (!n)
+			return 1;
+	}
+	return 0;
+}
+
+static int refers_json(json_t *v, const struct runbook *rb, size_t from, size_t to)
+{
+	if (!v)
+		return 0;
+	char *t = json_dumps(v, JSON_ENCODE_ANY);
+	int rc = !t || refers(t, rb, from, to);
+	free(t);
+	return rc;
+}
+
+static int overlappable(const struct run *r, const struct rb_step *s)
+{
+	return !r->rb->sequential && !r->o->dry_run && !s->mutates && s->on &&
+	       (!strcmp(s->action->name, "sql") || !strcmp(s->action->name, "ssh"));
+}
+
+/* The end of the batch that starts at step i (i + 1: i runs alone). */
+static size_t batch_end(const struct run *r, size_t i)
+{
+	const struct runbook *rb = r->rb;
+	if (!overlappable(r, &rb->steps[i]))
+		return i + 1;
+	size_t j = i + 1;
+	for (; j < rb->nsteps; j++) {
+		const struct rb_step *s = &rb->steps[j];
+		if (!overlappable(r, s) || rb->steps[j - 1].stop_on_failure)
+			break;
+		const struct rb_target *t = runbook_target(rb, s->on);
+		if ((s->when && refers(s->when, rb, i, j)) || refers_json(s->args, rb, i, j) ||
+		    (strcmp(s->action->name, "sql") && refers_json(s->spec, rb, i, j)) || /* SQL is never templated */
+		    (t && refers_json(t->config, rb, i, j)))
+			break;
+	}
+	return j;
+}
+
+struct batch {
+	const struct rb_step *const *s;
+	json_t **res;
+	struct action_call *call;
+	enum step_status *st;
+};
+
+/* On a lane: performs one decided step. */
+static void batch_work(void *ud, size_t k)
+{
+	struct batch *b = ud;
+	const struct rb_step *s = b->s[k];
+	char ts[40];
+	utc_timestamp(ts, sizeof ts);
+	json_object_set_new(b->res[k], "started_at", json_string(ts));
+	int64_t t0 = now_ms();
+	b->call[k].deadline_ms = t0 + s->timeout_ms; /* its deadline starts when it does */
+	if (interrupted)
+		b->st[k] = set_error(b->res[k], ST_SKIPPED, xstrdup("not run: the run was interrupted"));
+	else
+		b->st[k] = perform(NULL, s, &b->call[k], b->res[k]);
+	json_object_set_new(b->res[k], "duration_ms", json_integer(now_ms() - t0));
+}
+
+static void run_batch(struct run *r, size_t i, size_t j)
+{
+	size_t n = j - i;
+	const struct rb_step **s = xcalloc(n, sizeof *s);
+	json_t **res = xcalloc(n, sizeof *res);
+	struct action_call *call = xcalloc(n, sizeof *call);
+	enum step_status *st = xcalloc(n, sizeof *st);
+	int64_t *t0 = xcalloc(n, sizeof *t0);
+	const char **lane = xcalloc(n, sizeof *lane);
+	for (size_t k = 0; k < n; k++) {
+		s[k] = &r->rb->steps[i + k];
+		res[k] = new_result(s[k]);
+		t0[k] = now_ms();
+		r->cur = s[k];
+		r->cur_result = res[k];
+		sandbox_set_current_step(r->sb, s[k]->id);
+		if (step_ready(r, s[k], res[k], &call[k], &st[k]))
+			lane[k] = s[k]->on;
+		else /* settled here: its time is its own, not the wait for the batch */
+			json_object_set_new(res[k], "duration_ms", json_integer(now_ms() - t0[k]));
+	}
+	r->cur = NULL;
+	r->cur_result = NULL;
+	struct batch b = {s, res, call, st};
+	struct lanes *l = lanes_start(n, lane, batch_work, &b);
+	for (size_t k = 0; k < n; k++) {
+		if (r->o->progress && lane[k])
+			r->o->progress(r->o->progress_ud, s[k], res[k], PROGRESS_START);
+		lanes_wait(l, k);
+		step_done(r, s[k], res[k], st[k], t0[k]);
+	}
+	lanes_finish(l);
+	for (size_t k = 0; k < n; k++)
+		release_call(&call[k]);
+	free(lane);
+	free(t0);
+	free(st);
+	free(call);
+	free(res);
+	free(s);
+}
+
 json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct redactor *red)
 {
 	struct run r;
@@ -642,7 +864,7 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	char started[40];
 	utc_timestamp(started, sizeof started);
 	int64_t t0 = now_ms();
-	json_t *steps = json_array();
+	r.steps = json_array();
 	json_t *report = json_pack("{s:s, s:s?, s:s, s:b, s:s}", "runbook", rb->id, "incident", o->incident,
 				   "status", "ok", "dry_run", o->dry_run, "started_at", started);
 	if (!o->incident)
@@ -655,7 +877,7 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 		json_object_set_new(report, "status", json_string("failed"));
 		json_object_set_new(report, "error", json_string(err));
 		free(err);
-		json_object_set_new(report, "steps", steps);
+		json_object_set_new(report, "steps", r.steps);
 		json_object_set_new(report, "findings", r.findings);
 		return report;
 	}
@@ -699,61 +921,17 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 		redact_json(red, started_data);
 	record(&r, "runbook.started", started_data, "runbook %s started", rb->id);
 	json_decref(started_data);
-	int failed = 0, stop = 0;
-	const char *stopped_by = NULL;
-	for (size_t i = 0; i < rb->nsteps; i++) {
-		const struct rb_step *s = &rb->steps[i];
-		json_t *res = json_object();
-		json_object_set_new(res, "id", json_string(s->id));
-		json_object_set_new(res, "action", json_string(s->action->name));
-		if (s->on)
-			json_object_set_new(res, "target", json_string(s->on));
-		if (s->title)
-			json_object_set_new(res, "title", json_string(s->title));
-		char ts[40];
-		utc_timestamp(ts, sizeof ts);
-		json_object_set_new(res, "started_at", json_string(ts));
-		int64_t st0 = now_ms();
-		enum step_status st;
-		if (r.record_error) {
-			st = set_error(res, ST_SKIPPED, xasprintf("not run: the timeline store failed: %s", r.record_error));
-		} else if (interrupted) {
-			st = set_error(res, ST_SKIPPED, xstrdup("not run: the run was interrupted"));
-		} else if (stop) {
-			st = set_error(res, ST_SKIPPED, xasprintf("not run: step '%s' failed and stops the run", stopped_by));
-		} else {
-			if (o->progress)
-				o->progress(o->progress_ud, s, res, PROGRESS_START);
-			r.cur = s;
-			r.cur_result = res;
-			sandbox_set_current_step(r.sb, s->id);
-			st = run_step(&r, s, res);
-			r.cur = NULL;
-			r.cur_result = NULL;
-		}
-		if (!json_object_get(res, "duration_ms")) /* a fixture keeps the time it recorded */
-			json_object_set_new(res, "duration_ms", json_integer(now_ms() - st0));
-		if (red)
-			redact_json(red, res);
-		sandbox_set_step(r.sb, s->id, res);
-		json_array_append(steps, res);
-		if (st != ST_SKIPPED || !r.record_error)
-			record(&r, "step", res, "step %s: %s (%lld ms)", s->id, step_status_name(st),
-			       (long long)json_integer_value(json_object_get(res, "duration_ms")));
-		if (o->progress)
-			o->progress(o->progress_ud, s, res, PROGRESS_DONE);
-		json_decref(res);
-		if (st == ST_FAILED || st == ST_TIMEOUT) {
-			failed = 1;
-			if (s->stop_on_failure && !stop) {
-				stop = 1;
-				stopped_by = s->id;
-			}
-		}
+	for (size_t i = 0; i < rb->nsteps;) {
+		size_t j = r.record_error || interrupted || r.stop ? i + 1 : batch_end(&r, i);
+		if (j == i + 1)
+			step_alone(&r, &rb->steps[i]);
+		else
+			run_batch(&r, i, j);
+		i = j;
 	}
 	action_env_release(&r.env);
 	sandbox_free(r.sb);
-	const char *status = interrupted ? "aborted" : failed || r.record_error ? "failed" : "ok";
+	const char *status = interrupted ? "aborted" : r.failed || r.record_error ? "failed" : "ok";
 	json_object_set_new(report, "status", json_string(status));
 	json_object_set_new(report, "duration_ms", json_integer(now_ms() - t0));
 	json_t *fin = json_pack("{s:s, s:s, s:I, s:I}", "runbook", rb->id, "status", status, "duration_ms",
@@ -764,7 +942,7 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 		json_object_set_new(report, "error", json_sprintf("the timeline store failed: %s", r.record_error));
 		free(r.record_error);
 	}
-	json_object_set_new(report, "steps", steps);
+	json_object_set_new(report, "steps", r.steps);
 	json_object_set_new(report, "findings", r.findings);
 	if (red)
 		redact_json(red, report);
