@@ -7,6 +7,7 @@
 #define RUNBOOK_CLI_H
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -19,6 +20,9 @@
 #define EXIT_INTERRUPTED 130
 
 struct config;
+
+/* now_ms() when main() began: the base of `timings` */
+extern int64_t main_started_ms;
 
 struct globals {
 	const char *runbooks; /* --runbooks DIR[:DIR...] */

@@ -265,8 +265,11 @@ static void usage(FILE *out)
 		     "`runbook COMMAND --help` describes a command; `man runbook` has the details.\n");
 }
 
+int64_t main_started_ms;
+
 int main(int argc, char **argv)
 {
+	main_started_ms = now_ms();
 	struct globals g = {0};
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {

@@ -37,6 +37,7 @@ struct run {
 	int64_t cur_deadline;
 	int writable;         /* the current step is a mutating step that runs */
 	char *record_error;   /* the timeline store failed: the run stops */
+	const char *incident; /* the incident recorded into, or NULL */
 	json_t *steps;        /* the report's steps, in the runbook's order */
 	int failed, stop;     /* a step failed; one with on_failure: stop did */
 	const char *stopped_by;
@@ -201,7 +202,7 @@ static int on_notify(void *ud, const char *to, const char *message, json_t *resu
 		return -1;
 	}
 	json_t *findings = json_deep_copy(r->findings);
-	json_t *info = json_pack("{s:s?, s:s, s:s?, s:s, s:s, s:s, s:o, s:n}", "incident", r->o->incident, "title",
+	json_t *info = json_pack("{s:s?, s:s, s:s?, s:s, s:s, s:s, s:o, s:n}", "incident", r->incident, "title",
 				 message, "severity", r->rb->severity, "status", "triggered", "runbook", r->rb->id,
 				 "summary", message, "findings", findings, "url");
 	json_t *attempts = notifier_send(cfg, to, info, "trigger", r->red);
@@ -568,6 +569,14 @@ static enum step_status run_step(struct run *r, const struct rb_step *s, json_t 
 	return st;
 }
 
+static int refers_incident(json_t *config)
+{
+	char *t = json_dumps(config, JSON_ENCODE_ANY);
+	int rc = !t || strstr(t, "incident");
+	free(t);
+	return rc;
+}
+
 /*
  * Connections overlap the work: every target that a step without `when`
  * will use (mutating steps only with --apply) starts connecting now, in the
@@ -581,6 +590,8 @@ static void warm_targets(struct run *r)
 		const struct rb_step *s = &r->rb->steps[i];
 		if (s->when || !s->on || !s->action->warm || (s->mutates && !r->o->apply))
 			continue;
+		if (r->o->begin && refers_incident(runbook_target(r->rb, s->on)->config))
+			continue; /* it renders with the incident, not known yet */
 		int dup = 0;
 		for (size_t k = 0; k < seen.n; k++)
 			dup |= !strcmp(seen.v[k], s->on);
@@ -849,6 +860,7 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	memset(&r, 0, sizeof r);
 	r.rb = rb;
 	r.o = o;
+	r.incident = o->incident;
 	r.red = red;
 	r.findings = json_array();
 	r.env.output_cap = o->output_cap ? o->output_cap : ACTION_OUTPUT_CAP;
@@ -900,19 +912,36 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	sandbox_set_global(r.sb, "params", params);
 	json_object_set_new(report, "params", params);
 	sandbox_set_global(r.sb, "alert", o->alert ? o->alert : json_null());
-	json_t *inc = o->incident ? json_pack("{s:s}", "id", o->incident) : json_null();
-	sandbox_set_global(r.sb, "incident", inc);
-	json_decref(inc);
 	json_t *targets = json_object();
 	for (size_t i = 0; i < rb->ntargets; i++)
 		json_object_set(targets, rb->targets[i].name, rb->targets[i].config);
 	sandbox_set_global(r.sb, "targets", targets);
 	json_decref(targets);
 
+	json_t *timings = json_object();
+	int64_t tw = now_ms();
 	if (!o->dry_run)
 		warm_targets(&r);
 	else
 		json_object_set_new(report, "targets", dry_run_targets(&r));
+	json_object_set_new(timings, "connect_start_ms", json_integer(now_ms() - tw));
+	if (o->begin) { /* the targets connect while the timeline opens */
+		int64_t tb = now_ms();
+		if (!(r.incident = o->begin(o->record_ud))) {
+			action_env_release(&r.env);
+			sandbox_free(r.sb);
+			json_decref(r.steps);
+			json_decref(r.findings);
+			json_decref(timings);
+			json_decref(report);
+			return NULL;
+		}
+		json_object_set_new(report, "incident", json_string(r.incident));
+		json_object_set_new(timings, "store_ms", json_integer(now_ms() - tb));
+	}
+	json_t *inc = r.incident ? json_pack("{s:s}", "id", r.incident) : json_null();
+	sandbox_set_global(r.sb, "incident", inc);
+	json_decref(inc);
 	char where[256] = "localhost";
 	gethostname(where, sizeof where - 1);
 	json_t *started_data = json_pack("{s:s, s:O, s:s, s:b}", "runbook", rb->id, "params", params, "host", where,
@@ -921,6 +950,7 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 		redact_json(red, started_data);
 	record(&r, "runbook.started", started_data, "runbook %s started", rb->id);
 	json_decref(started_data);
+	int64_t ts = now_ms();
 	for (size_t i = 0; i < rb->nsteps;) {
 		size_t j = r.record_error || interrupted || r.stop ? i + 1 : batch_end(&r, i);
 		if (j == i + 1)
@@ -929,6 +959,8 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 			run_batch(&r, i, j);
 		i = j;
 	}
+	json_object_set_new(timings, "steps_ms", json_integer(now_ms() - ts));
+	json_object_set_new(report, "timings", timings);
 	action_env_release(&r.env);
 	sandbox_free(r.sb);
 	const char *status = interrupted ? "aborted" : r.failed || r.record_error ? "failed" : "ok";

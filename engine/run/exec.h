@@ -27,6 +27,10 @@ struct exec_opts {
 	json_t *fixtures;     /* step id -> result, or NULL */
 	json_t *target_dsn;   /* target name -> DSN override, or NULL */
 	const char *incident; /* incident id, or NULL */
+	/* called once the run's targets are connecting, before anything is
+	 * recorded: opens the timeline and returns the incident's id, or NULL
+	 * when nothing can run (exec_run then returns NULL). May be NULL. */
+	const char *(*begin)(void *ud);
 	const struct sandbox_limits *limits;
 	const struct config *cfg; /* notifiers and routes for `notify` steps (may be NULL) */
 	size_t output_cap, row_cap; /* per step; 0: the defaults */

@@ -128,6 +128,11 @@ int store_append(struct store *st, const char *incident, const char *kind, const
 	return st->be->append(st->db, incident, kind, actor, summary, data, 0, NULL, err);
 }
 
+int store_lazy(struct store *st, int on, char **err)
+{
+	return st->be->lazy(st->db, on, err);
+}
+
 int store_append_many(struct store *st, const char *incident, const char *actor, json_t *events, char **err)
 {
 	return json_array_size(events) ? st->be->append_many(st->db, incident, actor, events, err) : 0;

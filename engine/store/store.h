@@ -49,6 +49,12 @@ int store_incident_update(struct store *st, const char *id, json_t *changes, con
 /* Appends an event; committed and synced when it returns 0. */
 int store_append(struct store *st, const char *incident, const char *kind, const char *actor, const char *summary,
 		 json_t *data, char **err);
+/* With on, the commits that follow return before they are synced: each is
+ * on disk with the next synced commit of this store (both stores write
+ * their log in order), or lost with everything after it, never alone. A
+ * journal's first commit makes an incident opened so durable. Off again:
+ * every commit is synced before it returns. */
+int store_lazy(struct store *st, int on, char **err);
 /* Appends events, each {time, kind, summary, data} (time: when it happened,
  * as utc_timestamp writes it), in order and in one transaction: all
  * committed and synced when it returns 0, none when it fails. */

@@ -16,6 +16,9 @@ struct store_backend {
 	/* Opens the store at url (creating and migrating); NULL with *err. */
 	void *(*open)(const char *url, char **err);
 	void (*close)(void *db);
+	/* on: later commits need not be synced before they return; they are
+	 * on disk with the next synced commit. off: every commit is synced. */
+	int (*lazy)(void *db, int on, char **err);
 	int (*incident_create)(void *db, json_t *fields, const char *actor, char **id, char **err);
 	/* The incidents whose column col (id, fingerprint or status; NULL:
 	 * all) equals val, newest first, as an array. */

@@ -290,6 +290,13 @@ static int pg_append_many(void *db, const char *incident, const char *actor, jso
 	return finish(p, good, err);
 }
 
+/* An asynchronous commit is flushed with the next synchronous one (the
+ * server's WAL is written in order). */
+static int pg_lazy(void *db, int on, char **err)
+{
+	return ok(db, on ? "SET synchronous_commit = off" : "RESET synchronous_commit", err);
+}
+
 static int pg_incident_create(void *db, json_t *f, const char *actor, char **id, char **err)
 {
 	struct pg *p = db;
@@ -649,6 +656,7 @@ const struct store_backend store_pg = {
 	.name = "postgres",
 	.open = pg_open,
 	.close = pg_close,
+	.lazy = pg_lazy,
 	.incident_create = pg_incident_create,
 	.incidents = pg_incidents,
 	.incident_update = pg_incident_update,
