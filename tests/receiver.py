@@ -3,9 +3,15 @@
 webhook or PagerDuty's Events API would. Every POST is appended to FILE as
 one JSON line {"path", "headers", "body"}; it answers STATUS (default 202).
 GETs serve the http action's tests: /status/N, /slow/SECONDS, /big/BYTES.
+With RECEIVER_EVENTS_DB (an SQLite timeline store), each line also says how
+many `step` events of the incident the message names (INC-n) were
+committed there when the POST arrived.
 Usage: receiver.py PORT FILE [STATUS]"""
 import http.server
 import json
+import os
+import re
+import sqlite3
 import sys
 
 port, out = int(sys.argv[1]), sys.argv[2]
@@ -16,8 +22,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n).decode("utf-8", "replace")
+        line = {"path": self.path, "headers": dict(self.headers), "body": body}
+        db = os.environ.get("RECEIVER_EVENTS_DB")
+        if db:
+            try:
+                inc = re.search(r"INC-[0-9]+", body)
+                c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+                line["step_events"] = c.execute("SELECT count(*) FROM events WHERE kind = 'step' AND incident = ?",
+                                                (inc.group(0) if inc else "",)).fetchone()[0]
+                c.close()
+            except sqlite3.Error:
+                line["step_events"] = None
         with open(out, "a") as f:
-            f.write(json.dumps({"path": self.path, "headers": dict(self.headers), "body": body}) + "\n")
+            f.write(json.dumps(line) + "\n")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.end_headers()

@@ -80,7 +80,7 @@ check "bad payload: absurd nesting refused (exit 2)" '[ $rc = 2 ]' "rc=$rc $(hea
 
 # ---- triage, with receivers ----
 port=$(free_port)
-python3 "$ROOT/tests/receiver.py" "$port" "$TMP/received.jsonl" &
+RECEIVER_EVENTS_DB="$XDG_STATE_HOME/runbook/runbook.db" python3 "$ROOT/tests/receiver.py" "$port" "$TMP/received.jsonl" &
 rpid=$!
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 dead=$(free_port)
@@ -201,6 +201,17 @@ PY' "$(grep posted "$TMP/received.jsonl")"
 check "notify: delivered through the route, recorded" '[ "$(field "$TMP/web.json" page delivered)" = true ] && grep "\"/slack\"" "$TMP/received.jsonl" | grep -q "web checks: 503"' "$(grep -A8 '"id": "page"' "$TMP/web.json")"
 winc=$(grep -o '"incident": "INC-[0-9]*"' "$TMP/web.json" | head -1 | grep -o 'INC-[0-9]*')
 check "notify: the attempt is a notify event of the run" '"$BIN" timeline "$winc" --output json | grep -q "\"kind\": \"notify\""'
+
+# A notification is sent only after every event before it is on disk (a
+# durability barrier): the receiver counts the incident's step events
+# committed when the message arrives.
+{ printf 'runbook: tell\ntitle: many quick steps, then a page\nsteps:\n'
+  for i in $(seq 30); do printf '  - {id: s%d, lua: "return %d"}\n' "$i" "$i"; done
+  printf '  - id: page\n    notify: {to: "@platform-team", message: "barrier-check"}\n'; } > "$TMP/tell.yaml"
+"$BIN" exec "$TMP/tell.yaml" --output json > "$TMP/tell.json" 2>&1
+sleep 0.3
+seen=$(grep barrier-check "$TMP/received.jsonl" | python3 -c 'import json,sys; print([json.loads(l).get("step_events") for l in sys.stdin])')
+check "notify: the 30 steps before it were committed when the message arrived" '[ "$seen" = "[30]" ]' "seen $seen; $(grep -c '"status": "ok"' "$TMP/tell.json") ok"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
