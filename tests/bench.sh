@@ -131,17 +131,20 @@ if [ -n "${BENCH_JSON:-}" ]; then
  "startup": {"runbook_version_us": $v, "psql_version_us": $pv}}
 JSON
 fi
+# (a) again with the PostgreSQL store: the share of the run spent waiting for the store
+for n in $(seq "$ROUNDS"); do "$BIN" --store "$DSN" exec "$TMP/bench.yaml" --output json > "$TMP/pa-$n.json"; done
 # the parts of (a), medians over its rounds, from its own "timings"
-part() { for f in "$TMP"/a-*.json; do python3 -c 'import json,sys
+part() { for f in "$TMP"/${2:-a}-*.json; do python3 -c 'import json,sys
 t = json.load(open(sys.argv[1]))["timings"]
 for k in sys.argv[2].split("."): t = t.get(k, 0) if isinstance(t, dict) else 0
 print(int(t) * 1000)' "$f" "$1"; done > "$TMP/part"; median "$TMP/part"; }
 p_start=$(part startup_ms); p_store=$(part store_ms); p_steps=$(part steps_ms); p_commit=$(part journal.commit_ms)
 p_exit=$(part journal.exit_barrier_ms); p_total=$(part total_ms); p_commits=$(part journal.commits)
+pg_store=$(part store_ms pa); pg_barrier=$(part journal.barrier_ms pa); pg_total=$(part total_ms pa)
 awk -v v="$v" -v pv="$pv" 'BEGIN {
 	printf "Startup (median of 50): runbook --version %.2f ms, psql --version %.2f ms: ratio %.2f\n\n", v / 1000, pv / 1000, v / pv
 }'
-awk -v ps="$p_start" -v pst="$p_store" -v psp="$p_steps" -v pc="$p_commit" -v pe="$p_exit" -v pt="$p_total" -v pcs="$p_commits" -v a="$a" -v b="$b" -v c="$c" -v n="$ROUNDS" -v g="$g" -v h="$h" -v i="$i" -v d="$d" -v e="$e" -v f="$f" \
+awk -v gs="$pg_store" -v gb="$pg_barrier" -v gt="$pg_total" -v ps="$p_start" -v pst="$p_store" -v psp="$p_steps" -v pc="$p_commit" -v pe="$p_exit" -v pt="$p_total" -v pcs="$p_commits" -v a="$a" -v b="$b" -v c="$c" -v n="$ROUNDS" -v g="$g" -v h="$h" -v i="$i" -v d="$d" -v e="$e" -v f="$f" \
 	-v m="$SSH_ROUNDS" 'BEGIN {
 	printf "PostgreSQL diagnosis, 4 queries, %d rounds (median wall time):\n", n
 	printf "  (a) runbook exec                          %8.2f ms\n", a / 1000
@@ -150,7 +153,9 @@ awk -v ps="$p_start" -v pst="$p_store" -v psp="$p_steps" -v pc="$p_commit" -v pe
 	printf "  a/b = %.2f (%.2f / %.2f ms, target <= 0.40)   a/c = %.2f (%.2f / %.2f ms, target <= 1.10)\n", a / b, a / 1000, b / 1000, a / c, a / 1000, c / 1000
 	printf "  where (a) goes, medians of its own timings: main() to the run %.0f ms, store and incident %.0f ms\n", ps / 1000, pst / 1000
 	printf "  (while the connection starts), steps %.0f ms, journal %.0f commits in the background (%.0f ms),\n", psp / 1000, pcs / 1000, pc / 1000
-	printf "  the exit barrier %.0f ms; %.0f ms from main() to the report, the rest is loading the process\n\n", pe / 1000, pt / 1000
+	printf "  the exit barrier %.0f ms; %.0f ms from main() to the report, the rest is loading the process\n", pe / 1000, pt / 1000
+	printf "  with a PostgreSQL store: store and incident %.0f ms (while it connects), barriers %.0f ms, of %.0f ms:\n", gs / 1000, gb / 1000, gt / 1000
+	printf "  the run waits for the store %.0f%% of its time at most (target <= 10%%)\n\n", 100 * (gs + gb) / gt
 	printf "Whole db-connections diagnosis (SQL + SSH), %d rounds:\n", m
 	printf "  (g) runbook exec db-connections           %8.2f ms\n", g / 1000
 	printf "  (h) bash: psql per query, ssh per command %8.2f ms\n", h / 1000
@@ -173,11 +178,11 @@ done
 run_g
 inc=$("$BIN" incident list --output json | grep -o '"id": "INC-[0-9]*"' | head -1 | grep -o 'INC-[0-9]*')
 events=$("$BIN" timeline "$inc" --output json | grep -c '"kind": ')
-awk -v n="$events" -v g="$g" 'BEGIN {
-	printf "  a run of db-connections records %d events: at the rates above that is about %.1f%% of its\n", n, 100 * n / 2000 / (g / 1e6)
-	printf "  median run (g) on SQLite, and about %.0f%% on PostgreSQL\n", 100 * n / 250 / (g / 1e6)
+awk -v n="$events" -v st="$p_store" -v pe="$p_exit" -v a="$a" 'BEGIN {
+	printf "  a run of db-connections records %d events; they are group-committed in the background,\n", n
+	printf "  so a run waits for the store only to open the incident (%.0f ms, while it connects) and at\n", st / 1000
+	printf "  its exit barrier (%.0f ms): %.0f%% of run (a) on SQLite, measured from its own timings\n\n", pe / 1000, 100 * (pe) / a
 }'
-
 # Matching: one alert against a thousand runbooks (the budget: well under 1 ms).
 echo
 echo "Matching one alert (SPEC: 1,000 runbooks well under a millisecond):"
