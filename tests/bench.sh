@@ -9,6 +9,9 @@
 #     with one psql per query and one ssh per command, (i) tuned bash: one
 #     psql session and an OpenSSH ControlMaster connection.
 #     Targets: g/h <= 0.4, g/i <= 0.6.
+#   Across a network (a relay adding 20 ms a round trip): (o) runbook exec
+#     of four queries on each of two targets, overlapping, (q) the same with
+#     sequential: true, (p) two psql sessions one after the other.
 #   Fan-out of uptime to 20 host aliases: (d) runbook, (e) a sequential ssh
 #     loop, (f) ssh ... & + wait. Target: d/f <= 0.9.
 # Honest baselines: the real psql binary of the server's own installation
@@ -23,7 +26,9 @@ ROUNDS=${ROUNDS:-25}
 TMP=$(mktemp -d /tmp/runbook-bench-XXXXXX)
 export XDG_STATE_HOME="$TMP/state" RUNBOOK_STORE= # incidents go to a store of our own
 chmod 755 "$TMP"
+delay_pid=
 cleanup() {
+	[ -n "$delay_pid" ] && kill "$delay_pid" 2>/dev/null
 	"$ROOT/tests/sshd.sh" stop "$TMP/sshd"
 	"$ROOT/tests/pg.sh" stop "$TMP/pg"
 	rm -rf "$TMP"
@@ -87,6 +92,33 @@ done
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 a=$(median "$TMP/a"); b=$(median "$TMP/b"); c=$(median "$TMP/c")
 
+# Overlap across a network: the PostgreSQL server behind a relay that adds
+# 10 ms each way (20 ms a round trip). Four queries on each of two targets:
+# (o) runbook exec, the targets' steps overlapping; (q) the same runbook
+# with sequential: true; (p) one psql session per target, one after the
+# other (what a script does).
+dport=$(free_port)
+python3 "$ROOT/tests/delay_proxy.py" "$dport" "$PGTESTPORT" 10 > /dev/null 2>&1 &
+delay_pid=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$dport") 2>/dev/null && break; sleep 0.05; done
+DDSN=$(printf '%s' "$DSN" | sed "s/:$PGTESTPORT\//:$dport\//")
+{ printf 'runbook: far\ntitle: two databases across a network\ntargets:\n'
+  printf '  db1: {type: postgres, dsn: "%s"}\n  db2: {type: postgres, dsn: "%s"}\nsteps:\n' "$DDSN" "$DDSN"
+  for t in db1 db2; do for s in $steps; do printf '  - id: %s_%s\n    on: %s\n    sql: |\n' "$t" "$s" "$t"; sed 's/^/      /' "$TMP/$s.sql"; done; done; } > "$TMP/far.yaml"
+sed 's/^title: two databases across a network/title: one step after another\nsequential: true/' "$TMP/far.yaml" > "$TMP/far-seq.yaml"
+run_o() { "$BIN" exec "$TMP/far.yaml" --output json > /dev/null; }
+run_q() { "$BIN" exec "$TMP/far-seq.yaml" --output json > /dev/null; }
+run_p() { "$PSQL" -XAtq "$DDSN" -f "$TMP/all.sql" > /dev/null; "$PSQL" -XAtq "$DDSN" -f "$TMP/all.sql" > /dev/null; }
+run_o && run_q && run_p || { echo "the delayed runs failed"; exit 1; }
+for x in o p q; do : > "$TMP/$x"; done
+for _ in $(seq 7); do
+	for x in o q p; do
+		t=$(date +%s%N); "run_$x"; ms "$t" >> "$TMP/$x"
+	done
+done
+kill "$delay_pid" 2>/dev/null
+o=$(median "$TMP/o"); p=$(median "$TMP/p"); q=$(median "$TMP/q")
+
 # the whole diagnosis
 run_g() { "$BIN" --runbooks "$ROOT/runbooks" exec db-connections --target primary="$DSN" --output json > /dev/null; }
 # OpenSSH reads the passwd entry's home, not $HOME: name the config
@@ -128,6 +160,7 @@ if [ -n "${BENCH_JSON:-}" ]; then
 {"sql": {"runbook_us": $a, "psql_per_query_us": $b, "psql_session_us": $c, "rounds": $ROUNDS},
  "diagnosis": {"runbook_us": $g, "bash_us": $h, "tuned_bash_us": $i, "rounds": $SSH_ROUNDS},
  "fanout": {"runbook_us": $d, "sequential_us": $e, "parallel_us": $f},
+ "delayed": {"overlapping_us": $o, "sequential_us": $q, "psql_sessions_us": $p, "rtt_ms": 20},
  "startup": {"runbook_version_us": $v, "psql_version_us": $pv}}
 JSON
 fi
@@ -144,7 +177,7 @@ pg_store=$(part store_ms pa); pg_barrier=$(part journal.barrier_ms pa); pg_total
 awk -v v="$v" -v pv="$pv" 'BEGIN {
 	printf "Startup (median of 50): runbook --version %.2f ms, psql --version %.2f ms: ratio %.2f\n\n", v / 1000, pv / 1000, v / pv
 }'
-awk -v gs="$pg_store" -v gb="$pg_barrier" -v gt="$pg_total" -v ps="$p_start" -v pst="$p_store" -v psp="$p_steps" -v pc="$p_commit" -v pe="$p_exit" -v pt="$p_total" -v pcs="$p_commits" -v a="$a" -v b="$b" -v c="$c" -v n="$ROUNDS" -v g="$g" -v h="$h" -v i="$i" -v d="$d" -v e="$e" -v f="$f" \
+awk -v o="$o" -v p="$p" -v q="$q" -v gs="$pg_store" -v gb="$pg_barrier" -v gt="$pg_total" -v ps="$p_start" -v pst="$p_store" -v psp="$p_steps" -v pc="$p_commit" -v pe="$p_exit" -v pt="$p_total" -v pcs="$p_commits" -v a="$a" -v b="$b" -v c="$c" -v n="$ROUNDS" -v g="$g" -v h="$h" -v i="$i" -v d="$d" -v e="$e" -v f="$f" \
 	-v m="$SSH_ROUNDS" 'BEGIN {
 	printf "PostgreSQL diagnosis, 4 queries, %d rounds (median wall time):\n", n
 	printf "  (a) runbook exec                          %8.2f ms\n", a / 1000
@@ -156,6 +189,11 @@ awk -v gs="$pg_store" -v gb="$pg_barrier" -v gt="$pg_total" -v ps="$p_start" -v 
 	printf "  the exit barrier %.0f ms; %.0f ms from main() to the report, the rest is loading the process\n", pe / 1000, pt / 1000
 	printf "  with a PostgreSQL store: store and incident %.0f ms (while it connects), barriers %.0f ms, of %.0f ms:\n", gs / 1000, gb / 1000, gt / 1000
 	printf "  the run waits for the store %.0f%% of its time at most (target <= 10%%)\n\n", 100 * (gs + gb) / gt
+	printf "Two databases 20 ms away (a delaying relay), 4 queries each, 7 rounds:\n"
+	printf "  (o) runbook exec, steps overlapping        %8.2f ms\n", o / 1000
+	printf "  (q) the same runbook, sequential: true     %8.2f ms\n", q / 1000
+	printf "  (p) two psql sessions, one after the other %8.2f ms\n", p / 1000
+	printf "  o/q = %.2f (%.2f / %.2f ms)   o/p = %.2f (%.2f / %.2f ms)\n\n", o / q, o / 1000, q / 1000, o / p, o / 1000, p / 1000
 	printf "Whole db-connections diagnosis (SQL + SSH), %d rounds:\n", m
 	printf "  (g) runbook exec db-connections           %8.2f ms\n", g / 1000
 	printf "  (h) bash: psql per query, ssh per command %8.2f ms\n", h / 1000
