@@ -61,6 +61,11 @@ struct action_call {
 	int64_t deadline_ms;    /* now_ms() value */
 	int64_t timeout_ms;
 	int mutates;            /* the step may change things */
+	/* send_ahead: the call's request went out already (1; 2: after
+	 * something that ends the call before it), and calls sent after it
+	 * follow (more) */
+	int sent, more;
+	const void *sent_on;    /* the connection it was sent on */
 	struct action_env *env;
 };
 
@@ -79,6 +84,11 @@ struct action {
 	/* Starts connecting to a target in the background, so the connection
 	 * is ready (or failed) when a step needs it. May be NULL. */
 	void (*warm)(struct action_env *env, const char *target_name, json_t *target, int64_t deadline_ms);
+	/* Overlapping steps of one target, in order, about to run one after
+	 * another: sends their requests ahead in one go where the protocol
+	 * allows (marking each call's `sent`); each run then reads its own.
+	 * May be NULL. */
+	void (*send_ahead)(struct action_call **calls, size_t n);
 	/* Checks the action's text at load time (`runbook check`) and before it
 	 * runs; `mutates` is the step's. Returns 0, or -1 with *err and *erroff
 	 * (the byte of text at fault). May be NULL. */

@@ -125,6 +125,9 @@ static void on_notice(void *arg, const PGresult *res)
 	struct pgconn *pc = arg;
 	if (!pc->notices || json_array_size(pc->notices) >= NOTICE_CAP)
 		return;
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (state && !strcmp(state, "25P01"))
+		return; /* our own ROLLBACK between pipelined steps: "no transaction in progress" */
 	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
 	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 	char *line = xasprintf("%s: %.2000s", sev ? sev : "NOTICE", msg ? msg : "");
@@ -524,6 +527,65 @@ static void cancel(PGconn *c)
 	}
 }
 
+/* Queues a step's queries and a sync (not flushed): BEGIN [READ ONLY], its
+ * timeouts, the statement, COMMIT - after a ROLLBACK when `rollback_first`.
+ * 0 when libpq refused. */
+static int send_step(PGconn *c, struct action_call *call, int rollback_first)
+{
+	size_t nargs = json_array_size(call->args);
+	const char **vals = xcalloc(nargs + 1, sizeof *vals);
+	for (size_t i = 0; i < nargs; i++)
+		vals[i] = json_string_value(json_array_get(call->args, i)); /* NULL for null */
+	char tmo[32];
+	snprintf(tmo, sizeof tmo, "%lldms", (long long)(call->timeout_ms > 0 ? call->timeout_ms : 1));
+	const char *tv[1] = {tmo};
+	int ok = (!rollback_first || PQsendQueryParams(c, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0)) &&
+		 PQsendQueryParams(c, call->mutates ? "BEGIN" : "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) &&
+		 PQsendQueryParams(c, "SELECT set_config('statement_timeout', $1, true), "
+				   "set_config('lock_timeout', $1, true)", 1, NULL, tv, NULL, NULL, 0) &&
+		 PQsendQueryParams(c, call->text, (int)nargs, NULL, vals, NULL, NULL, 0) &&
+		 PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(c);
+	free(vals);
+	return ok;
+}
+
+/* Read-only steps on one target, in order: all their queries go out in one
+ * round trip (the server still runs them one after another); each step's
+ * run then reads its own results. Steps that cannot be sent ahead (a
+ * connection not there yet, text `check` refuses) are sent by their run. */
+static void sql_send_ahead(struct action_call **calls, size_t n)
+{
+	if (n < 2)
+		return;
+	struct pgpool *pool = get_pool(calls[0]->env);
+	const char *name = calls[0]->target_name ? calls[0]->target_name : "";
+	pthread_mutex_lock(&pool->bg.mu);
+	while (background_pending(&pool->bg, name) && !interrupted && now_ms() < calls[0]->deadline_ms)
+		background_wait(&pool->bg);
+	PGconn *c = NULL;
+	for (size_t i = 0; i < pool->n; i++)
+		if (!strcmp(pool->c[i]->target, name) && pool->c[i]->conn && PQstatus(pool->c[i]->conn) == CONNECTION_OK)
+			c = pool->c[i]->conn;
+	pthread_mutex_unlock(&pool->bg.mu);
+	if (!c)
+		return;
+	size_t k = 0;
+	for (; k < n; k++) {
+		char *err = NULL;
+		size_t off;
+		int bad = calls[k]->mutates || sql_check(calls[k]->text, 0, &err, &off);
+		free(err);
+		if (bad || !send_step(c, calls[k], k > 0))
+			break;
+		calls[k]->sent = k > 0 ? 2 : 1;
+		calls[k]->sent_on = c;
+	}
+	for (size_t i = 0; i < k; i++)
+		calls[i]->more = i + 1 < k;
+	if (k)
+		PQflush(c); /* what does not fit now goes out as results are read */
+}
+
 static enum step_status sql_run(struct action_call *call, json_t *result, char **err)
 {
 	enum step_status st = ST_FAILED;
@@ -538,20 +600,11 @@ static enum step_status sql_run(struct action_call *call, json_t *result, char *
 	json_decref(pc->notices);
 	pc->notices = json_array();
 
-	size_t nargs = json_array_size(call->args);
-	const char **vals = xcalloc(nargs + 1, sizeof *vals);
-	for (size_t i = 0; i < nargs; i++)
-		vals[i] = json_string_value(json_array_get(call->args, i)); /* NULL for null */
-	char tmo[32];
-	snprintf(tmo, sizeof tmo, "%lldms", (long long)(call->timeout_ms > 0 ? call->timeout_ms : 1));
-	const char *tv[1] = {tmo};
-	int sent = PQsendQueryParams(c, call->mutates ? "BEGIN" : "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) &&
-		   PQsendQueryParams(c, "SELECT set_config('statement_timeout', $1, true), "
-				     "set_config('lock_timeout', $1, true)", 1, NULL, tv, NULL, NULL, 0) &&
-		   PQsendQueryParams(c, call->text, (int)nargs, NULL, vals, NULL, NULL, 0) &&
-		   PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(c) &&
-		   PQflush(c) == 0;
-	free(vals);
+	/* sent in a pipeline with the steps around it, on this connection */
+	int ahead = call->sent_on == (const void *)c ? call->sent : 0;
+	call->sent = 0; /* a retry sends its own */
+	call->sent_on = NULL;
+	int sent = ahead || (send_step(c, call, 0) && PQflush(c) == 0);
 	if (!sent) {
 		char *m = trimmed(PQerrorMessage(c));
 		*err = xasprintf("cannot send the query: %s", m);
@@ -566,8 +619,10 @@ static enum step_status sql_run(struct action_call *call, json_t *result, char *
 	long long affected = -1;
 	int stopped = 0, lost = 0, single = 0;
 	int64_t deadline = call->deadline_ms;
-	/* queries: 0 BEGIN, 1 set_config, 2 the statement, 3 COMMIT, then the sync */
-	for (int q = 0; q <= 4 && !lost;) {
+	/* queries: 0 BEGIN, 1 set_config, 2 the statement, 3 COMMIT, then the
+	 * sync; a step sent in a pipeline after another has a ROLLBACK first
+	 * (-1), which ends the transaction of the step before if it failed */
+	for (int q = ahead == 2 ? -1 : 0; q <= 4 && !lost;) {
 		if (q == 2 && !single) /* pipeline mode: set it before each query's results */
 			single = PQsetSingleRowMode(c) || 1;
 		int w;
@@ -617,8 +672,9 @@ static enum step_status sql_run(struct action_call *call, json_t *result, char *
 		}
 		PQclear(r);
 	}
-	if (!lost && PQtransactionStatus(c) != PQTRANS_IDLE) {
-		/* an error left the transaction open: roll it back */
+	if (!lost && !call->more && PQtransactionStatus(c) != PQTRANS_IDLE) {
+		/* an error left the transaction open: roll it back (unless the
+		 * steps sent after this one do, each with its leading ROLLBACK) */
 		PQsendQueryParams(c, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
 		PQpipelineSync(c);
 		PQflush(c);
@@ -685,5 +741,6 @@ const struct action action_sql = {
 	.run = sql_run,
 	.check = sql_check,
 	.warm = sql_warm,
+	.send_ahead = sql_send_ahead,
 	.release = sql_release,
 };

@@ -406,5 +406,46 @@ awk '{print} /id: slow_a/ {print "  - {id: between, lua: \"return 1\"}"}' "$TMP/
 t_bar=$(ovtime "$TMP/barrier.yaml" "$TMP/barrier.json")
 check "a lua step between is a barrier ($t_bar ms)" '[ "$t_bar" -ge 2000 ]' "$(head -c 600 "$TMP/barrier.json")"
 
+# Read-only SQL steps on one connection are pipelined: one round trip for
+# all of them, and still one transaction each - a failure or a timeout in
+# one leaves the others' results alone, and notices stay with their step.
+cat > "$TMP/pipe.yaml" <<'YAML'
+runbook: pipe
+title: pipelined steps
+targets:
+  db: {type: postgres, dsn: "${env.RUNBOOK_TEST_DSN}"}
+steps:
+  - {id: p1, sql: "SELECT 1 AS one"}
+  - {id: p2, sql: "SELECT 1/0 AS boom"}
+  - {id: p3, sql: "SELECT hello() AS h, current_setting('transaction_read_only') AS ro"}
+  - {id: p4, sql: "SELECT pg_sleep(3)", timeout: 1s}
+  - {id: p5, sql: "SELECT 5 AS five, current_setting('transaction_read_only') AS ro"}
+YAML
+"$BIN" exec "$TMP/pipe.yaml" --output json > "$TMP/pipe.json" 2>&1
+check "pipelined: a failed step fails alone, the next runs in its own read-only transaction" \
+	'[ "$(field "$TMP/pipe.json" p2 status)" = "\"failed\"" ] && [ "$(field "$TMP/pipe.json" p2 sqlstate)" = "\"22012\"" ] && [ "$(field "$TMP/pipe.json" p3 status)" = "\"ok\"" ] && grep -q "\"ro\": \"on\"" "$TMP/pipe.json"' \
+	"$(grep -E '"(id|status|error|sqlstate)"' "$TMP/pipe.json" | head -20)"
+check "pipelined: a timed-out step is cancelled alone, the one after it runs" \
+	'[ "$(field "$TMP/pipe.json" p4 status)" = "\"timeout\"" ] && [ "$(field "$TMP/pipe.json" p5 status)" = "\"ok\"" ] && grep -q "\"five\": 5" "$TMP/pipe.json"' \
+	"$(grep -E '"(id|status|error)"' "$TMP/pipe.json" | head -20)"
+check "pipelined: the notice is its own step's, and our ROLLBACKs between steps say nothing" \
+	'[ "$(grep -c "hello 42" "$TMP/pipe.json")" = 1 ] && grep -A40 "\"id\": \"p3\"" "$TMP/pipe.json" | grep -q "hello 42" && ! grep -q "no transaction in progress" "$TMP/pipe.json"' \
+	"$(grep -n -E '"(id|notices)"|hello|transaction' "$TMP/pipe.json" | head -20)"
+# one round trip: behind a relay that adds 100 ms a round trip, six steps on
+# one connection cost about one round trip pipelined, six with sequential: true
+dport=$(free_port)
+python3 "$ROOT/tests/delay_proxy.py" "$dport" "$PGTESTPORT" 50 > /dev/null 2>&1 &
+dpid=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$dport") 2>/dev/null && break; sleep 0.05; done
+{ printf 'runbook: far\ntitle: six steps across a slow network\ntargets:\n  db: {type: postgres, dsn: "%s"}\nsteps:\n' "$(printf '%s' "$DSN" | sed "s/:$PGTESTPORT\//:$dport\//")"
+  for i in 1 2 3 4 5 6; do printf '  - {id: q%d, sql: "SELECT %d AS n"}\n' "$i" "$i"; done; } > "$TMP/far.yaml"
+sed 's/^title: six steps across a slow network/title: one after another\nsequential: true/' "$TMP/far.yaml" > "$TMP/far-seq.yaml"
+t_far=$(ovtime "$TMP/far.yaml" "$TMP/far.json")
+t_farseq=$(ovtime "$TMP/far-seq.yaml" "$TMP/far-seq.json")
+kill "$dpid" 2>/dev/null
+check "pipelined across a 100 ms round trip: six steps $t_far ms, one after another $t_farseq ms" \
+	'[ $((t_farseq - t_far)) -ge 350 ] && [ "$(grep -c "\"status\": \"ok\"" "$TMP/far.json")" -ge 6 ]' \
+	"$(grep -E '"(status|error)"' "$TMP/far.json" | head -8)"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -793,7 +793,30 @@ struct batch {
 	json_t **res;
 	struct action_call *call;
 	enum step_status *st;
+	const char *const *lane; /* NULL: settled before the batch ran */
+	size_t n;
 };
+
+/* On a lane, at its first step: the lane's steps go out ahead in one
+ * round trip where their action can (SQL pipelining). */
+static void send_ahead(struct batch *b, size_t k)
+{
+	const struct action *a = b->s[k]->action;
+	if (!a->send_ahead)
+		return;
+	for (size_t i = 0; i < k; i++)
+		if (b->lane[i] && !strcmp(b->lane[i], b->lane[k]))
+			return; /* not the lane's first */
+	struct action_call **calls = xcalloc(b->n, sizeof *calls);
+	size_t m = 0;
+	for (size_t i = k; i < b->n; i++)
+		if (b->lane[i] && !strcmp(b->lane[i], b->lane[k])) {
+			b->call[i].deadline_ms = now_ms() + b->s[i]->timeout_ms;
+			calls[m++] = &b->call[i];
+		}
+	a->send_ahead(calls, m);
+	free(calls);
+}
 
 /* On a lane: performs one decided step. */
 static void batch_work(void *ud, size_t k)
@@ -803,6 +826,8 @@ static void batch_work(void *ud, size_t k)
 	char ts[40];
 	utc_timestamp(ts, sizeof ts);
 	json_object_set_new(b->res[k], "started_at", json_string(ts));
+	if (!interrupted)
+		send_ahead(b, k);
 	int64_t t0 = now_ms();
 	b->call[k].deadline_ms = t0 + s->timeout_ms; /* its deadline starts when it does */
 	if (interrupted)
@@ -835,7 +860,7 @@ static void run_batch(struct run *r, size_t i, size_t j)
 	}
 	r->cur = NULL;
 	r->cur_result = NULL;
-	struct batch b = {s, res, call, st};
+	struct batch b = {s, res, call, st, lane, n};
 	struct lanes *l = lanes_start(n, lane, batch_work, &b);
 	for (size_t k = 0; k < n; k++) {
 		if (r->o->progress && lane[k])
