@@ -420,6 +420,8 @@ steps:
   - {id: p3, sql: "SELECT hello() AS h, current_setting('transaction_read_only') AS ro"}
   - {id: p4, sql: "SELECT pg_sleep(3)", timeout: 1s}
   - {id: p5, sql: "SELECT 5 AS five, current_setting('transaction_read_only') AS ro"}
+  - {id: p6, sql: "SELECT 1/0 AS again", retries: 1, retry_delay: 0s}
+  - {id: p7, sql: "SELECT 7 AS seven"}
 YAML
 "$BIN" exec "$TMP/pipe.yaml" --output json > "$TMP/pipe.json" 2>&1
 check "pipelined: a failed step fails alone, the next runs in its own read-only transaction" \
@@ -428,6 +430,9 @@ check "pipelined: a failed step fails alone, the next runs in its own read-only 
 check "pipelined: a timed-out step is cancelled alone, the one after it runs" \
 	'[ "$(field "$TMP/pipe.json" p4 status)" = "\"timeout\"" ] && [ "$(field "$TMP/pipe.json" p5 status)" = "\"ok\"" ] && grep -q "\"five\": 5" "$TMP/pipe.json"' \
 	"$(grep -E '"(id|status|error)"' "$TMP/pipe.json" | head -20)"
+check "pipelined: a step with retries retries on its own, the step after it keeps its own result" \
+	'[ "$(field "$TMP/pipe.json" p6 status)" = "\"failed\"" ] && [ "$(field "$TMP/pipe.json" p6 attempts)" = 2 ] && [ "$(field "$TMP/pipe.json" p6 sqlstate)" = "\"22012\"" ] && grep -q "\"seven\": 7" "$TMP/pipe.json" && [ "$(field "$TMP/pipe.json" p7 status)" = "\"ok\"" ]' \
+	"$(grep -E '"(id|status|error|attempts|seven)"' "$TMP/pipe.json" | tail -12)"
 check "pipelined: the notice is its own step's, and our ROLLBACKs between steps say nothing" \
 	'[ "$(grep -c "hello 42" "$TMP/pipe.json")" = 1 ] && grep -A40 "\"id\": \"p3\"" "$TMP/pipe.json" | grep -q "hello 42" && ! grep -q "no transaction in progress" "$TMP/pipe.json"' \
 	"$(grep -n -E '"(id|notices)"|hello|transaction' "$TMP/pipe.json" | head -20)"

@@ -813,6 +813,8 @@ static void send_ahead(struct batch *b, size_t k)
 		if (b->lane[i] && !strcmp(b->lane[i], b->lane[k])) {
 			b->call[i].deadline_ms = now_ms() + b->s[i]->timeout_ms;
 			calls[m++] = &b->call[i];
+			if (b->s[i]->retries)
+				break; /* its retry goes out on its own: nothing may be queued behind it */
 		}
 	a->send_ahead(calls, m);
 	free(calls);
