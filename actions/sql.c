@@ -257,21 +257,29 @@ static void remember_failure(struct pgpool *pool, const char *name, const char *
 /* The target's open connection, one being opened in the background
  * (waited for), or a new one. Once a target's connection failed, later
  * steps fail at once with that error (a step's own retries try again). */
+/* Called with the pool locked: the target's open connection, waited for
+ * while it is being opened in the background (up to deadline), or NULL. */
+static struct pgconn *ready_locked(struct pgpool *pool, const char *name, int64_t deadline)
+{
+	for (;;) {
+		for (size_t i = 0; i < pool->n; i++)
+			if (!strcmp(pool->c[i]->target, name) && pool->c[i]->conn && PQstatus(pool->c[i]->conn) == CONNECTION_OK)
+				return pool->c[i];
+		if (!background_pending(&pool->bg, name) || interrupted || now_ms() >= deadline)
+			return NULL;
+		background_wait(&pool->bg);
+	}
+}
+
 static struct pgconn *get_conn(struct action_call *call, json_t *result, char **err, enum step_status *st)
 {
 	struct pgpool *pool = get_pool(call->env);
 	const char *name = call->target_name ? call->target_name : "";
 	pthread_mutex_lock(&pool->bg.mu);
-	for (;;) {
-		for (size_t i = 0; i < pool->n; i++)
-			if (!strcmp(pool->c[i]->target, name) && pool->c[i]->conn && PQstatus(pool->c[i]->conn) == CONNECTION_OK) {
-				struct pgconn *pc = pool->c[i];
-				pthread_mutex_unlock(&pool->bg.mu);
-				return pc;
-			}
-		if (!background_pending(&pool->bg, name) || interrupted || now_ms() >= call->deadline_ms)
-			break;
-		background_wait(&pool->bg);
+	struct pgconn *ready = ready_locked(pool, name, call->deadline_ms);
+	if (ready) {
+		pthread_mutex_unlock(&pool->bg.mu);
+		return ready;
 	}
 	for (size_t i = 0; i < pool->nfail; i++) {
 		struct pgfail *f = &pool->fail[i];
@@ -560,15 +568,11 @@ static void sql_send_ahead(struct action_call **calls, size_t n)
 	struct pgpool *pool = get_pool(calls[0]->env);
 	const char *name = calls[0]->target_name ? calls[0]->target_name : "";
 	pthread_mutex_lock(&pool->bg.mu);
-	while (background_pending(&pool->bg, name) && !interrupted && now_ms() < calls[0]->deadline_ms)
-		background_wait(&pool->bg);
-	PGconn *c = NULL;
-	for (size_t i = 0; i < pool->n; i++)
-		if (!strcmp(pool->c[i]->target, name) && pool->c[i]->conn && PQstatus(pool->c[i]->conn) == CONNECTION_OK)
-			c = pool->c[i]->conn;
+	struct pgconn *pc = ready_locked(pool, name, calls[0]->deadline_ms);
 	pthread_mutex_unlock(&pool->bg.mu);
-	if (!c)
-		return;
+	if (!pc)
+		return; /* each step connects (or fails) in its own run */
+	PGconn *c = pc->conn;
 	size_t k = 0;
 	for (; k < n; k++) {
 		char *err = NULL;
