@@ -12,13 +12,12 @@ struct lane {
 	const char *name;
 	size_t *jobs, n;
 	pthread_t thread;
-	int started, ran;
+	int started;
 };
 
 struct lanes {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	size_t n;
 	char *done;
 	struct lane *lane;
 	size_t nlanes;
@@ -49,7 +48,6 @@ struct lanes *lanes_start(size_t n, const char *const *lane, void (*work)(void *
 	struct lanes *l = xcalloc(1, sizeof *l);
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
-	l->n = n;
 	l->done = xcalloc(n ? n : 1, 1);
 	l->lane = xcalloc(n ? n : 1, sizeof *l->lane);
 	l->work = work;
@@ -70,21 +68,16 @@ struct lanes *lanes_start(size_t n, const char *const *lane, void (*work)(void *
 		}
 		l->lane[k].jobs[l->lane[k].n++] = i;
 	}
-	for (size_t k = 0; k < l->nlanes; k++)
+	for (size_t k = 0; k < l->nlanes; k++) {
 		l->lane[k].started = pthread_create(&l->lane[k].thread, NULL, lane_main, &l->lane[k]) == 0;
+		if (!l->lane[k].started) /* no thread: its jobs run here and now, the rest still overlap */
+			run_lane(&l->lane[k]);
+	}
 	return l;
 }
 
 void lanes_wait(struct lanes *l, size_t i)
 {
-	for (size_t k = 0; k < l->nlanes; k++) /* a lane without a thread runs here, once */
-		if (!l->lane[k].started && !l->lane[k].ran) {
-			for (size_t m = 0; m < l->lane[k].n; m++)
-				if (l->lane[k].jobs[m] == i) {
-					l->lane[k].ran = 1;
-					run_lane(&l->lane[k]);
-				}
-		}
 	pthread_mutex_lock(&l->mu);
 	while (!l->done[i])
 		pthread_cond_wait(&l->cv, &l->mu);
@@ -96,8 +89,6 @@ void lanes_finish(struct lanes *l)
 	for (size_t k = 0; k < l->nlanes; k++) {
 		if (l->lane[k].started)
 			pthread_join(l->lane[k].thread, NULL);
-		else if (!l->lane[k].ran)
-			run_lane(&l->lane[k]);
 		free(l->lane[k].jobs);
 	}
 	free(l->lane);

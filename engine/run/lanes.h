@@ -13,7 +13,7 @@ struct lanes;
 
 /* Starts n jobs: lane[i] names job i's lane (NULL: nothing to run, it is
  * done already). work(ud, i) runs job i on its lane's thread. A lane whose
- * thread cannot start runs on the caller's thread in lanes_wait. */
+ * thread cannot start runs on the caller's thread before this returns. */
 struct lanes *lanes_start(size_t n, const char *const *lane, void (*work)(void *ud, size_t i), void *ud);
 /* Waits until job i is done. */
 void lanes_wait(struct lanes *l, size_t i);
