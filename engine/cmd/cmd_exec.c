@@ -73,7 +73,6 @@ struct timeline {
 	json_t *alert;
 	const char *incident; /* --incident, or NULL: a new one */
 	json_t *fallback;     /* the report's "store" when the fallback store records */
-	int64_t store_ms;     /* opening the store and the incident */
 };
 
 static int record_event(void *ud, const char *kind, const char *summary, json_t *data, char **err)
@@ -96,7 +95,6 @@ static const char *open_timeline(void *ud)
 	struct timeline *tl = ud;
 	const struct runbook *rb = tl->rb;
 	json_t *alert = tl->alert;
-	int64_t t0 = now_ms();
 	char *err = NULL;
 	/* the store is the record, not a dependency: unreachable, the run
 	 * records locally and `runbook store sync` copies it later */
@@ -163,7 +161,6 @@ static const char *open_timeline(void *ud)
 	if (store_lazy(tl->store, 0, &err))
 		goto fail;
 	tl->journal = journal_open(tl->store, tl->id, tl->actor);
-	tl->store_ms = now_ms() - t0;
 	return tl->id;
 fail:
 	free(err);

@@ -160,7 +160,6 @@ static void *pg_open(const char *url, char **err)
 	return p;
 }
 
-/* Appends inside an open transaction. */
 /* Inside a transaction: takes the incident's append lock (to the end of
  * the transaction) and reads the seq and hash of its last event. */
 static int chain_end(struct pg *p, const char *incident, long long *seq, char prev[65], char **err)
@@ -204,6 +203,7 @@ static int insert_event(struct pg *p, const char *incident, long long *seq, char
 	return 0;
 }
 
+/* Appends inside an open transaction. */
 static int append_locked(struct pg *p, const char *incident, const char *kind, const char *actor,
 			 const char *summary, json_t *data, const char *at, char **err)
 {
