@@ -273,31 +273,41 @@ static const char *text_or_null(sqlite3_stmt *q, int col)
 	return sqlite3_column_type(q, col) == SQLITE_NULL ? NULL : (const char *)sqlite3_column_text(q, col);
 }
 
-/* Appends inside an open write transaction. */
-static int append_locked(struct sq *st, const char *incident, const char *kind, const char *actor,
-			 const char *summary, json_t *data, const char *at, char **err)
+/* Inside a write transaction: the seq and hash of the incident's last
+ * event (0 and the zero hash before its first). */
+static int chain_end(struct sq *st, const char *incident, long long *seq, char prev[65], char **err)
 {
 	sqlite3_stmt *q;
-	long long seq = 1;
-	char prev[65] = ZERO_HASH;
+	*seq = 0;
+	snprintf(prev, 65, "%s", ZERO_HASH);
 	if (sqlite3_prepare_v2(st->db, "SELECT seq, hash FROM events WHERE incident = ? ORDER BY seq DESC LIMIT 1", -1,
-			       &q, NULL) != SQLITE_OK)
-		goto dberr;
+			       &q, NULL) != SQLITE_OK) {
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+		return -1;
+	}
 	sqlite3_bind_text(q, 1, incident, -1, SQLITE_STATIC);
 	if (sqlite3_step(q) == SQLITE_ROW) {
-		seq = sqlite3_column_int64(q, 0) + 1;
-		snprintf(prev, sizeof prev, "%s", (const char *)sqlite3_column_text(q, 1));
+		*seq = sqlite3_column_int64(q, 0);
+		snprintf(prev, 65, "%s", (const char *)sqlite3_column_text(q, 1));
 	}
 	sqlite3_finalize(q);
+	return 0;
+}
+
+/* Inserts event seq + 1 after prev (both advance). */
+static int insert_event(struct sq *st, const char *incident, long long *seq, char prev[65], const char *kind,
+			const char *actor, const char *summary, json_t *data, const char *at, char **err)
+{
+	sqlite3_stmt *q;
 	char time[40], hash[65], *datas = NULL;
-	if (store_seal_event(incident, seq, kind, actor, summary, data, at, prev, time, hash, &datas)) {
+	if (store_seal_event(incident, *seq + 1, kind, actor, summary, data, at, prev, time, hash, &datas)) {
 		*err = xstrdup("the event is not valid UTF-8");
 		return -1;
 	}
 	int rc = sqlite3_prepare_v2(st->db, "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &q, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(q, 1, incident, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, seq);
+		sqlite3_bind_int64(q, 2, *seq + 1);
 		sqlite3_bind_text(q, 3, time, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 4, kind, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 5, actor, -1, SQLITE_STATIC);
@@ -309,11 +319,24 @@ static int append_locked(struct sq *st, const char *incident, const char *kind, 
 		sqlite3_finalize(q);
 	}
 	free(datas);
-	if (rc == SQLITE_OK)
-		return 0;
-dberr:
-	*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
-	return -1;
+	if (rc != SQLITE_OK) {
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	++*seq;
+	snprintf(prev, 65, "%s", hash);
+	return 0;
+}
+
+/* Appends inside an open write transaction. */
+static int append_locked(struct sq *st, const char *incident, const char *kind, const char *actor,
+			 const char *summary, json_t *data, const char *at, char **err)
+{
+	long long seq;
+	char prev[65];
+	if (chain_end(st, incident, &seq, prev, err))
+		return -1;
+	return insert_event(st, incident, &seq, prev, kind, actor, summary, data, at, err);
 }
 
 static int commit_or_rollback(struct sq *st, int ok, char **err)
@@ -386,17 +409,19 @@ static int sq_append(void *db, const char *incident, const char *kind, const cha
 static int sq_append_many(void *db, const char *incident, const char *actor, json_t *events, char **err)
 {
 	struct sq *st = db;
+	long long seq;
+	char prev[65];
 	if (begin_write(st, err))
 		return -1;
-	int ok = 1;
+	int ok = chain_end(st, incident, &seq, prev, err) == 0; /* read once: the batch extends it */
 	size_t i;
 	json_t *e;
 	json_array_foreach(events, i, e) {
-		ok = append_locked(st, incident, json_string_value(json_object_get(e, "kind")), actor,
-				   json_string_value(json_object_get(e, "summary")), json_object_get(e, "data"),
-				   json_string_value(json_object_get(e, "time")), err) == 0;
 		if (!ok)
 			break;
+		ok = insert_event(st, incident, &seq, prev, json_string_value(json_object_get(e, "kind")), actor,
+				  json_string_value(json_object_get(e, "summary")), json_object_get(e, "data"),
+				  json_string_value(json_object_get(e, "time")), err) == 0;
 	}
 	return commit_or_rollback(st, ok, err);
 }
