@@ -98,9 +98,7 @@ a=$(median "$TMP/a"); b=$(median "$TMP/b"); c=$(median "$TMP/c")
 # with sequential: true; (p) one psql session per target, one after the
 # other (what a script does).
 dport=$(free_port)
-python3 "$ROOT/tests/delay_proxy.py" "$dport" "$PGTESTPORT" 10 > /dev/null 2>&1 &
-delay_pid=$!
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$dport") 2>/dev/null && break; sleep 0.05; done
+delay_relay "$dport" "$PGTESTPORT" 10
 DDSN=$(printf '%s' "$DSN" | sed "s/:$PGTESTPORT\//:$dport\//")
 { printf 'runbook: far\ntitle: two databases across a network\ntargets:\n'
   printf '  db1: {type: postgres, dsn: "%s"}\n  db2: {type: postgres, dsn: "%s"}\nsteps:\n' "$DDSN" "$DDSN"

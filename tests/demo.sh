@@ -60,7 +60,7 @@ echo "   (the config routes @oncall-platform to a local receiver standing in for
 rport=$(free_port)
 python3 "$ROOT/tests/receiver.py" "$rport" "$TMP/paged.jsonl" &
 receiver=$!
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break; sleep 0.1; done
+wait_port "$rport"
 cat > "$TMP/config.yaml" <<YAML
 notifiers:
   pager: {type: webhook, url: "http://127.0.0.1:$rport/page"}

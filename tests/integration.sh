@@ -218,7 +218,7 @@ check "runbook test normalises an Alertmanager-shaped alert like exec" '[ $rc = 
 hport=$(free_port)
 python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(60)' "$hport" &
 hung=$!
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$hport") 2>/dev/null && break; sleep 0.1; done
+wait_port "$hport"
 cat > "$TMP/hung.yaml" <<YAML
 runbook: hung
 title: four steps against a listener that never answers

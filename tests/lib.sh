@@ -16,6 +16,32 @@ free_port() {
 	return 1
 }
 
+# Waits until something listens on 127.0.0.1:PORT: up to TRIES (default
+# 100) tries 0.05 s apart. 1 when nothing came.
+wait_port() {
+	for _ in $(seq "${2:-100}"); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# Starts tests/delay_proxy.py on LISTEN_PORT in front of TARGET_PORT,
+# adding MS each way; its pid in delay_pid. Returns once it listens.
+delay_relay() {
+	python3 "$ROOT/tests/delay_proxy.py" "$1" "$2" "$3" > /dev/null 2>&1 &
+	delay_pid=$!
+	wait_port "$1"
+}
+
+# `$BIN exec FILE --output json` into OUT; prints its wall time in ms.
+exec_ms() {
+	local t0
+	t0=$(date +%s%N)
+	"$BIN" exec "$1" --output json > "$2" 2>&1
+	echo $(( ($(date +%s%N) - t0) / 1000000 ))
+}
+
 # Makes $HOME/.ssh (known_hosts and config) that send every alias given to
 # the test sshd described by SSHD_DIR and SSHD_PORT (tests/sshd.sh).
 ssh_home() {

@@ -10,7 +10,7 @@ TMP=$(mktemp -d /tmp/runbook-sql-XXXXXX)
 export XDG_STATE_HOME="$TMP/state" RUNBOOK_STORE= # incidents go to a store of our own
 chmod 755 "$TMP" # the server user must reach its directory
 PGDIR="$TMP/pg"
-cleanup() { "$ROOT/tests/pg.sh" stop "$PGDIR"; rm -rf "$TMP"; }
+cleanup() { [ -n "${delay_pid:-}" ] && kill "$delay_pid" 2>/dev/null; "$ROOT/tests/pg.sh" stop "$PGDIR"; rm -rf "$TMP"; }
 trap cleanup EXIT
 "$ROOT/tests/pg.sh" start "$PGDIR" || { echo "0 passed, 1 failed"; exit 1; }
 . "$PGDIR/env"
@@ -384,8 +384,7 @@ steps:
   - {id: slow_b, on: b, sql: "SELECT pg_sleep(1) IS NOT NULL AS slept, clock_timestamp() AS done_at"}
   - {id: quick_a, on: a, sql: "SELECT clock_timestamp() AS done_at"}
 YAML
-ovtime() { local t0; t0=$(date +%s%N); "$BIN" exec "$1" --output json > "$2" 2>&1; echo $(( ($(date +%s%N) - t0) / 1000000 )); }
-t_ov=$(ovtime "$TMP/overlap.yaml" "$TMP/ov.json")
+t_ov=$(exec_ms "$TMP/overlap.yaml" "$TMP/ov.json")
 order=$(grep -o '"id": "[a-z_]*"' "$TMP/ov.json" | tr -d '\n')
 check "two 1 s queries on two targets overlap: $t_ov ms for 2 s of queries, report in runbook order" \
 	'[ "$t_ov" -lt 1800 ] && [ "$(grep -c "\"status\": \"ok\"" "$TMP/ov.json")" -ge 3 ] && [ "$order" = "\"id\": \"slow_a\"\"id\": \"slow_b\"\"id\": \"quick_a\"" ]' \
@@ -397,13 +396,13 @@ check "steps on one target keep their order on its one connection" '[ -n "$qa" ]
 tlorder=$(grep -o '"summary": "step [a-z_]*' "$TMP/ov-tl.json" | sed 's/.*step //' | tr '\n' ' ')
 check "the timeline keeps the runbook's order" '[ "$tlorder" = "slow_a slow_b quick_a " ]' "$tlorder"
 sed 's/^title: two targets at once/title: never overlapping\nsequential: true/' "$TMP/overlap.yaml" > "$TMP/seq.yaml"
-t_seq=$(ovtime "$TMP/seq.yaml" "$TMP/seq.json")
+t_seq=$(exec_ms "$TMP/seq.yaml" "$TMP/seq.json")
 check "sequential: true does not overlap ($t_seq ms)" '[ "$t_seq" -ge 2000 ]' "$(head -c 600 "$TMP/seq.json")"
 sed 's/  - {id: slow_b, on: b, sql: "SELECT pg_sleep(1)/  - {id: slow_b, on: b, args: ["${steps.slow_a.row_count}"], sql: "SELECT $1::int AS n, pg_sleep(1)/' "$TMP/overlap.yaml" > "$TMP/refers.yaml"
-t_ref=$(ovtime "$TMP/refers.yaml" "$TMP/refers.json")
+t_ref=$(exec_ms "$TMP/refers.yaml" "$TMP/refers.json")
 check "a step that refers to one above it waits for it ($t_ref ms)" '[ "$t_ref" -ge 2000 ] && grep -q "\"n\": 1" "$TMP/refers.json"' "$(head -c 900 "$TMP/refers.json")"
 awk '{print} /id: slow_a/ {print "  - {id: between, lua: \"return 1\"}"}' "$TMP/overlap.yaml" > "$TMP/barrier.yaml"
-t_bar=$(ovtime "$TMP/barrier.yaml" "$TMP/barrier.json")
+t_bar=$(exec_ms "$TMP/barrier.yaml" "$TMP/barrier.json")
 check "a lua step between is a barrier ($t_bar ms)" '[ "$t_bar" -ge 2000 ]' "$(head -c 600 "$TMP/barrier.json")"
 
 # Read-only SQL steps on one connection are pipelined: one round trip for
@@ -439,15 +438,13 @@ check "pipelined: the notice is its own step's, and our ROLLBACKs between steps 
 # one round trip: behind a relay that adds 100 ms a round trip, six steps on
 # one connection cost about one round trip pipelined, six with sequential: true
 dport=$(free_port)
-python3 "$ROOT/tests/delay_proxy.py" "$dport" "$PGTESTPORT" 50 > /dev/null 2>&1 &
-dpid=$!
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$dport") 2>/dev/null && break; sleep 0.05; done
+delay_relay "$dport" "$PGTESTPORT" 50
 { printf 'runbook: far\ntitle: six steps across a slow network\ntargets:\n  db: {type: postgres, dsn: "%s"}\nsteps:\n' "$(printf '%s' "$DSN" | sed "s/:$PGTESTPORT\//:$dport\//")"
   for i in 1 2 3 4 5 6; do printf '  - {id: q%d, sql: "SELECT %d AS n"}\n' "$i" "$i"; done; } > "$TMP/far.yaml"
 sed 's/^title: six steps across a slow network/title: one after another\nsequential: true/' "$TMP/far.yaml" > "$TMP/far-seq.yaml"
-t_far=$(ovtime "$TMP/far.yaml" "$TMP/far.json")
-t_farseq=$(ovtime "$TMP/far-seq.yaml" "$TMP/far-seq.json")
-kill "$dpid" 2>/dev/null
+t_far=$(exec_ms "$TMP/far.yaml" "$TMP/far.json")
+t_farseq=$(exec_ms "$TMP/far-seq.yaml" "$TMP/far-seq.json")
+kill "$delay_pid" 2>/dev/null
 check "pipelined across a 100 ms round trip: six steps $t_far ms, one after another $t_farseq ms" \
 	'[ $((t_farseq - t_far)) -ge 350 ] && [ "$(grep -c "\"status\": \"ok\"" "$TMP/far.json")" -ge 6 ]' \
 	"$(grep -E '"(status|error)"' "$TMP/far.json" | head -8)"

@@ -240,7 +240,7 @@ sed -e "s/^Port .*/Port $rsa_port/" -e '/^HostKey/d' -e "s|^PidFile .*|PidFile $
 	"$SSHD_DIR/sshd_config" > "$TMP/rsa_sshd_config"
 echo "HostKey $TMP/rsa_host_key" >> "$TMP/rsa_sshd_config"
 /usr/sbin/sshd -f "$TMP/rsa_sshd_config" -E "$TMP/rsa_sshd.log"
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$rsa_port") 2>/dev/null && break; sleep 0.05; done
+wait_port "$rsa_port"
 echo "[127.0.0.1]:$rsa_port $(cut -d' ' -f1,2 "$TMP/rsa_host_key.pub")" > "$TMP/rsa_known_hosts"
 cat > "$TMP/rsa.yaml" <<YAML
 runbook: rsa
@@ -269,7 +269,7 @@ for j in jump closed; do
 		"$SSHD_DIR/sshd_config" > "$TMP/${j}_sshd_config"
 	[ $j = closed ] && echo "AllowTcpForwarding no" >> "$TMP/${j}_sshd_config"
 	/usr/sbin/sshd -f "$TMP/${j}_sshd_config" -E "$TMP/${j}_sshd.log"
-	for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.05; done
+	wait_port "$p"
 	echo "[127.0.0.1]:$p $(cut -d' ' -f1,2 "$SSHD_DIR/host_key.pub")"
 done > "$HOME/.ssh/jump_known_hosts"
 # the bastion is reached through a TCP relay that counts our connections to
@@ -307,7 +307,7 @@ while True:
     threading.Thread(target=pipe, args=(u, c), daemon=True).start()
 PY
 relay_pid=$!
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$count_port") 2>/dev/null && break; sleep 0.05; done
+wait_port "$count_port"
 # the relay counts the probe when it gets to accept it: wait for that, then start from 0
 for _ in $(seq 100); do [ "$(cat "$TMP/relay.count")" != 0 ] && break; sleep 0.05; done
 echo 0 > "$TMP/relay.count"
@@ -369,7 +369,7 @@ while True:
     c, _ = s.accept(); conns.append(c)  # accepts, never says a word
 " > /dev/null 2>&1 &
 silent_pid=$!
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$silent_port") 2>/dev/null && break; sleep 0.05; done
+wait_port "$silent_port" 50
 cat >> "$HOME/.ssh/config" <<CONF
 Host alias-app alias-unknown multi-id multi-bad
   HostName 127.0.0.1
@@ -424,7 +424,7 @@ alive_port=$(free_port)
 sed -e "s/^Port .*/Port $alive_port/" -e "s|^PidFile .*|PidFile $TMP/alive_sshd.pid|" \
 	"$SSHD_DIR/sshd_config" > "$TMP/alive_sshd_config"
 /usr/sbin/sshd -f "$TMP/alive_sshd_config" -E "$TMP/alive_sshd.log"
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$alive_port") 2>/dev/null && break; sleep 0.05; done
+wait_port "$alive_port"
 echo "[127.0.0.1]:$alive_port $(cut -d' ' -f1,2 "$SSHD_DIR/host_key.pub")" >> "$HOME/.ssh/jump_known_hosts"
 cat >> "$HOME/.ssh/config" <<CONF
 Host alive-app
@@ -647,17 +647,13 @@ steps:
   - {id: b, on: two, ssh: "sleep 1; echo b"}
   - {id: c, on: three, ssh: "sleep 1; echo c"}
 YAML
-t0=$(date +%s%N)
-"$BIN" exec "$TMP/par.yaml" --output json > "$TMP/par.json" 2>&1
-t_par=$(( ($(date +%s%N) - t0) / 1000000 ))
+t_par=$(exec_ms "$TMP/par.yaml" "$TMP/par.json")
 order=$(grep -o '"id": "[abc]"' "$TMP/par.json" | tr -d '\n')
 check "three 1 s commands on three hosts overlap: $t_par ms, reported in the runbook's order" \
 	'[ "$t_par" -lt 2500 ] && [ "$(field "$TMP/par.json" c stdout)" = "\"c\n\"" ] && [ "$order" = "\"id\": \"a\"\"id\": \"b\"\"id\": \"c\"" ]' \
 	"$order $(grep -E '"(status|error)"' "$TMP/par.json" | head -8)"
 sed 's/^title: three hosts at once/title: one after another\nsequential: true/' "$TMP/par.yaml" > "$TMP/seqssh.yaml"
-t0=$(date +%s%N)
-"$BIN" exec "$TMP/seqssh.yaml" --output json > "$TMP/seqssh.json" 2>&1
-t_seq=$(( ($(date +%s%N) - t0) / 1000000 ))
+t_seq=$(exec_ms "$TMP/seqssh.yaml" "$TMP/seqssh.json")
 check "... and with sequential: true they do not ($t_seq ms)" '[ "$t_seq" -ge 3000 ]' "$(grep -E '"(status|error)"' "$TMP/seqssh.json" | head -8)"
 
 echo "$pass passed, $fail failed"

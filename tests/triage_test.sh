@@ -82,7 +82,7 @@ check "bad payload: absurd nesting refused (exit 2)" '[ $rc = 2 ]' "rc=$rc $(hea
 port=$(free_port)
 RECEIVER_EVENTS_DB="$XDG_STATE_HOME/runbook/runbook.db" python3 "$ROOT/tests/receiver.py" "$port" "$TMP/received.jsonl" &
 rpid=$!
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+wait_port "$port"
 dead=$(free_port)
 mkdir -p "$XDG_CONFIG_HOME/runbook"
 cat > "$XDG_CONFIG_HOME/runbook/config.yaml" <<YAML
