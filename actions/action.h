@@ -69,10 +69,21 @@ struct action_call {
 	struct action_env *env;
 };
 
+/* What the executor may do with an action's steps (struct action.flags). */
+enum {
+	/* A read-only step may start before the steps above it finish (SPEC
+	 * section 4); the others are barriers. */
+	ACTION_OVERLAPS = 1 << 0,
+	/* Overlapping steps on one target run at once (channels of its
+	 * sessions); else one after another on its connection. */
+	ACTION_CHANNELS = 1 << 1,
+};
+
 struct action {
 	const char *name;
 	const char *target_type; /* "postgres", "ssh", or NULL: no target */
 	enum spec_kind spec;
+	unsigned flags;          /* ACTION_* */
 	int quote_shell;         /* interpolated values are shell-quoted */
 	int slot;                /* index into action_env.slot */
 	/* Human-readable form of what would run. Returns a new string. */

@@ -27,10 +27,18 @@ int background_start(struct background *b, const char *key, void *(*fn)(void *),
 	pthread_t t;
 	if (background_pending(b, key) || pthread_create(&t, NULL, fn, arg))
 		return -1;
-	b->pending = xrealloc(b->pending, (b->npending + 1) * sizeof *b->pending);
-	b->pending[b->npending++] = xstrdup(key);
+	background_claim(b, key);
 	b->threads = xrealloc(b->threads, (b->nthreads + 1) * sizeof *b->threads);
 	b->threads[b->nthreads++] = t;
+	return 0;
+}
+
+int background_claim(struct background *b, const char *key)
+{
+	if (background_pending(b, key))
+		return -1;
+	b->pending = xrealloc(b->pending, (b->npending + 1) * sizeof *b->pending);
+	b->pending[b->npending++] = xstrdup(key);
 	return 0;
 }
 

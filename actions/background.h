@@ -26,6 +26,10 @@ int background_pending(struct background *b, const char *key);
 /* Runs fn(arg) in a new thread for key, unless key is pending. Returns 0
  * when started (fn then owns arg), -1 when not. */
 int background_start(struct background *b, const char *key, void *(*fn)(void *), void *arg);
+/* Marks key pending on behalf of the calling thread, which connects it
+ * itself and then calls background_done. Returns 0, or -1 when it is
+ * pending already. */
+int background_claim(struct background *b, const char *key);
 /* Marks key finished (connected or not) and wakes the waiters. */
 void background_done(struct background *b, const char *key);
 /* Waits a short while for some background connection to finish. */

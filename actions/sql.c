@@ -740,6 +740,7 @@ const struct action action_sql = {
 	.name = "sql",
 	.target_type = "postgres",
 	.spec = SPEC_TEXT,
+	.flags = ACTION_OVERLAPS,
 	.slot = 0,
 	.render = sql_render,
 	.run = sql_run,

@@ -2,7 +2,10 @@
  * ssh: a command on every host of an ssh target, over libssh2.
  *
  * - One SSH session per host per run (found in the run's pool, opened on
- *   first use), a channel per command.
+ *   first use), a channel per command. Steps on one host run at once as
+ *   channels of its session (at most MAX_CHANNELS at a time, under sshd's
+ *   MaxSessions): the threads that use a session take turns on its lock
+ *   for every libssh2 call and wait together (session_wait).
  * - Fan-out: the hosts of a target run concurrently, at most `concurrency`
  *   at once (default 10), each within the step's deadline, so one slow or
  *   dead host never delays the others past it. The step's status is the
@@ -48,6 +51,19 @@ struct sshhost {
 	char *key;      /* user@hostname:port */
 	int sock;
 	LIBSSH2_SESSION *s;
+	/* Sharing: mu is held around every libssh2 call on s. One thread at a
+	 * time polls sock for all (polling); any bytes read, by whoever read
+	 * them (rx, counted by the recv callback), may be for another's
+	 * channel: they wake the waiters (gen, cv) and the poller (kick). */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int kick[2];
+	int polling;
+	unsigned long gen;
+	unsigned long long rx, rx_seen;
+	int users;      /* steps using it now (guarded by the pool's lock) */
+	int dead;       /* no new users: freed when the last one leaves */
+	int channels;   /* command channels open (guarded by mu) */
 	pid_t proxy;    /* the ProxyCommand's process, or 0 */
 	/* ProxyJump: the shared jump session and our channel through it
 	 * (sock is our end of its socketpair) */
@@ -56,6 +72,9 @@ struct sshhost {
 };
 
 #define MAX_JUMPS 8
+/* Command channels at once on one session: sshd's MaxSessions is 10 by
+ * default, and a timed-out command needs one more to be killed. */
+#define MAX_CHANNELS 8
 
 /* A host whose connection failed: later steps fail at once with this. */
 struct sshfail {
@@ -125,31 +144,166 @@ static char *ssh_render(const struct action_call *call)
 	return sbuf_detach(&sb);
 }
 
-/* ---- waiting ---- */
+/* ---- waiting: sessions shared by the threads of a run ---- */
 
-/* Waits for the directions libssh2 is blocked on. */
-static int wait_session(struct sshhost *h, int64_t deadline)
+/* libssh2 reads the socket through this: what it reads is counted, so
+ * that the threads waiting on the session learn of it (an EOF too). */
+static LIBSSH2_RECV_FUNC(counted_recv)
 {
-	int dir = libssh2_session_block_directions(h->s);
-	short ev = 0;
-	if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
-		ev |= POLLIN;
-	if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
-		ev |= POLLOUT;
-	return action_wait_fd(h->sock, ev ? ev : POLLIN, deadline);
+	struct sshhost *h = *abstract;
+	ssize_t n = recv(socket, buffer, length, flags);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	h->rx += n ? (unsigned long long)n : 1;
+	return n;
 }
 
-/* Repeats a libssh2 call while it would block, within the deadline. */
+static struct sshhost *host_new(void)
+{
+	struct sshhost *h = xcalloc(1, sizeof *h);
+	h->sock = -1;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&h->mu, NULL);
+	if (pipe(h->kick) == 0) {
+		for (int i = 0; i < 2; i++) {
+			fcntl(h->kick[i], F_SETFL, O_NONBLOCK);
+			fcntl(h->kick[i], F_SETFD, FD_CLOEXEC);
+		}
+	} else {
+		h->kick[0] = h->kick[1] = -1;
+	}
+	return h;
+}
+
+/* Called with h->mu held after a libssh2 call: when it read bytes, they
+ * may be queued for another thread's channel, so every waiter looks. */
+static void share_news(struct sshhost *h)
+{
+	if (h->rx == h->rx_seen)
+		return;
+	h->rx_seen = h->rx;
+	h->gen++;
+	pthread_cond_broadcast(&h->cv);
+	if (h->polling && h->kick[1] >= 0) {
+		ssize_t ignored = write(h->kick[1], "x", 1);
+		(void)ignored;
+	}
+}
+
+static void host_unlock(struct sshhost *h)
+{
+	share_news(h);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Waits on h->cv (h->mu held) until it is signalled or ms pass. */
+static void cv_wait_ms(struct sshhost *h, int64_t ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+}
+
+/* Waits, with h->mu held (released meanwhile), after a libssh2 call would
+ * block, until the session may have news: bytes arrived (whoever read
+ * them), or its socket is ready the way libssh2 is blocked. One thread
+ * polls the socket; the others wait for it. Returns 0 news, 1 `until` (a
+ * now_ms() value) passed, 2 interrupted, -1 socket error. */
+static int session_wait(struct sshhost *h, int64_t until)
+{
+	share_news(h);
+	for (;;) {
+		if (interrupted)
+			return 2;
+		int64_t left = until - now_ms();
+		if (left <= 0)
+			return 1;
+		if (left > 100)
+			left = 100; /* wake up for Ctrl-C */
+		if (h->polling) {
+			unsigned long g = h->gen;
+			cv_wait_ms(h, left);
+			if (h->gen != g)
+				return 0;
+			continue;
+		}
+		int dir = libssh2_session_block_directions(h->s);
+		struct pollfd p[2] = {{h->sock, POLLIN, 0}, {h->kick[0], POLLIN, 0}};
+		if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+			p[0].events |= POLLOUT;
+		h->polling = 1;
+		pthread_mutex_unlock(&h->mu);
+		int r = poll(p, h->kick[0] >= 0 ? 2 : 1, (int)left);
+		int e = errno;
+		pthread_mutex_lock(&h->mu);
+		h->polling = 0;
+		if (p[1].revents) {
+			char buf[64];
+			while (read(h->kick[0], buf, sizeof buf) > 0)
+				;
+		}
+		if (r > 0 && p[0].revents)
+			h->gen++;
+		pthread_cond_broadcast(&h->cv); /* another may poll now */
+		if (r < 0 && e != EINTR)
+			return -1;
+		if (r > 0)
+			return 0;
+	}
+}
+
+/* A call that would block: EAGAIN, or, on a shared session, another
+ * thread's packet still half sent (libssh2 refuses to start another). */
+static int would_block(const struct sshhost *h, int rc)
+{
+	return rc == LIBSSH2_ERROR_EAGAIN ||
+	       (rc == LIBSSH2_ERROR_BAD_USE && __atomic_load_n(&h->users, __ATOMIC_RELAXED) > 1);
+}
+
+/* Repeats a libssh2 call while it would block, within the deadline
+ * (h->mu held). */
 #define NB(h, deadline, w, call)                                              \
 	({                                                                    \
 		int rc_;                                                      \
 		w = 0;                                                        \
-		while ((rc_ = (call)) == LIBSSH2_ERROR_EAGAIN) {               \
-			if ((w = wait_session(h, deadline)))                  \
+		while (would_block(h, rc_ = (call))) {                        \
+			if ((w = session_wait(h, deadline)))                  \
 				break;                                        \
 		}                                                             \
 		rc_;                                                          \
 	})
+
+/* Opens a session channel within the deadline (h->mu held); NULL with *w
+ * set when it could not. A server at its MaxSessions refuses a channel
+ * while others are open (or closing): wait for one to close, try again. */
+static LIBSSH2_CHANNEL *open_channel(struct sshhost *h, int64_t deadline, int *w)
+{
+	LIBSSH2_CHANNEL *ch;
+	*w = 0;
+	for (;;) {
+		while (!(ch = libssh2_channel_open_session(h->s)) && would_block(h, libssh2_session_last_errno(h->s)) &&
+		       !(*w = session_wait(h, deadline)))
+			;
+		if (ch || *w || libssh2_session_last_errno(h->s) != LIBSSH2_ERROR_CHANNEL_FAILURE || !h->channels)
+			return ch;
+		int64_t left = deadline - now_ms();
+		if (interrupted || left <= 0) {
+			*w = interrupted ? 2 : 1;
+			return NULL;
+		}
+		cv_wait_ms(h, left < 50 ? left : 50);
+	}
+}
 
 static const char *why(int w)
 {
@@ -445,6 +599,12 @@ static void host_free(struct sshhost *h)
 		ssh_tunnel_close(h->via, h->tun);
 	if (h->via)
 		ssh_jump_release(h->via);
+	if (h->kick[0] >= 0) {
+		close(h->kick[0]);
+		close(h->kick[1]);
+	}
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
 	free(h->key);
 	free(h);
 }
@@ -487,7 +647,7 @@ static struct sshhost *open_host_at(const struct ssh_host_config *cfg, const cha
 		*err = xstrdup(cfg->error);
 		return NULL;
 	}
-	struct sshhost *h = xcalloc(1, sizeof *h);
+	struct sshhost *h = host_new();
 	/* ConnectTimeout bounds the connection and the handshake, within the step's deadline */
 	int64_t step_deadline = deadline;
 	if (cfg->connect_timeout > 0 && now_ms() + cfg->connect_timeout * 1000LL < deadline)
@@ -503,8 +663,10 @@ static struct sshhost *open_host_at(const struct ssh_host_config *cfg, const cha
 	/* HostKeyAlias: known_hosts is read under that name, without a port */
 	const char *kh_name = cfg->host_key_alias ? cfg->host_key_alias : cfg->hostname;
 	int kh_port = cfg->host_key_alias ? 22 : cfg->port;
-	h->s = libssh2_session_init();
+	h->s = libssh2_session_init_ex(NULL, NULL, NULL, h);
 	libssh2_session_set_blocking(h->s, 0);
+	libssh2_session_callback_set(h->s, LIBSSH2_CALLBACK_RECV, (void *)counted_recv);
+	pthread_mutex_lock(&h->mu); /* no one else has it yet: for session_wait's sake */
 	/* ask for a host key type known_hosts has for this host */
 	char *algs = known_hosts_algorithms(known, kh_name, kh_port);
 	if (algs) {
@@ -529,15 +691,18 @@ static struct sshhost *open_host_at(const struct ssh_host_config *cfg, const cha
 					   cfg->connect_timeout)
 		       : w ? xasprintf("SSH handshake with %s: %s", cfg->hostname, why(w))
 			   : handshake_error(cfg, rc, deadline);
+		pthread_mutex_unlock(&h->mu);
 		host_free(h);
 		return NULL;
 	}
 	deadline = step_deadline;
 	if (check_host_key(h, kh_name, kh_port, cfg, known, err) || authenticate(h, cfg, deadline, err)) {
+		pthread_mutex_unlock(&h->mu);
 		host_free(h);
 		return NULL;
 	}
 	libssh2_keepalive_config(h->s, 0, 15);
+	host_unlock(h);
 	return h;
 }
 
@@ -658,17 +823,20 @@ struct job {
 	char *err;
 };
 
-static void read_stream(LIBSSH2_CHANNEL *ch, int stream, struct sbuf *sb, size_t *total, size_t cap, int *again)
+/* Reads what the channel has of one stream (h->mu held). Returns 1 when
+ * the read failed (not for want of data), else 0. */
+static int read_stream(struct sshhost *h, LIBSSH2_CHANNEL *ch, int stream, struct sbuf *sb, size_t *total, size_t cap,
+		       int *again)
 {
 	char buf[16384];
 	for (;;) {
 		ssize_t n = libssh2_channel_read_ex(ch, stream, buf, sizeof buf);
-		if (n == LIBSSH2_ERROR_EAGAIN) {
+		if (would_block(h, (int)n)) {
 			(*again)++;
-			return;
+			return 0;
 		}
 		if (n <= 0)
-			return;
+			return n < 0;
 		*total += (size_t)n;
 		if (sb->len < cap)
 			sbuf_add(sb, buf, (size_t)n < cap - sb->len ? (size_t)n : cap - sb->len);
@@ -684,10 +852,7 @@ static int remote_kill(struct sshhost *h, long pid)
 {
 	int64_t until = now_ms() + 5000;
 	int w;
-	LIBSSH2_CHANNEL *k = NULL;
-	while (!(k = libssh2_channel_open_session(h->s)) &&
-	       libssh2_session_last_errno(h->s) == LIBSSH2_ERROR_EAGAIN && !wait_session(h, until))
-		;
+	LIBSSH2_CHANNEL *k = open_channel(h, until, &w);
 	if (!k)
 		return -1;
 	char *cmd = xasprintf("g=-%ld; kill -TERM $g 2>/dev/null; n=0; "
@@ -705,9 +870,9 @@ static int remote_kill(struct sshhost *h, long pid)
 		ssize_t n = libssh2_channel_read(k, buf, sizeof buf);
 		if (n > 0 && out.len < 64)
 			sbuf_add(&out, buf, (size_t)n);
-		if (n == LIBSSH2_ERROR_EAGAIN && wait_session(h, until))
+		if (would_block(h, (int)n) && session_wait(h, until))
 			break;
-		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+		if (n < 0 && !would_block(h, (int)n))
 			break;
 	}
 	NB(h, until, w, libssh2_channel_close(k));
@@ -752,63 +917,12 @@ static char *known_hosts_path(json_t *target, const struct ssh_host_config *cfg)
 	return ssh_expand_home(kt ? kt : "~/.ssh/known_hosts");
 }
 
-static struct sshhost *take_idle(struct sshpool *pool, const char *key)
+/* A live session to the host, in use or not (the pool locked). */
+static struct sshhost *find_live(struct sshpool *pool, const char *key)
 {
-	for (size_t i = 0; i < pool->n; i++) {
-		if (pool->h[i] && !strcmp(pool->h[i]->key, key)) {
-			struct sshhost *h = pool->h[i];
-			pool->h[i] = NULL; /* taken: one user at a time */
-			return h;
-		}
-	}
-	return NULL;
-}
-
-/* An idle session to the host, one being opened in the background (waited
- * for), or a new one. */
-static struct sshhost *pool_get(struct job *j, struct ssh_host_config *cfg, char **err, int *timed_out)
-{
-	struct action_call *call = j->call;
-	struct sshpool *pool = j->pool;
-	char *known = known_hosts_path(call->target, cfg);
-	char *key = host_key(cfg, known);
-	pthread_mutex_lock(&pool->bg.mu);
-	struct sshhost *h;
-	while (!(h = take_idle(pool, key)) && background_pending(&pool->bg, key) && !interrupted &&
-	       now_ms() < call->deadline_ms)
-		background_wait(&pool->bg);
-	/* once a host's connection failed, later steps fail at once (a step's
-	 * own retries try again) */
-	for (size_t i = 0; !h && i < pool->nfail; i++) {
-		struct sshfail *f = &pool->fail[i];
-		if (strcmp(f->key, key) || (f->step && !strcmp(f->step, call->step_id)))
-			continue;
-		*err = xasprintf("%s (the connection failed earlier in this run: not tried again)", f->err);
-		*timed_out = f->timed_out;
-		pthread_mutex_unlock(&pool->bg.mu);
-		free(key);
-		free(known);
-		return NULL;
-	}
-	pthread_mutex_unlock(&pool->bg.mu);
-	if (h) {
-		free(key);
-		free(known);
-		return h;
-	}
-	h = open_host(cfg, known, call->deadline_ms, err);
-	free(known);
-	if (h) {
-		h->key = key;
-		return h;
-	}
-	*timed_out = now_ms() >= call->deadline_ms;
-	if (!interrupted) {
-		pthread_mutex_lock(&pool->bg.mu);
-		remember_failure(pool, key, call->step_id, *err, *timed_out);
-		pthread_mutex_unlock(&pool->bg.mu);
-	}
-	free(key);
+	for (size_t i = 0; i < pool->n; i++)
+		if (pool->h[i] && !pool->h[i]->dead && !strcmp(pool->h[i]->key, key))
+			return pool->h[i];
 	return NULL;
 }
 
@@ -824,11 +938,98 @@ static void put_locked(struct sshpool *pool, struct sshhost *h)
 	pool->h[pool->n++] = h;
 }
 
-static void pool_put(struct sshpool *pool, struct sshhost *h)
+/* The session to the host, shared with the other steps that use it now:
+ * one open already, one being opened (in the background or by another
+ * step: waited for), or a new one. */
+static struct sshhost *pool_get(struct job *j, struct ssh_host_config *cfg, char **err, int *timed_out)
+{
+	struct action_call *call = j->call;
+	struct sshpool *pool = j->pool;
+	char *known = known_hosts_path(call->target, cfg);
+	char *key = host_key(cfg, known);
+	pthread_mutex_lock(&pool->bg.mu);
+	struct sshhost *h;
+	while (!(h = find_live(pool, key)) && background_pending(&pool->bg, key) && !interrupted &&
+	       now_ms() < call->deadline_ms)
+		background_wait(&pool->bg);
+	if (h)
+		__atomic_add_fetch(&h->users, 1, __ATOMIC_RELAXED);
+	/* once a host's connection failed, later steps fail at once (a step's
+	 * own retries try again) */
+	for (size_t i = 0; !h && i < pool->nfail; i++) {
+		struct sshfail *f = &pool->fail[i];
+		if (strcmp(f->key, key) || (f->step && !strcmp(f->step, call->step_id)))
+			continue;
+		*err = xasprintf("%s (the connection failed earlier in this run: not tried again)", f->err);
+		*timed_out = f->timed_out;
+		pthread_mutex_unlock(&pool->bg.mu);
+		free(key);
+		free(known);
+		return NULL;
+	}
+	int mine = !h && background_claim(&pool->bg, key) == 0; /* the others wait for this one */
+	pthread_mutex_unlock(&pool->bg.mu);
+	if (h) {
+		free(key);
+		free(known);
+		return h;
+	}
+	h = open_host(cfg, known, call->deadline_ms, err);
+	free(known);
+	*timed_out = !h && now_ms() >= call->deadline_ms;
+	pthread_mutex_lock(&pool->bg.mu);
+	if (mine)
+		background_done(&pool->bg, key);
+	if (h) {
+		h->key = key;
+		h->users = 1;
+		put_locked(pool, h);
+	} else if (!interrupted) {
+		remember_failure(pool, key, call->step_id, *err, *timed_out);
+	}
+	pthread_mutex_unlock(&pool->bg.mu);
+	if (!h)
+		free(key);
+	return h;
+}
+
+/* A step is done with the session; `dead`: it is in an unknown state
+ * (timed out, interrupted, broken), so later steps get a new one. */
+static void pool_put(struct sshpool *pool, struct sshhost *h, int dead)
 {
 	pthread_mutex_lock(&pool->bg.mu);
-	put_locked(pool, h);
+	h->dead |= dead;
+	int last = __atomic_sub_fetch(&h->users, 1, __ATOMIC_RELAXED) == 0;
+	if (h->dead && last)
+		for (size_t i = 0; i < pool->n; i++)
+			if (pool->h[i] == h)
+				pool->h[i] = NULL;
 	pthread_mutex_unlock(&pool->bg.mu);
+	if (h->dead && last)
+		host_free(h);
+}
+
+/* A command channel, when the session has room for one more (h->mu held;
+ * the others' channels close meanwhile); NULL with *w set when not. */
+static LIBSSH2_CHANNEL *command_channel(struct sshhost *h, int64_t deadline, int *w)
+{
+	*w = 0;
+	while (h->channels >= MAX_CHANNELS) {
+		if (interrupted) {
+			*w = 2;
+			return NULL;
+		}
+		int64_t left = deadline - now_ms();
+		if (left <= 0) {
+			*w = 1;
+			return NULL;
+		}
+		cv_wait_ms(h, left < 100 ? left : 100);
+	}
+	LIBSSH2_CHANNEL *ch = open_channel(h, deadline, w);
+	if (ch)
+		h->channels++;
+	return ch;
 }
 
 static void run_job(struct job *j)
@@ -854,18 +1055,19 @@ static void run_job(struct job *j)
 	int64_t deadline = call->deadline_ms;
 	int w = 0, broken = 0, stopped = 0;
 	timed_out = 0;
-	LIBSSH2_CHANNEL *ch = NULL;
-	while (!(ch = libssh2_channel_open_session(h->s)) && libssh2_session_last_errno(h->s) == LIBSSH2_ERROR_EAGAIN &&
-	       !(w = wait_session(h, deadline)))
-		;
+	pthread_mutex_lock(&h->mu); /* released while waiting: the other steps on the host go on meanwhile */
+	LIBSSH2_CHANNEL *ch = command_channel(h, deadline, &w);
 	struct sbuf out, errb;
 	sbuf_init(&out);
 	sbuf_init(&errb);
 	size_t tout = 0, terr = 0;
 	long pid = 0;
 	char *cmd = xasprintf("printf '%s%%s\\n' \"$$\" >&2; %s", PID_MARK, call->text);
+	/* the session's state is unknown after a wait cut short on a channel
+	 * (or a lost connection): later steps get a new session */
+	int opened = ch != NULL, unsafe = !ch && w < 0;
 	if (!ch || NB(h, deadline, w, libssh2_channel_exec(ch, cmd))) {
-		j->err = xasprintf("cannot start the command: %s", w ? why(w) : "channel refused");
+		j->err = xasprintf("cannot start the command: %s", w ? why(w) : "the host refused a channel");
 		broken = 1;
 		timed_out = w == 1;
 		stopped = w == 2;
@@ -873,17 +1075,17 @@ static void run_job(struct job *j)
 	free(cmd);
 	size_t cap = call->env->output_cap ? call->env->output_cap : ACTION_OUTPUT_CAP;
 	while (!broken) {
-		int again = 0;
-		read_stream(ch, 0, &out, &tout, cap, &again);
-		read_stream(ch, SSH_EXTENDED_DATA_STDERR, &errb, &terr, cap + 64, &again);
+		int again = 0, failed = 0;
+		failed |= read_stream(h, ch, 0, &out, &tout, cap, &again);
+		failed |= read_stream(h, ch, SSH_EXTENDED_DATA_STDERR, &errb, &terr, cap + 64, &again);
 		if (!pid && errb.len && memchr(errb.buf, '\n', errb.len) && !strncmp(errb.buf, PID_MARK, strlen(PID_MARK)))
 			pid = strtol(errb.buf + strlen(PID_MARK), NULL, 10);
 		if (libssh2_channel_eof(ch)) {
 			/* the EOF may have arrived with data behind the stream read
 			 * first: drain both once more */
 			int drained = 0;
-			read_stream(ch, 0, &out, &tout, cap, &drained);
-			read_stream(ch, SSH_EXTENDED_DATA_STDERR, &errb, &terr, cap + 64, &drained);
+			read_stream(h, ch, 0, &out, &tout, cap, &drained);
+			read_stream(h, ch, SSH_EXTENDED_DATA_STDERR, &errb, &terr, cap + 64, &drained);
 			break;
 		}
 		/* reading one stream can queue the other's packets inside libssh2:
@@ -897,7 +1099,7 @@ static void run_job(struct job *j)
 			 * (a keepalive wanting a reply); after ServerAliveCountMax
 			 * unanswered ones it is gone - not a wait to the deadline */
 			int64_t until = alive_s && now_ms() + alive_s * 1000LL < deadline ? now_ms() + alive_s * 1000LL : deadline;
-			w = wait_session(h, until);
+			w = session_wait(h, until);
 			if (w == 1 && until < deadline) {
 				if (++missed >= alive_max) {
 					broken = 1;
@@ -917,7 +1119,7 @@ static void run_job(struct job *j)
 				break;
 			}
 			missed = 0;
-		} else if (again == 0 && libssh2_session_last_errno(h->s) && libssh2_session_last_errno(h->s) != LIBSSH2_ERROR_EAGAIN) {
+		} else if (failed) {
 			broken = 1;
 			j->err = xstrdup("the connection to the host was lost");
 			break;
@@ -985,12 +1187,13 @@ static void run_job(struct job *j)
 	}
 	if (sig)
 		libssh2_free(h->s, sig);
-	if (ch)
+	if (ch) {
 		libssh2_channel_free(ch);
-	if (broken || timed_out || stopped)
-		host_free(h); /* do not reuse a session in an unknown state */
-	else
-		pool_put(j->pool, h);
+		h->channels--;
+		pthread_cond_broadcast(&h->cv); /* room for a waiting step's channel */
+	}
+	host_unlock(h);
+	pool_put(j->pool, h, unsafe || (opened && (broken || timed_out || stopped)));
 }
 
 struct worker {
@@ -1185,6 +1388,7 @@ const struct action action_ssh = {
 	.name = "ssh",
 	.target_type = "ssh",
 	.spec = SPEC_TEXT,
+	.flags = ACTION_OVERLAPS | ACTION_CHANNELS,
 	.quote_shell = 1,
 	.slot = 1,
 	.render = ssh_render,

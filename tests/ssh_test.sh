@@ -13,7 +13,7 @@ cleanup() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
 	[ -n "$sh_user" ] && { pkill -KILL -u "$sh_user" 2>/dev/null; userdel "$sh_user" 2>/dev/null; }
 	[ -s "$TMP/rsa_sshd.pid" ] && kill "$(cat "$TMP/rsa_sshd.pid")" 2>/dev/null
-	for j in jump closed alive; do [ -s "$TMP/${j}_sshd.pid" ] && kill "$(cat "$TMP/${j}_sshd.pid")" 2>/dev/null; done
+	for j in jump closed alive stock; do [ -s "$TMP/${j}_sshd.pid" ] && kill "$(cat "$TMP/${j}_sshd.pid")" 2>/dev/null; done
 	[ -n "${frozen:-}" ] && kill -CONT $frozen 2>/dev/null && kill -9 $frozen 2>/dev/null
 	[ -n "${relay_pid:-}" ] && kill $relay_pid 2>/dev/null
 	[ -s "$TMP/fg.pid" ] && kill "$(cat "$TMP/fg.pid")" "$(cat "$TMP/bg.pid")" 2>/dev/null
@@ -633,8 +633,7 @@ check "... and its recording replays as a test (params from the recording)" '[ $
 
 # Overlapping SSH steps on different targets run at once (SPEC section 4):
 # three 1 s commands on three hosts take about 1 s; with sequential: true
-# they take 3 s. (Two steps on one target run one after another on its
-# sessions.)
+# they take 3 s.
 cat > "$TMP/par.yaml" <<'YAML'
 runbook: par
 title: three hosts at once
@@ -655,6 +654,53 @@ check "three 1 s commands on three hosts overlap: $t_par ms, reported in the run
 sed 's/^title: three hosts at once/title: one after another\nsequential: true/' "$TMP/par.yaml" > "$TMP/seqssh.yaml"
 t_seq=$(exec_ms "$TMP/seqssh.yaml" "$TMP/seqssh.json")
 check "... and with sequential: true they do not ($t_seq ms)" '[ "$t_seq" -ge 3000 ]' "$(grep -E '"(status|error)"' "$TMP/seqssh.json" | head -8)"
+
+# Steps on one host run at once as channels of its one session (SPEC
+# section 4): three 1 s commands on one target take about 1 s, and their
+# shells share one parent, the session's sshd process.
+cat > "$TMP/chan.yaml" <<'YAML'
+runbook: chan
+title: one host, three steps at once
+targets:
+  app: {type: ssh, host: h04}
+steps:
+  - {id: a, ssh: "sleep 1; echo $PPID"}
+  - {id: b, ssh: "sleep 1; echo $PPID"}
+  - {id: c, ssh: "sleep 1; echo $PPID"}
+YAML
+t_chan=$(exec_ms "$TMP/chan.yaml" "$TMP/chan.json")
+chan_ppids=$(grep -o '"stdout": "[0-9][0-9]*' "$TMP/chan.json" | sort -u | wc -l)
+order=$(grep -o '"id": "[abc]"' "$TMP/chan.json" | tr -d '\n')
+check "three 1 s commands on one host run as channels of one session: $t_chan ms, one sshd parent, in order" \
+	'[ "$t_chan" -lt 2500 ] && [ "$chan_ppids" = 1 ] && [ "$(grep -c "\"status\": \"ok\"" "$TMP/chan.json")" -ge 3 ] && [ "$order" = "\"id\": \"a\"\"id\": \"b\"\"id\": \"c\"" ]' \
+	"$chan_ppids parents; $(grep -E '"(status|error|stdout)"' "$TMP/chan.json" | head -12)"
+
+# A stock sshd (MaxSessions 10, OpenSSH's default): twelve steps on one
+# host at once still share its one session, at most 8 channels at a time
+# (sequential they take 11 s). A step that times out among them is killed
+# on its own; the others are unharmed.
+stock_port=$(free_port)
+grep -v '^MaxSessions' "$SSHD_DIR/sshd_config" | sed -e "s/^Port .*/Port $stock_port/" -e "s|^PidFile .*|PidFile $TMP/stock_sshd.pid|" \
+	> "$TMP/stock_sshd_config"
+/usr/sbin/sshd -f "$TMP/stock_sshd_config" -E "$TMP/stock_sshd.log"
+wait_port "$stock_port"
+echo "[127.0.0.1]:$stock_port $(cut -d' ' -f1,2 "$SSHD_DIR/host_key.pub")" >> "$HOME/.ssh/known_hosts"
+printf 'Host stock\n  HostName 127.0.0.1\n  Port %s\n  IdentityFile %s\n' "$stock_port" "$SSHD_DIR/client_key" >> "$HOME/.ssh/config"
+{
+	printf 'runbook: many\ntitle: twelve steps on one host\ntargets:\n  app: {type: ssh, host: stock}\nsteps:\n'
+	for i in $(seq -w 1 12); do printf '  - {id: s%s, ssh: "sleep 0.5; echo $PPID"}\n' "$i"; done
+	printf '  - {id: late, timeout: 3s, ssh: "sleep 30"}\n'
+	printf '  - {id: slow, ssh: "sleep 2; echo $PPID"}\n'
+} > "$TMP/many.yaml"
+t_many=$(exec_ms "$TMP/many.yaml" "$TMP/many.json")
+many_ok=$(grep -c '^      "status": "ok"' "$TMP/many.json")
+many_ppids=$(grep -o '"stdout": "[0-9][0-9]*' "$TMP/many.json" | sort -u | wc -l)
+check "twelve steps on a host with MaxSessions 10: all ok ($many_ok), one session ($many_ppids parent), $t_many ms" \
+	'[ "$many_ok" = 13 ] && [ "$many_ppids" = 1 ] && [ "$t_many" -lt 7000 ]' \
+	"$(grep -E '"(status|error)"' "$TMP/many.json" | sort | uniq -c | head -12)"
+check "... the one that timed out among them was killed alone (verified gone)" \
+	'[ "$(field "$TMP/many.json" late status)" = "\"timeout\"" ] && field "$TMP/many.json" late error | grep -qF "(verified gone)" && [ "$(field "$TMP/many.json" slow status)" = "\"ok\"" ]' \
+	"$(field "$TMP/many.json" late error) / $(field "$TMP/many.json" slow status) $(field "$TMP/many.json" slow error)"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -710,9 +710,10 @@ static void step_alone(struct run *r, const struct rb_step *s)
  * or one of them is a barrier: any other kind of step, a mutating step, or
  * one with on_failure: stop. Such a batch is decided in order on this
  * thread (`when`, templates: the sandbox is single-threaded), then
- * performed on lanes, one per target: a connection's steps run one after
- * another, different targets at once. Results come back in the runbook's
- * order. `sequential: true` and dry runs never overlap.
+ * performed on lanes: one per target for a connection's steps, which run
+ * one after another (SQL), one per step where they are channels of the
+ * hosts' sessions (SSH); different targets at once. Results come back in
+ * the runbook's order. `sequential: true` and dry runs never overlap.
  */
 
 /* Whether text refers to one of the steps [from, to): `steps.ID` or
@@ -764,8 +765,7 @@ static int refers_json(json_t *v, const struct runbook *rb, size_t from, size_t 
 
 static int overlappable(const struct run *r, const struct rb_step *s)
 {
-	return !r->rb->sequential && !r->o->dry_run && !s->mutates && s->on &&
-	       (!strcmp(s->action->name, "sql") || !strcmp(s->action->name, "ssh"));
+	return !r->rb->sequential && !r->o->dry_run && !s->mutates && s->on && (s->action->flags & ACTION_OVERLAPS);
 }
 
 /* The end of the batch that starts at step i (i + 1: i runs alone). */
@@ -848,6 +848,7 @@ static void run_batch(struct run *r, size_t i, size_t j)
 	enum step_status *st = xcalloc(n, sizeof *st);
 	int64_t *t0 = xcalloc(n, sizeof *t0);
 	const char **lane = xcalloc(n, sizeof *lane);
+	char **own = xcalloc(n, sizeof *own); /* lanes of their own */
 	for (size_t k = 0; k < n; k++) {
 		s[k] = &r->rb->steps[i + k];
 		res[k] = new_result(s[k]);
@@ -856,7 +857,8 @@ static void run_batch(struct run *r, size_t i, size_t j)
 		r->cur_result = res[k];
 		sandbox_set_current_step(r->sb, s[k]->id);
 		if (step_ready(r, s[k], res[k], &call[k], &st[k]))
-			lane[k] = s[k]->on;
+			lane[k] = s[k]->action->flags & ACTION_CHANNELS ? (own[k] = xasprintf("%s/%s", s[k]->on, s[k]->id))
+									 : s[k]->on;
 		else /* settled here: its time is its own, not the wait for the batch */
 			json_object_set_new(res[k], "duration_ms", json_integer(now_ms() - t0[k]));
 	}
@@ -871,8 +873,11 @@ static void run_batch(struct run *r, size_t i, size_t j)
 		step_done(r, s[k], res[k], st[k], t0[k]);
 	}
 	lanes_finish(l);
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++) {
 		release_call(&call[k]);
+		free(own[k]);
+	}
+	free(own);
 	free(lane);
 	free(t0);
 	free(st);
