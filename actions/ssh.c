@@ -999,13 +999,13 @@ static void pool_put(struct sshpool *pool, struct sshhost *h, int dead)
 {
 	pthread_mutex_lock(&pool->bg.mu);
 	h->dead |= dead;
-	int last = __atomic_sub_fetch(&h->users, 1, __ATOMIC_RELAXED) == 0;
-	if (h->dead && last)
+	int gone = __atomic_sub_fetch(&h->users, 1, __ATOMIC_RELAXED) == 0 && h->dead;
+	if (gone)
 		for (size_t i = 0; i < pool->n; i++)
 			if (pool->h[i] == h)
 				pool->h[i] = NULL;
 	pthread_mutex_unlock(&pool->bg.mu);
-	if (h->dead && last)
+	if (gone)
 		host_free(h);
 }
 
