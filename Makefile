@@ -19,7 +19,8 @@ ROOMS = engine engine/base engine/model engine/run engine/store engine/incident 
 INCLUDES = $(addprefix -I,$(ROOMS))
 CFLAGS += -std=c11 -Wall -Wextra -Wshadow -Wno-missing-field-initializers $(INCLUDES) \
 	  $(shell pkg-config --cflags $(PKGS)) -DRUNBOOK_DATADIR='"$(DATADIR)"' -MMD -MP
-LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+# libcurl is loaded when first used (actions/curl_api.c): not linked
+LDLIBS += $(shell pkg-config --libs $(filter-out libcurl,$(PKGS))) -lm -lpthread -ldl
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -41,7 +42,7 @@ TRIAGE = engine/triage/alert.o engine/triage/match.o engine/triage/notifier.o en
 SERVE = engine/serve/serve.o engine/serve/exposition.o
 ENGINE = $(BASE) $(MODEL) $(RUN) $(STORE) $(INCIDENT) $(TRIAGE) $(SERVE)
 COMMANDS = $(patsubst %.c,%.o,$(sort $(wildcard engine/cmd/cmd_*.c)))
-ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/sql_lex.o actions/ssh.o actions/ssh_config.o actions/ssh_jump.o actions/known_hosts.o actions/ssh_kexinit.o actions/http.o actions/notify.o
+ACTIONS = actions/action.o actions/background.o actions/lua.o actions/shell.o actions/sql.o actions/sql_lex.o actions/ssh.o actions/ssh_config.o actions/ssh_jump.o actions/known_hosts.o actions/ssh_kexinit.o actions/http.o actions/curl_api.o actions/notify.o
 SANDBOX = sandbox/sandbox.o sandbox/pattern.o
 LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)
 

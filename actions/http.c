@@ -10,18 +10,12 @@
 #include "action.h"
 #include "util.h"
 
+#include "curl_api.h"
+
 #include <ctype.h>
-#include <curl/curl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static char *http_render(const struct action_call *call)
 {
@@ -121,7 +115,6 @@ static int expected(json_t *ex, long status)
 
 static enum step_status http_run(struct action_call *call, json_t *result, char **err)
 {
-	pthread_once(&curl_once, curl_init);
 	const char *url = json_string_value(json_object_get(call->spec, "url"));
 	const char *method = json_string_value(json_object_get(call->spec, "method"));
 	json_t *body = json_object_get(call->spec, "body");
@@ -129,9 +122,12 @@ static enum step_status http_run(struct action_call *call, json_t *result, char 
 		*err = xasprintf("http: the url must start with http:// or https://, not '%s'", url ? url : "");
 		return ST_FAILED;
 	}
-	CURL *c = curl_easy_init();
+	char *why = NULL;
+	const struct curl_api *cu = curl_api(&why);
+	CURL *c = cu ? cu->easy_init() : NULL;
 	if (!c) {
-		*err = xstrdup("http: cannot start an HTTP client");
+		*err = xasprintf("http: cannot start an HTTP client%s%s", why ? ": " : "", why ? why : "");
+		free(why);
 		return ST_FAILED;
 	}
 	struct capture cap = {{0}, 0, call->env->output_cap ? call->env->output_cap : ACTION_OUTPUT_CAP, json_object(),
@@ -145,7 +141,7 @@ static enum step_status http_run(struct action_call *call, json_t *result, char 
 	json_object_foreach(json_object_get(call->spec, "headers"), k, v) {
 		char *t = json_is_string(v) ? xstrdup(json_string_value(v)) : json_dumps(v, JSON_ENCODE_ANY);
 		char *line = xasprintf("%s: %s", k, t ? t : "");
-		hl = curl_slist_append(hl, line);
+		hl = cu->slist_append(hl, line);
 		has_ct |= !strcasecmp(k, "content-type");
 		free(line);
 		free(t);
@@ -154,32 +150,32 @@ static enum step_status http_run(struct action_call *call, json_t *result, char 
 	if (body) {
 		payload = json_is_string(body) ? xstrdup(json_string_value(body)) : json_dumps(body, JSON_COMPACT);
 		if (!json_is_string(body) && !has_ct)
-			hl = curl_slist_append(hl, "Content-Type: application/json");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
+			hl = cu->slist_append(hl, "Content-Type: application/json");
+		cu->easy_setopt(c, CURLOPT_POSTFIELDS, payload);
 	}
 	if (method)
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		cu->easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (method && !strcmp(method, "HEAD"))
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		cu->easy_setopt(c, CURLOPT_NOBODY, 1L);
 	int64_t left = call->deadline_ms - now_ms();
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &cap);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &cap);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &cap);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "runbook");
-	CURLcode rc = curl_easy_perform(c);
+	cu->easy_setopt(c, CURLOPT_URL, url);
+	cu->easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
+	cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	cu->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	cu->easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	cu->easy_setopt(c, CURLOPT_WRITEDATA, &cap);
+	cu->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	cu->easy_setopt(c, CURLOPT_HEADERDATA, &cap);
+	cu->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	cu->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	cu->easy_setopt(c, CURLOPT_XFERINFODATA, &cap);
+	cu->easy_setopt(c, CURLOPT_USERAGENT, "runbook");
+	CURLcode rc = cu->easy_perform(c);
 	long status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	enum step_status st = ST_OK;
 	json_object_set_new(result, "status_code", status ? json_integer(status) : json_null());
 	json_object_set_new(result, "headers", cap.headers);
@@ -193,7 +189,7 @@ static enum step_status http_run(struct action_call *call, json_t *result, char 
 		*err = xstrdup("http: interrupted");
 		st = ST_FAILED;
 	} else if (rc != CURLE_OK) {
-		*err = xasprintf("http: %s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		*err = xasprintf("http: %s", errbuf[0] ? errbuf : cu->easy_strerror(rc));
 		st = ST_FAILED;
 	} else if (!expected(json_object_get(call->spec, "expect_status"), status)) {
 		json_t *ex = json_object_get(call->spec, "expect_status");
@@ -203,8 +199,8 @@ static enum step_status http_run(struct action_call *call, json_t *result, char 
 		st = ST_FAILED;
 	}
 	sbuf_release(&cap.body);
-	curl_slist_free_all(hl);
-	curl_easy_cleanup(c);
+	cu->slist_free_all(hl);
+	cu->easy_cleanup(c);
 	free(payload);
 	return st;
 }

@@ -3,19 +3,14 @@
 #include "notifier.h"
 #include "util.h"
 
-#include <curl/curl.h>
+#include "curl_api.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ATTEMPT_TIMEOUT_MS 5000L
 #define CONNECT_TIMEOUT_MS 3000L
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 json_t *notifier_route(const struct config *cfg, const char *target)
 {
@@ -99,43 +94,46 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 /* One POST; returns 1 delivered (2xx), else 0 with *status / *err. */
 static int post(json_t *notifier, const char *body, long *status, char **err)
 {
-	CURL *c = curl_easy_init();
+	char *why = NULL;
+	const struct curl_api *cu = curl_api(&why);
+	CURL *c = cu ? cu->easy_init() : NULL;
 	if (!c) {
-		*err = xstrdup("cannot start an HTTP client");
+		*err = xasprintf("cannot start an HTTP client%s%s", why ? ": " : "", why ? why : "");
+		free(why);
 		return 0;
 	}
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-	h = curl_slist_append(h, "User-Agent: runbook/" "0.1");
+	struct curl_slist *h = cu->slist_append(NULL, "Content-Type: application/json");
+	h = cu->slist_append(h, "User-Agent: runbook/" "0.1");
 	const char *k;
 	json_t *v;
 	json_object_foreach(json_object_get(notifier, "headers"), k, v) {
 		char *line = xasprintf("%s: %s", k, json_string_value(v));
-		h = curl_slist_append(h, line);
+		h = cu->slist_append(h, line);
 		free(line);
 	}
-	curl_easy_setopt(c, CURLOPT_URL, json_string_value(json_object_get(notifier, "url")));
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ATTEMPT_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	CURLcode rc = curl_easy_perform(c);
+	cu->easy_setopt(c, CURLOPT_URL, json_string_value(json_object_get(notifier, "url")));
+	cu->easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	cu->easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, ATTEMPT_TIMEOUT_MS);
+	cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+	cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cu->easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	CURLcode rc = cu->easy_perform(c);
 	*status = 0;
 	int ok = 0;
 	if (rc == CURLE_OK) {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 		ok = *status >= 200 && *status < 300;
 		if (!ok)
 			*err = xasprintf("HTTP %ld", *status);
 	} else {
-		*err = xstrdup(errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		*err = xstrdup(errbuf[0] ? errbuf : cu->easy_strerror(rc));
 	}
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
+	cu->slist_free_all(h);
+	cu->easy_cleanup(c);
 	return ok;
 }
 
@@ -174,7 +172,7 @@ static void *deliver(void *arg)
 json_t *notifier_send(const struct config *cfg, const char *target, json_t *info, const char *action,
 		      const struct redactor *red)
 {
-	pthread_once(&curl_once, curl_init);
+	curl_api(NULL); /* loaded once, before the deliveries' threads */
 	json_t *names = notifier_route(cfg, target);
 	json_t *safe = json_deep_copy(info);
 	redact_json(red, safe);
