@@ -24,6 +24,7 @@
 struct pg {
 	PGconn *c;
 	int listening; /* LISTEN runbook_queue sent on this connection */
+	int enqueue_prepared;
 };
 
 static const char *const migrations[] = {
@@ -482,27 +483,80 @@ static json_t *pg_events(void *db, const char *incident, char **err)
  * still connected loses it when the lease runs out. The lock also keeps
  * one key's alerts (one incident's) to one worker at a time. ---- */
 
+/* Adds s to a PostgreSQL array literal, quoted. */
+static void array_add(struct sbuf *sb, const char *s)
+{
+	sbuf_adds(sb, sb->len > 1 ? ",\"" : "\"");
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			sbuf_addc(sb, '\\');
+		sbuf_addc(sb, *s);
+	}
+	sbuf_addc(sb, '"');
+}
+
 static int pg_enqueue(void *db, json_t *items, json_t *ids, char **err)
 {
 	struct pg *p = db;
+	/* one prepared statement, one round trip, its own transaction: the
+	 * rows and the NOTIFY that wakes idle workers commit together. The
+	 * alerts arrive as text arrays, not one JSON document that the server
+	 * would lex again for every field it takes out. */
+	if (!p->enqueue_prepared) {
+		PGresult *r = PQprepare(p->c, "runbook_enqueue",
+					"WITH ins AS (INSERT INTO runbook_alert_queue (received_at, source, key, alert)"
+					" SELECT $1, s, k, a FROM unnest($2::text[], $3::text[], $4::text[])"
+					" WITH ORDINALITY AS u(s, k, a, i) ORDER BY i RETURNING id),"
+					" woken AS (SELECT pg_notify('runbook_queue', ''))"
+					" SELECT id FROM ins, woken ORDER BY id",
+					4, NULL);
+		int good = PQresultStatus(r) == PGRES_COMMAND_OK;
+		if (!good) {
+			char *m = pg_error(p->c, r);
+			*err = xasprintf("PostgreSQL store: %s", m);
+			free(m);
+		}
+		PQclear(r);
+		if (!good)
+			return -1;
+		p->enqueue_prepared = 1;
+	}
 	char now[40];
 	utc_timestamp(now, sizeof now);
-	char *list = json_dumps(items, JSON_COMPACT);
-	const char *v[] = {now, list};
-	/* one statement, one round trip, its own transaction: the rows and
-	 * the NOTIFY that wakes idle workers commit together */
-	PGresult *r = run(p,
-			  "WITH ins AS (INSERT INTO runbook_alert_queue (received_at, source, key, alert)"
-			  " SELECT $1, x->>'source', x->>'key', (x->'alert')::text"
-			  " FROM json_array_elements($2::json) WITH ORDINALITY AS e(x, i) ORDER BY i RETURNING id)"
-			  " SELECT id, pg_notify('runbook_queue', '') FROM ins ORDER BY id",
-			  2, v, err);
-	free(list);
-	if (!r)
+	struct sbuf src, key, alert;
+	sbuf_init(&src);
+	sbuf_init(&key);
+	sbuf_init(&alert);
+	sbuf_addc(&src, '{');
+	sbuf_addc(&key, '{');
+	sbuf_addc(&alert, '{');
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it) {
+		char *a = json_dumps(json_object_get(it, "alert"), JSON_COMPACT);
+		array_add(&src, json_string_value(json_object_get(it, "source")));
+		array_add(&key, json_string_value(json_object_get(it, "key")));
+		array_add(&alert, a ? a : "null");
+		free(a);
+	}
+	sbuf_addc(&src, '}');
+	sbuf_addc(&key, '}');
+	sbuf_addc(&alert, '}');
+	const char *v[] = {now, src.buf, key.buf, alert.buf};
+	PGresult *r = PQexecPrepared(p->c, "runbook_enqueue", 4, v, NULL, NULL, 0);
+	sbuf_release(&src);
+	sbuf_release(&key);
+	sbuf_release(&alert);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		char *m = pg_error(p->c, r);
+		*err = xasprintf("PostgreSQL store: %s", m);
+		free(m);
+		PQclear(r);
 		return -1;
+	}
 	/* ids come in insertion order (one statement, one sequence) */
-	for (int i = 0; i < PQntuples(r); i++)
-		json_array_append_new(ids, json_integer(atoll(PQgetvalue(r, i, 0))));
+	for (int k = 0; k < PQntuples(r); k++)
+		json_array_append_new(ids, json_integer(atoll(PQgetvalue(r, k, 0))));
 	PQclear(r);
 	return 0;
 }

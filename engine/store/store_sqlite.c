@@ -26,15 +26,18 @@
 
 /* One write lock per file per process: threads with their own connections
  * (serve's intake and triage threads) queue on it in arrival order (a
- * ticket lock: intake cannot be starved by triage threads that write again
- * and again) instead of meeting SQLite's busy handler, which sleeps in
- * steps of up to 100 ms. Other processes still meet the busy handler. The
- * locks live as long as the process. */
+ * ticket lock) instead of meeting SQLite's busy handler, which sleeps in
+ * steps of up to 100 ms. Intake goes to the front of the queue: a request
+ * waits for its alerts to be queued, a triage thread only for the next
+ * alert to work on, and intake takes the lock once per group commit, so
+ * it never holds triage back for long. Other processes still meet the
+ * busy handler. The locks live as long as the process. */
 struct wlock {
 	char *path;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned long next, serving;
+	int held, urgent;
 	struct wlock *link;
 };
 
@@ -61,19 +64,35 @@ static struct wlock *write_lock_for(const char *path)
 	return w;
 }
 
-static void wlock_take(struct wlock *w)
+/* Takes the lock: in ticket order, or (urgent) before every waiting
+ * ticket. */
+static void wlock_take_as(struct wlock *w, int urgent)
 {
 	pthread_mutex_lock(&w->mu);
-	unsigned long mine = w->next++;
-	while (mine != w->serving)
-		pthread_cond_wait(&w->cv, &w->mu);
+	if (urgent) {
+		w->urgent++;
+		while (w->held)
+			pthread_cond_wait(&w->cv, &w->mu);
+		w->urgent--;
+	} else {
+		unsigned long mine = w->next++;
+		while (w->held || w->urgent || mine != w->serving)
+			pthread_cond_wait(&w->cv, &w->mu);
+		w->serving++;
+	}
+	w->held = 1;
 	pthread_mutex_unlock(&w->mu);
+}
+
+static void wlock_take(struct wlock *w)
+{
+	wlock_take_as(w, 0);
 }
 
 static void wlock_give(struct wlock *w)
 {
 	pthread_mutex_lock(&w->mu);
-	w->serving++;
+	w->held = 0;
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
@@ -163,14 +182,20 @@ static int exec_sql(struct sq *st, const char *sql, char **err)
 	return 0;
 }
 
-/* BEGIN IMMEDIATE under this process's write lock; -1 (unlocked) on failure. */
-static int begin_write(struct sq *st, char **err)
+/* BEGIN IMMEDIATE under this process's write lock (urgent: before the
+ * other waiting writers); -1 (unlocked) on failure. */
+static int begin_write_as(struct sq *st, int urgent, char **err)
 {
-	wlock_take(st->wlock);
+	wlock_take_as(st->wlock, urgent);
 	if (exec_sql(st, "BEGIN IMMEDIATE", err) == 0)
 		return 0;
 	wlock_give(st->wlock);
 	return -1;
+}
+
+static int begin_write(struct sq *st, char **err)
+{
+	return begin_write_as(st, 0, err);
 }
 
 static void rollback_write(struct sq *st)
@@ -681,7 +706,7 @@ static json_t *sq_events(void *db, const char *incident, char **err)
 static int sq_enqueue(void *db, json_t *items, json_t *ids, char **err)
 {
 	struct sq *st = db;
-	if (begin_write(st, err))
+	if (begin_write_as(st, 1, err)) /* a request waits for this */
 		return -1;
 	char now[40];
 	utc_timestamp(now, sizeof now);
