@@ -98,12 +98,17 @@ static void store_put(struct server *s, struct store *st, int failed)
 
 /* ---- responses ---- */
 
-static enum MHD_Result respond(struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len,
-			       int close_after)
+/* Queues a response; with `mode` MHD_RESPMEM_MUST_FREE, body becomes the
+ * response's (freed with it). */
+static enum MHD_Result respond_as(struct MHD_Connection *c, unsigned code, const char *type, const char *body,
+				  size_t len, int close_after, enum MHD_ResponseMemoryMode mode)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (!r)
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, mode);
+	if (!r) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free((void *)body);
 		return MHD_NO;
+	}
 	MHD_add_response_header(r, "Content-Type", type);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	if (close_after)
@@ -113,20 +118,23 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned code, const ch
 	return rc;
 }
 
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len,
+			       int close_after)
+{
+	return respond_as(c, code, type, body, len, close_after, MHD_RESPMEM_MUST_COPY);
+}
+
 static enum MHD_Result respond_json_close(struct MHD_Connection *c, unsigned code, json_t *doc, int close_after)
 {
 	char *s = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(doc);
 	if (!s)
 		s = xstrdup("{\"error\":\"cannot encode the response\"}");
-	struct sbuf b;
-	sbuf_init(&b);
-	sbuf_adds(&b, s);
-	sbuf_addc(&b, '\n');
-	free(s);
-	enum MHD_Result rc = respond(c, code, "application/json", b.buf, b.len, close_after);
-	sbuf_release(&b);
-	return rc;
+	size_t len = strlen(s);
+	s = xrealloc(s, len + 2);
+	s[len++] = '\n';
+	s[len] = '\0';
+	return respond_as(c, code, "application/json", s, len, close_after, MHD_RESPMEM_MUST_FREE);
 }
 
 static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned code, json_t *doc)
@@ -204,8 +212,12 @@ static enum MHD_Result post_alerts(struct server *s, struct MHD_Connection *c, s
 	json_array_foreach(alerts, i, a) {
 		redact_json(&red, a);
 		char *key = triage_key(matchset_best(s->ms, a), a);
-		json_array_append_new(job->items, json_pack("{s:s, s:O, s:O}", "key", key, "source",
-							    json_object_get(a, "source"), "alert", a));
+		/* serialized here, on the HTTP threads, not on the one committer */
+		char *text = json_dumps(a, JSON_COMPACT);
+		json_array_append_new(job->items, json_pack("{s:s, s:O, s:O, s:o}", "key", key, "source",
+							    json_object_get(a, "source"), "alert", a, "text",
+							    json_string_nocheck(text ? text : "null")));
+		free(text);
 		free(key);
 	}
 	redact_release(&red);

@@ -77,8 +77,9 @@ json_t *store_metrics_sums(struct store *st, const char *since, const char *unti
  * The alert queue (SPEC section 7): serve's durable intake, and with a
  * PostgreSQL store the work of any number of `runbook worker`s.
  */
-/* Enqueues alerts, each {key, source, alert}, in one transaction: durable
- * when it returns 0; each one's queue id is appended to ids. */
+/* Enqueues alerts, each {key, source, alert, text?} (text: the alert
+ * already serialized, compact), in one transaction: durable when it
+ * returns 0; each one's queue id is appended to ids. */
 int store_enqueue(struct store *st, json_t *items, json_t *ids, char **err);
 /* Claims the oldest queued alert that nobody works on and whose key has no
  * older alert still to do, leased to owner for lease_s seconds: 1 with

@@ -487,10 +487,14 @@ static json_t *pg_events(void *db, const char *incident, char **err)
 static void array_add(struct sbuf *sb, const char *s)
 {
 	sbuf_adds(sb, sb->len > 1 ? ",\"" : "\"");
-	for (; s && *s; s++) {
-		if (*s == '"' || *s == '\\')
-			sbuf_addc(sb, '\\');
-		sbuf_addc(sb, *s);
+	while (s && *s) {
+		size_t n = strcspn(s, "\"\\");
+		sbuf_add(sb, s, n);
+		if (!s[n])
+			break;
+		sbuf_addc(sb, '\\');
+		sbuf_addc(sb, s[n]);
+		s += n + 1;
 	}
 	sbuf_addc(sb, '"');
 }
@@ -533,10 +537,11 @@ static int pg_enqueue(void *db, json_t *items, json_t *ids, char **err)
 	size_t i;
 	json_t *it;
 	json_array_foreach(items, i, it) {
-		char *a = json_dumps(json_object_get(it, "alert"), JSON_COMPACT);
+		const char *text = json_string_value(json_object_get(it, "text"));
+		char *a = text ? NULL : json_dumps(json_object_get(it, "alert"), JSON_COMPACT);
 		array_add(&src, json_string_value(json_object_get(it, "source")));
 		array_add(&key, json_string_value(json_object_get(it, "key")));
-		array_add(&alert, a ? a : "null");
+		array_add(&alert, text ? text : a ? a : "null");
 		free(a);
 	}
 	sbuf_addc(&src, '}');

@@ -718,11 +718,12 @@ static int sq_enqueue(void *db, json_t *items, json_t *ids, char **err)
 	json_array_foreach(items, i, it) {
 		if (!ok)
 			break;
-		char *a = json_dumps(json_object_get(it, "alert"), JSON_COMPACT | JSON_SORT_KEYS);
+		const char *text = json_string_value(json_object_get(it, "text"));
+		char *a = text ? NULL : json_dumps(json_object_get(it, "alert"), JSON_COMPACT);
 		sqlite3_bind_text(q, 1, now, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, json_string_value(json_object_get(it, "source")), -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 3, json_string_value(json_object_get(it, "key")), -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 4, a, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(q, 4, text ? text : a, -1, SQLITE_TRANSIENT);
 		free(a);
 		ok = sqlite3_step(q) == SQLITE_DONE;
 		sqlite3_reset(q);
