@@ -324,6 +324,45 @@ START_TEST(alert_queue)
 }
 END_TEST
 
+/* What the queue holds is what was queued, byte for byte: quotes,
+ * backslashes, braces and commas (the PostgreSQL store sends a batch as
+ * array literals), newlines, non-ASCII; an alert given already serialized
+ * (`text`) too. */
+START_TEST(queue_round_trip)
+{
+	struct store *st = open_store();
+	char *err = NULL;
+	const char *odd = "a \"quoted\" \\back\\slash {brace},comma NULL \n\t ünïcødé ☃";
+	json_t *items = json_pack("[{s:s, s:s, s:{s:s, s:[i, n, b]}}, {s:s, s:s, s:{s:s}, s:s}]", "key", odd, "source",
+				  "generic", "alert", "name", odd, "list", 1, 1, "key", "plain", "source", "alertmanager",
+				  "alert", "name", "ignored when text is given", "text", "{\"name\": \"from text\"}");
+	json_t *ids = json_array();
+	ck_assert_msg(store_enqueue(st, items, ids, &err) == 0, "%s", err);
+	ck_assert_uint_eq(json_array_size(ids), 2);
+	json_t *x = NULL, *y = NULL;
+	ck_assert_int_eq(store_claim(st, "w1", 60, &x, &err), 1);
+	ck_assert_int_eq(store_claim(st, "w1", 60, &y, &err), 1);
+	if (strcmp(json_string_value(json_object_get(x, "key")), odd)) { /* two keys: either order */
+		json_t *t = x;
+		x = y;
+		y = t;
+	}
+	ck_assert_str_eq(json_string_value(json_object_get(x, "key")), odd);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(x, "alert"), "name")), odd);
+	json_t *list = json_pack("[i, n, b]", 1, 1);
+	ck_assert(json_equal(json_object_get(json_object_get(x, "alert"), "list"), list));
+	json_decref(list);
+	ck_assert_str_eq(json_string_value(json_object_get(y, "key")), "plain");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(y, "alert"), "name")), "from text");
+	json_decref(x);
+	json_decref(y);
+	json_decref(ids);
+	json_decref(items);
+	free(err);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(unusable_locations)
 {
 	char *err = NULL;
@@ -348,6 +387,7 @@ static void add_tests(TCase *tc, int all)
 	tcase_add_test(tc, tampering_is_detected);
 	tcase_add_test(tc, concurrent_appenders);
 	tcase_add_test(tc, alert_queue);
+	tcase_add_test(tc, queue_round_trip);
 	if (all)
 		tcase_add_test(tc, unusable_locations);
 }

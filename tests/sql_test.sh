@@ -368,7 +368,7 @@ check "a copy whose mark was lost is not copied again" '[ $rc3 = 0 ] && [ "$afte
 
 # The store's Check suite, the one SQLite passes, on this PostgreSQL.
 (cd "$ROOT/tests" && RUNBOOK_TEST_PG_DSN="$DSN" CK_RUN_SUITE=store-pg ./check_runbook) > "$TMP/store-pg.out" 2>&1
-check "pg store: the store suite passes on PostgreSQL" 'grep -q "100%: Checks: 4, Failures: 0, Errors: 0" "$TMP/store-pg.out"' "$(cat "$TMP/store-pg.out")"
+check "pg store: the store suite passes on PostgreSQL" 'grep -Eq "100%: Checks: ([5-9]|[1-9][0-9]), Failures: 0, Errors: 0" "$TMP/store-pg.out"' "$(cat "$TMP/store-pg.out")"
 
 # Steps overlap where that cannot change a result (SPEC section 4): two
 # read-only steps on two targets run at once; a step that refers to one
