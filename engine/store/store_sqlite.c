@@ -259,10 +259,6 @@ static void *sq_open(const char *url, char **err)
 		return NULL;
 	}
 	sqlite3_busy_timeout(st->db, 30000);
-	/* the last connection to close does not checkpoint the WAL into the
-	 * database (a copy and an fsync that every short-lived command paid
-	 * at exit): commits checkpoint it once it is 1000 pages long */
-	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	st->wlock = write_lock_for(st->path);
 	/* Two processes (or threads) creating the same new file at once must
 	 * not both set it up: switching a new database to WAL while another
