@@ -34,6 +34,8 @@
 #include <fcntl.h>
 #include <libssh2.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -64,6 +66,7 @@ struct sshhost {
 	int users;      /* steps using it now (guarded by the pool's lock) */
 	int dead;       /* no new users: freed when the last one leaves */
 	int channels;   /* command channels open (guarded by mu) */
+	int tcp;        /* sock is a TCP connection (not a ProxyCommand's or a jump's) */
 	pid_t proxy;    /* the ProxyCommand's process, or 0 */
 	/* ProxyJump: the shared jump session and our channel through it
 	 * (sock is our end of its socketpair) */
@@ -155,6 +158,15 @@ static LIBSSH2_RECV_FUNC(counted_recv)
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	h->rx += n ? (unsigned long long)n : 1;
+#ifdef TCP_QUICKACK
+	/* acknowledge at once, not after the kernel's delayed-ACK timer: sshd
+	 * leaves Nagle's algorithm on for sessions without a terminal, so its
+	 * next small packet (a command's output, its exit status) waited up
+	 * to 40 ms for our ACK. Linux turns quick ACKs off again by itself:
+	 * set after every read. */
+	if (h->tcp && n > 0)
+		setsockopt(socket, IPPROTO_TCP, TCP_QUICKACK, &(int){1}, sizeof(int));
+#endif
 	return n;
 }
 
@@ -367,6 +379,11 @@ static int tcp_connect(const char *host, int port, int64_t deadline, char **err)
 		if (fd < 0)
 			continue;
 		fcntl(fd, F_SETFL, O_NONBLOCK);
+		/* as OpenSSH does: SSH writes small packets back to back (KEXINIT
+		 * then the key exchange, NEWKEYS then the service request); with
+		 * Nagle's algorithm each second one waited for the server's
+		 * delayed ACK, 40 ms, twice per connection */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
 			break;
 		int w = errno == EINPROGRESS ? action_wait_fd(fd, POLLOUT, deadline) : -1;
@@ -655,6 +672,7 @@ static struct sshhost *open_host_at(const struct ssh_host_config *cfg, const cha
 	h->sock = cfg->proxy_jump ? jump_connect(h, cfg, deadline, depth, err)
 		  : cfg->proxy_command ? proxy_connect(cfg->proxy_command, &h->proxy, err)
 				       : tcp_connect(cfg->hostname, cfg->port, deadline, err);
+	h->tcp = !cfg->proxy_jump && !cfg->proxy_command;
 	if (h->sock < 0) {
 		h->sock = -1;
 		host_free(h);
