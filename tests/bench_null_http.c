@@ -1,6 +1,6 @@
 /*
  * The baseline of the intake benchmark: an HTTP server that does nothing.
- * It is built like `runbook serve` (libmicrohttpd, epoll, the same two
+ * It is built like `runbook serve` (libmicrohttpd, epoll, the same four
  * threads), reads each request's body and answers 202 with a small JSON
  * body - no parsing, no store, no fsync. Usage: bench_null_http PORT
  * (runs until killed).
@@ -38,7 +38,7 @@ int main(int argc, char **argv)
 	if (argc != 2)
 		return 2;
 	struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)atoi(argv[1]),
-						NULL, NULL, handler, NULL, MHD_OPTION_THREAD_POOL_SIZE, 2u,
+						NULL, NULL, handler, NULL, MHD_OPTION_THREAD_POOL_SIZE, 4u,
 						MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "bench_null_http: cannot listen on %s\n", argv[1]);

@@ -2,10 +2,12 @@
 # `make bench` (serve and workers): side by side in one run, ratios.
 #   Intake: N POSTs from 64 connections at once (curl --parallel) to
 #     (n) a do-nothing HTTP server built like serve (libmicrohttpd, epoll,
-#         two threads: reads the body, answers 202),
+#         four threads: reads the body, answers 202; with two it is as fast),
 #     (p) runbook serve on a durable PostgreSQL store (queue only: the 202
 #         waits for the commit), and
-#     (s) runbook serve on SQLite (synchronous=FULL), triaging as it goes.
+#     (s) runbook serve on SQLite (synchronous=FULL), triaging as it goes
+#         (each round waits for its queue to drain, so that its triage
+#         does not run into the next round's (n) and (p)).
 #     Goal: p/n and s/n <= 1.0 (as fast as doing nothing).
 #   Workers: alerts triaged per second by 1, 2 and 4 `runbook worker`s
 #     (--concurrency 1 each) draining one PostgreSQL queue; in the 4-worker
@@ -81,10 +83,19 @@ post() { # URLS-FILE: seconds for N POSTs, 64 at a time; fails unless every answ
 	[ "$codes" = " $N 202" ] || echo "bench: not every POST was accepted: $codes" >&2
 }
 : > "$TMP/n.t"; : > "$TMP/p.t"; : > "$TMP/s.t"
+drained() { # the SQLite serve has triaged all it accepted, so its triage does not run into the next round
+	local i
+	for i in $(seq 600); do
+		[ "$(sqlite3 "$TMP/serve.db" "SELECT count(*) FROM alert_queue WHERE done_at IS NULL" 2> /dev/null)" = 0 ] && return
+		sleep 0.2
+	done
+	echo "bench: the SQLite serve did not drain its queue in 120 s" >&2
+}
 for _ in $(seq "$ROUNDS"); do # interleaved: the machine's noise hits all three alike
 	post "$TMP/n.urls" >> "$TMP/n.t"
 	post "$TMP/p.urls" >> "$TMP/p.t"
 	post "$TMP/s.urls" >> "$TMP/s.t"
+	drained
 done
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 n=$(median "$TMP/n.t") p=$(median "$TMP/p.t") s=$(median "$TMP/s.t")

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #define IDLE_TIMEOUT_S 10       /* a connection quiet this long is closed */
-#define HTTP_THREADS 2
+#define HTTP_THREADS 4          /* epoll threads: one parses while another waits in the kernel */
 #define MAX_CONNECTIONS 1000
 #define DRAIN_MS 10000          /* SIGTERM: requests in flight get this long */
 #define STORE_POOL 8            /* connections kept for reads */
