@@ -9,20 +9,15 @@
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite_loader());
-	srunner_add_suite(sr, suite_sandbox());
-	srunner_add_suite(sr, suite_template());
-	srunner_add_suite(sr, suite_executor());
-	srunner_add_suite(sr, suite_actions());
-	srunner_add_suite(sr, suite_text());
-	srunner_add_suite(sr, suite_match());
-	srunner_add_suite(sr, suite_store());
+	SRunner *sr = srunner_create(NULL);
+#define ADD(name) srunner_add_suite(sr, suite_##name());
+	RUNBOOK_SUITES(ADD)
+#undef ADD
 	/* the PostgreSQL store suite runs where a test server was started for it
 	 * (tests/sql_test.sh); an empty suite here would count as passing */
 	const char *pg = getenv("RUNBOOK_TEST_PG_DSN");
 	if (pg && *pg)
 		srunner_add_suite(sr, suite_store_pg());
-	srunner_add_suite(sr, suite_cli());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -8,16 +8,25 @@
 #include "diag.h"
 #include "runbook.h"
 
-Suite *suite_loader(void);
-Suite *suite_sandbox(void);
-Suite *suite_template(void);
-Suite *suite_executor(void);
-Suite *suite_cli(void);
-Suite *suite_actions(void);
-Suite *suite_store(void);
+/* Every suite, once: the runner adds them in this order. X(name) is one
+ * Suite *suite_<name>(void) in tests/check_<module>.c. */
+#define RUNBOOK_SUITES(X) \
+	X(loader)         \
+	X(sandbox)        \
+	X(template)       \
+	X(executor)       \
+	X(actions)        \
+	X(text)           \
+	X(match)          \
+	X(redact)         \
+	X(store)          \
+	X(cli)
+
+#define RUNBOOK_SUITE_DECL(name) Suite *suite_##name(void);
+RUNBOOK_SUITES(RUNBOOK_SUITE_DECL)
+/* The PostgreSQL store suite: empty unless a test server was started for
+ * it (tests/sql_test.sh), so the runner adds it only then. */
 Suite *suite_store_pg(void);
-Suite *suite_text(void);
-Suite *suite_match(void);
 
 /* Parses YAML text as a runbook named "t.yaml"; diags collects errors. */
 struct runbook *parse_rb(const char *yaml, struct diag_list *d);
