@@ -87,6 +87,11 @@ check "Ctrl-C run opened an incident" '[ -f "$st" ] && "$BIN" incident show INC-
 "$BIN" timeline INC-1 --output json > "$TMP/tl1.json"
 check "Ctrl-C: the abort is recorded" 'grep -q "runbook slow finished: aborted" "$TMP/tl1.json"' "$(head -c 1500 "$TMP/tl1.json")"
 check "Ctrl-C: the timeline verifies" '"$BIN" timeline INC-1 --verify > /dev/null'
+# Each command leaves the store whole in its file: SQLite's write-ahead log
+# is folded in when the last connection closes, so it never grows from run
+# to run (kept instead, every later open would read all of it again).
+for _ in $(seq 20); do "$BIN" incident open --title "wal $_" > /dev/null; done
+check "the store's write-ahead log is folded in when a command ends" '[ ! -s "$st-wal" ]' "$(ls -la "$(dirname "$st")")"
 
 # kill -9 in the middle of a run: what was recorded before stays intact.
 cat > "$TMP/kill.yaml" <<YAML
