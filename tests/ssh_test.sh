@@ -702,5 +702,23 @@ check "... the one that timed out among them was killed alone (verified gone)" \
 	'[ "$(field "$TMP/many.json" late status)" = "\"timeout\"" ] && field "$TMP/many.json" late error | grep -qF "(verified gone)" && [ "$(field "$TMP/many.json" slow status)" = "\"ok\"" ]' \
 	"$(field "$TMP/many.json" late error) / $(field "$TMP/many.json" slow status) $(field "$TMP/many.json" slow error)"
 
+# Big outputs on several channels of one session at once: each read to
+# its end and counted, nothing stalls or crosses into another step.
+cat > "$TMP/pbulk.yaml" <<'YAML'
+runbook: pbulk
+title: bulk output on parallel channels
+targets:
+  app: {type: ssh, host: h05}
+steps:
+  - {id: a, timeout: 60s, ssh: "head -c 50000000 /dev/zero; head -c 2000000 /dev/zero >&2"}
+  - {id: b, timeout: 60s, ssh: "head -c 40000000 /dev/zero | tr '\\0' x"}
+  - {id: c, ssh: "echo small"}
+  - {id: d, timeout: 60s, ssh: "(head -c 20000000 /dev/zero >&2 &); head -c 30000000 /dev/zero"}
+YAML
+"$BIN" exec "$TMP/pbulk.yaml" --output json > "$TMP/pbulk.json" 2>&1
+check "big outputs on four channels of one session at once: each complete and its own" \
+	'[ "$(grep -c "^      \"status\": \"ok\"" "$TMP/pbulk.json")" = 4 ] && [ "$(field "$TMP/pbulk.json" a stdout_truncated)" = 50000000 ] && [ "$(field "$TMP/pbulk.json" a stderr_truncated)" = 2000000 ] && [ "$(field "$TMP/pbulk.json" b stdout_truncated)" = 40000000 ] && [ "$(field "$TMP/pbulk.json" c stdout)" = "\"small\n\"" ] && [ "$(field "$TMP/pbulk.json" d stdout_truncated)" = 30000000 ] && [ "$(field "$TMP/pbulk.json" d stderr_truncated)" = 20000000 ]' \
+	"$(grep -E '"(status|error|stdout_truncated|stderr_truncated)"' "$TMP/pbulk.json" | head -20)"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
