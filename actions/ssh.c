@@ -226,6 +226,20 @@ static void cv_wait_ms(struct sshhost *h, int64_t ms)
 	pthread_cond_timedwait(&h->cv, &h->mu, &ts);
 }
 
+/* Waits on h->cv (h->mu held) for a while, at most `slice` ms, for room on
+ * the session (a channel closing). Returns 0, 1 the deadline passed, 2
+ * interrupted. */
+static int wait_room(struct sshhost *h, int64_t deadline, int64_t slice)
+{
+	if (interrupted)
+		return 2;
+	int64_t left = deadline - now_ms();
+	if (left <= 0)
+		return 1;
+	cv_wait_ms(h, left < slice ? left : slice);
+	return 0;
+}
+
 /* Waits, with h->mu held (released meanwhile), after a libssh2 call would
  * block, until the session may have news: bytes arrived (whoever read
  * them), or its socket is ready the way libssh2 is blocked. One thread
@@ -308,12 +322,8 @@ static LIBSSH2_CHANNEL *open_channel(struct sshhost *h, int64_t deadline, int *w
 			;
 		if (ch || *w || libssh2_session_last_errno(h->s) != LIBSSH2_ERROR_CHANNEL_FAILURE || !h->channels)
 			return ch;
-		int64_t left = deadline - now_ms();
-		if (interrupted || left <= 0) {
-			*w = interrupted ? 2 : 1;
+		if ((*w = wait_room(h, deadline, 50)))
 			return NULL;
-		}
-		cv_wait_ms(h, left < 50 ? left : 50);
 	}
 }
 
@@ -1032,18 +1042,9 @@ static void pool_put(struct sshpool *pool, struct sshhost *h, int dead)
 static LIBSSH2_CHANNEL *command_channel(struct sshhost *h, int64_t deadline, int *w)
 {
 	*w = 0;
-	while (h->channels >= MAX_CHANNELS) {
-		if (interrupted) {
-			*w = 2;
+	while (h->channels >= MAX_CHANNELS)
+		if ((*w = wait_room(h, deadline, 100)))
 			return NULL;
-		}
-		int64_t left = deadline - now_ms();
-		if (left <= 0) {
-			*w = 1;
-			return NULL;
-		}
-		cv_wait_ms(h, left < 100 ? left : 100);
-	}
 	LIBSSH2_CHANNEL *ch = open_channel(h, deadline, w);
 	if (ch)
 		h->channels++;
@@ -1293,9 +1294,7 @@ static void ssh_warm(struct action_env *env, const char *target_name, json_t *ta
 		w->key = host_key(&w->cfg, w->known);
 		w->deadline = deadline_ms;
 		pthread_mutex_lock(&pool->bg.mu);
-		int busy = 0;
-		for (size_t k = 0; !busy && k < pool->n; k++)
-			busy = pool->h[k] && !strcmp(pool->h[k]->key, w->key);
+		int busy = find_live(pool, w->key) != NULL;
 		char *key = w->key; /* the thread may free w as soon as it starts */
 		if (!busy && background_start(&pool->bg, key, warm_main, w) == 0)
 			w = NULL;
