@@ -5,13 +5,12 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 void background_init(struct background *b)
 {
 	memset(b, 0, sizeof *b);
 	pthread_mutex_init(&b->mu, NULL);
-	pthread_cond_init(&b->cv, NULL);
+	cond_init_monotonic(&b->cv);
 }
 
 int background_pending(struct background *b, const char *key)
@@ -55,14 +54,7 @@ void background_done(struct background *b, const char *key)
 
 void background_wait(struct background *b)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 50 * 1000000L; /* short: the caller checks Ctrl-C and its deadline */
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+	cond_wait_ms(&b->cv, &b->mu, 50); /* short: the caller checks Ctrl-C and its deadline */
 }
 
 void background_release(struct background *b)

@@ -174,11 +174,7 @@ static struct sshhost *host_new(void)
 {
 	struct sshhost *h = xcalloc(1, sizeof *h);
 	h->sock = -1;
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_monotonic(&h->cv);
 	pthread_mutex_init(&h->mu, NULL);
 	if (pipe(h->kick) == 0) {
 		for (int i = 0; i < 2; i++) {
@@ -212,20 +208,6 @@ static void host_unlock(struct sshhost *h)
 	pthread_mutex_unlock(&h->mu);
 }
 
-/* Waits on h->cv (h->mu held) until it is signalled or ms pass. */
-static void cv_wait_ms(struct sshhost *h, int64_t ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&h->cv, &h->mu, &ts);
-}
-
 /* Waits on h->cv (h->mu held) for a while, at most `slice` ms, for room on
  * the session (a channel closing). Returns 0, 1 the deadline passed, 2
  * interrupted. */
@@ -236,7 +218,7 @@ static int wait_room(struct sshhost *h, int64_t deadline, int64_t slice)
 	int64_t left = deadline - now_ms();
 	if (left <= 0)
 		return 1;
-	cv_wait_ms(h, left < slice ? left : slice);
+	cond_wait_ms(&h->cv, &h->mu, left < slice ? left : slice);
 	return 0;
 }
 
@@ -258,7 +240,7 @@ static int session_wait(struct sshhost *h, int64_t until)
 			left = 100; /* wake up for Ctrl-C */
 		if (h->polling) {
 			unsigned long g = h->gen;
-			cv_wait_ms(h, left);
+			cond_wait_ms(&h->cv, &h->mu, left);
 			if (h->gen != g)
 				return 0;
 			continue;

@@ -9,6 +9,7 @@
 #ifndef RUNBOOK_UTIL_H
 #define RUNBOOK_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +42,12 @@ char *sbuf_detach(struct sbuf *sb);
 
 /* Monotonic milliseconds, for deadlines. */
 int64_t now_ms(void);
+/* A condition variable whose timed waits run on the monotonic clock, so a
+ * wall clock set back cannot stretch them. */
+void cond_init_monotonic(pthread_cond_t *cv);
+/* Waits on cv (made by cond_init_monotonic; mu held) until it is
+ * signalled or ms pass. */
+void cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms);
 /* Wall-clock seconds since the epoch, with the fraction. */
 double epoch_now(void);
 /* Wall-clock time as "2026-11-24T07:00:00.000000Z" into buf (>= 32 bytes). */

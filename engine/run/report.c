@@ -8,7 +8,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define C_RESET "\033[0m"
@@ -30,7 +29,7 @@ void progress_init(struct progress *p, FILE *out, struct redactor *red)
 	p->color = p->tty && !(nc && *nc);
 	p->red = red;
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
+	cond_init_monotonic(&p->cv);
 }
 
 /* Rewrites the running step's line with its elapsed time, every second. */
@@ -39,10 +38,7 @@ static void *tick(void *arg)
 	struct progress *p = arg;
 	pthread_mutex_lock(&p->mu);
 	while (p->ticking) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		cond_wait_ms(&p->cv, &p->mu, 1000);
 		if (!p->ticking)
 			break;
 		int64_t s = (now_ms() - p->started_ms) / 1000;

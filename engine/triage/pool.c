@@ -32,17 +32,8 @@ struct tpool {
 static void wait_for_news(struct tpool *p, unsigned long *seen, int ms)
 {
 	pthread_mutex_lock(&p->mu);
-	if (*seen == p->gen && !p->stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += ms / 1000;
-		ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-	}
+	if (*seen == p->gen && !p->stop)
+		cond_wait_ms(&p->cv, &p->mu, ms);
 	*seen = p->gen;
 	pthread_mutex_unlock(&p->mu);
 }
@@ -193,7 +184,7 @@ struct tpool *tpool_start(const struct triage *t, const struct tpool_opts *o, ch
 	p->owner = xasprintf("%s:%ld:%lx", host, (long)getpid(), (unsigned long)(uintptr_t)p);
 	p->actor = store_actor();
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
+	cond_init_monotonic(&p->cv);
 	for (int i = 0; i < p->o.threads; i++)
 		if (pthread_create(&p->th[p->nth], NULL, triage_thread, p) == 0)
 			p->nth++;
