@@ -73,10 +73,9 @@ static char *pg_error(PGconn *c, const PGresult *r)
 	return s;
 }
 
-/* Runs a statement with text parameters; NULL (with *err) on failure. */
-static PGresult *run(struct pg *p, const char *sql, int n, const char *const *vals, char **err)
+/* r when it succeeded; else NULL, cleared, with *err (unless set). */
+static PGresult *checked(struct pg *p, PGresult *r, char **err)
 {
-	PGresult *r = PQexecParams(p->c, sql, n, NULL, vals, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(r);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return r;
@@ -89,18 +88,18 @@ static PGresult *run(struct pg *p, const char *sql, int n, const char *const *va
 	return NULL;
 }
 
+/* Runs a statement with text parameters; NULL (with *err) on failure. */
+static PGresult *run(struct pg *p, const char *sql, int n, const char *const *vals, char **err)
+{
+	return checked(p, PQexecParams(p->c, sql, n, NULL, vals, NULL, NULL, 0), err);
+}
+
 /* Runs SQL without parameters (the simple protocol: migrations hold
  * several statements). */
 static int ok(struct pg *p, const char *sql, char **err)
 {
-	PGresult *r = PQexec(p->c, sql);
-	ExecStatusType st = PQresultStatus(r);
-	int good = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-	if (!good && err && !*err) {
-		char *m = pg_error(p->c, r);
-		*err = xasprintf("PostgreSQL store: %s", m);
-		free(m);
-	}
+	PGresult *r = checked(p, PQexec(p->c, sql), err);
+	int good = r != NULL;
 	PQclear(r);
 	return good ? 0 : -1;
 }
@@ -507,22 +506,18 @@ static int pg_enqueue(void *db, json_t *items, json_t *ids, char **err)
 	 * alerts arrive as text arrays, not one JSON document that the server
 	 * would lex again for every field it takes out. */
 	if (!p->enqueue_prepared) {
-		PGresult *r = PQprepare(p->c, "runbook_enqueue",
-					"WITH ins AS (INSERT INTO runbook_alert_queue (received_at, source, key, alert)"
-					" SELECT $1, s, k, a FROM unnest($2::text[], $3::text[], $4::text[])"
-					" WITH ORDINALITY AS u(s, k, a, i) ORDER BY i RETURNING id),"
-					" woken AS (SELECT pg_notify('runbook_queue', ''))"
-					" SELECT id FROM ins, woken ORDER BY id",
-					4, NULL);
-		int good = PQresultStatus(r) == PGRES_COMMAND_OK;
-		if (!good) {
-			char *m = pg_error(p->c, r);
-			*err = xasprintf("PostgreSQL store: %s", m);
-			free(m);
-		}
-		PQclear(r);
-		if (!good)
+		PGresult *r = checked(p,
+				      PQprepare(p->c, "runbook_enqueue",
+						"WITH ins AS (INSERT INTO runbook_alert_queue (received_at, source, key, alert)"
+						" SELECT $1, s, k, a FROM unnest($2::text[], $3::text[], $4::text[])"
+						" WITH ORDINALITY AS u(s, k, a, i) ORDER BY i RETURNING id),"
+						" woken AS (SELECT pg_notify('runbook_queue', ''))"
+						" SELECT id FROM ins, woken ORDER BY id",
+						4, NULL),
+				      err);
+		if (!r)
 			return -1;
+		PQclear(r);
 		p->enqueue_prepared = 1;
 	}
 	char now[40];
@@ -548,17 +543,12 @@ static int pg_enqueue(void *db, json_t *items, json_t *ids, char **err)
 	sbuf_addc(&key, '}');
 	sbuf_addc(&alert, '}');
 	const char *v[] = {now, src.buf, key.buf, alert.buf};
-	PGresult *r = PQexecPrepared(p->c, "runbook_enqueue", 4, v, NULL, NULL, 0);
+	PGresult *r = checked(p, PQexecPrepared(p->c, "runbook_enqueue", 4, v, NULL, NULL, 0), err);
 	sbuf_release(&src);
 	sbuf_release(&key);
 	sbuf_release(&alert);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		char *m = pg_error(p->c, r);
-		*err = xasprintf("PostgreSQL store: %s", m);
-		free(m);
-		PQclear(r);
+	if (!r)
 		return -1;
-	}
 	/* ids come in insertion order (one statement, one sequence) */
 	for (int k = 0; k < PQntuples(r); k++)
 		json_array_append_new(ids, json_integer(atoll(PQgetvalue(r, k, 0))));
