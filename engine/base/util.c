@@ -139,11 +139,16 @@ char *sbuf_detach(struct sbuf *sb)
 	return s;
 }
 
-int64_t now_ms(void)
+int64_t now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t now_ms(void)
+{
+	return now_us() / 1000;
 }
 
 void cond_init_monotonic(pthread_cond_t *cv)
@@ -155,17 +160,22 @@ void cond_init_monotonic(pthread_cond_t *cv)
 	pthread_condattr_destroy(&ca);
 }
 
-void cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms)
+void cond_wait_us(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t us)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	ts.tv_sec += us / 1000000;
+	ts.tv_nsec += (long)(us % 1000000) * 1000L;
 	if (ts.tv_nsec >= 1000000000L) {
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_cond_timedwait(cv, mu, &ts);
+}
+
+void cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms)
+{
+	cond_wait_us(cv, mu, ms * 1000);
 }
 
 double epoch_now(void)

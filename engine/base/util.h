@@ -40,14 +40,16 @@ void sbuf_addf(struct sbuf *sb, const char *fmt, ...) __attribute__((format(prin
 /* Returns the buffer as a string the caller frees; sb is left empty. */
 char *sbuf_detach(struct sbuf *sb);
 
-/* Monotonic milliseconds, for deadlines. */
+/* Monotonic milliseconds (microseconds), for deadlines. */
 int64_t now_ms(void);
+int64_t now_us(void);
 /* A condition variable whose timed waits run on the monotonic clock, so a
  * wall clock set back cannot stretch them. */
 void cond_init_monotonic(pthread_cond_t *cv);
 /* Waits on cv (made by cond_init_monotonic; mu held) until it is
  * signalled or ms pass. */
 void cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms);
+void cond_wait_us(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t us);
 /* Wall-clock seconds since the epoch, with the fraction. */
 double epoch_now(void);
 /* Wall-clock time as "2026-11-24T07:00:00.000000Z" into buf (>= 32 bytes). */
