@@ -12,6 +12,8 @@
 #   Workers: alerts triaged per second by 1, 2 and 4 `runbook worker`s
 #     (--concurrency 1 each) draining one PostgreSQL queue; in the 4-worker
 #     run one is killed with -9 mid-run and restarted. Goal: 4 >= 1.5 x 1.
+#     Beside each rate: the machine's CPU use and the commits per second
+#     and per alert, which show where the scaling stops.
 # BENCH_JSON=FILE writes the figures there.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -112,7 +114,14 @@ echo "  ($queued alerts in the PostgreSQL queue: every 202 was a committed row)"
 # ---- workers ----
 # a fresh database per run; ALERTS alerts of ALERTS fingerprints (each opens
 # an incident and runs a diagnosis), queued by serve before the workers start
-run_workers() { # K KILL: sets US, the microseconds K workers take to drain the queue
+cpu_ticks() { # busy and idle ticks of the whole machine so far
+	local _c u n sy i w irq sirq st
+	read -r _c u n sy i w irq sirq st _ < /proc/stat
+	echo "$((u + n + sy + irq + sirq + st)) $((i + w))"
+}
+commits() { "${PSQL[@]}" -d postgres -c "SELECT xact_commit FROM pg_stat_database WHERE datname = '$1'"; }
+run_workers() { # K KILL: sets US, the microseconds K workers take to drain the queue,
+	# BUSY, the machine's CPU use meanwhile (%), and COMMITS, the transactions they committed
 	local k=$1 kill=$2 db="bench_w$1_$RANDOM"
 	"${PSQL[@]}" -d postgres -c "CREATE DATABASE $db OWNER runbook" > /dev/null
 	local dsn="${RUNBOOK_TEST_DSN%/*}/$db"
@@ -120,7 +129,9 @@ run_workers() { # K KILL: sets US, the microseconds K workers take to drain the 
 	python3 "$ROOT/tests/post_many.py" "$URL/v1/alerts" "$ALERTS" "$ALERTS" 16 "" BenchAlert > /dev/null
 	kill -TERM "$SPID"
 	wait "$SPID"
-	local wp=() t0 i
+	local wp=() t0 i c0 b0 i0 b1 i1
+	c0=$(commits "$db") # serve has exited: its counts are in
+	read -r b0 i0 <<< "$(cpu_ticks)"
 	t0=$(date +%s%N)
 	for i in $(seq "$k"); do
 		"$BIN" worker --store "$dsn" --concurrency 1 --reescalate-every 0 2> "$TMP/w$i.log" &
@@ -137,26 +148,34 @@ run_workers() { # K KILL: sets US, the microseconds K workers take to drain the 
 	fi
 	while [ "$("${PSQL[@]}" -d "$db" -c "SELECT count(*) FROM runbook_alert_queue WHERE done_at IS NULL")" != 0 ]; do sleep 0.05; done
 	US=$(( ($(date +%s%N) - t0) / 1000 ))
+	read -r b1 i1 <<< "$(cpu_ticks)"
+	BUSY=$(( 100 * (b1 - b0) / (b1 - b0 + i1 - i0 + 1) ))
 	for i in "${wp[@]}"; do kill -TERM "$i"; done
 	wait "${wp[@]}" 2> /dev/null
+	COMMITS=$(( $(commits "$db") - c0 )) # a backend reports its counts when it exits
 	local got
 	got=$("${PSQL[@]}" -d "$db" -c "SELECT count(*) FROM runbook_incidents")
 	[ "$got" = "$ALERTS" ] || echo "bench: $k workers opened $got incidents for $ALERTS fingerprints" >&2
 }
-run_workers 1 0; w1=$US
-run_workers 2 0; w2=$US
-run_workers 4 0; w4=$US
-run_workers 4 1; w4k=$US
+run_workers 1 0; w1=$US b1=$BUSY c1=$COMMITS
+run_workers 2 0; w2=$US b2=$BUSY c2=$COMMITS
+run_workers 4 0; w4=$US b4=$BUSY c4=$COMMITS
+run_workers 4 1; w4k=$US b4k=$BUSY c4k=$COMMITS
 cpus=$(nproc)
 echo
 echo "Workers: $ALERTS alerts (each a new incident and a diagnosis) drained from one PostgreSQL queue ($cpus CPUs):"
-awk -v a="$ALERTS" -v w1="$w1" -v w2="$w2" -v w4="$w4" -v w4k="$w4k" 'BEGIN {
-	printf "  1 worker                              %6.0f ms  %5.0f alerts/s\n", w1 / 1000, a / (w1 / 1e6)
-	printf "  2 workers                             %6.0f ms  %5.0f alerts/s  (x%.2f)\n", w2 / 1000, a / (w2 / 1e6), w1 / w2
-	printf "  4 workers                             %6.0f ms  %5.0f alerts/s  (x%.2f)\n", w4 / 1000, a / (w4 / 1e6), w1 / w4
-	printf "  4 workers, one killed -9 and restarted %5.0f ms  %5.0f alerts/s  (x%.2f; goal x1.5)\n", w4k / 1000, a / (w4k / 1e6), w1 / w4k
+awk -v a="$ALERTS" -v w1="$w1" -v w2="$w2" -v w4="$w4" -v w4k="$w4k" -v b1="$b1" -v b2="$b2" -v b4="$b4" -v b4k="$b4k" \
+	-v c1="$c1" -v c2="$c2" -v c4="$c4" -v c4k="$c4k" -v cpus="$cpus" 'BEGIN {
+	f = "  %-38s %6.0f ms  %5.0f alerts/s  %-8s  CPU %3d%%  %5.0f commits/s (%.1f an alert)\n"
+	printf f, "1 worker", w1 / 1000, a / (w1 / 1e6), "", b1, c1 / (w1 / 1e6), c1 / a
+	printf f, "2 workers", w2 / 1000, a / (w2 / 1e6), sprintf("(x%.2f)", w1 / w2), b2, c2 / (w2 / 1e6), c2 / a
+	printf f, "4 workers", w4 / 1000, a / (w4 / 1e6), sprintf("(x%.2f)", w1 / w4), b4, c4 / (w4 / 1e6), c4 / a
+	printf f, "4 workers, one killed -9 and restarted", w4k / 1000, a / (w4k / 1e6), sprintf("(x%.2f)", w1 / w4k), b4k,
+		c4k / (w4k / 1e6), c4k / a
+	printf "  goal: 4 workers (one killed) >= x1.5 of one. Where it stops: the CPU column is the whole\n"
+	printf "  machine (%d CPUs: workers, PostgreSQL and its fsyncs); near 100%% more workers cannot help.\n", cpus
 }'
 if [ -n "${BENCH_JSON:-}" ]; then
-	printf '{"intake_null_us": %s, "intake_pg_us": %s, "intake_sqlite_us": %s, "posts": %s, "workers_1_us": %s, "workers_2_us": %s, "workers_4_us": %s, "workers_4_killed_us": %s, "alerts": %s}\n' \
-		"$n" "$p" "$s" "$N" "$w1" "$w2" "$w4" "$w4k" "$ALERTS" > "$BENCH_JSON"
+	printf '{"intake_null_us": %s, "intake_pg_us": %s, "intake_sqlite_us": %s, "posts": %s, "workers_1_us": %s, "workers_2_us": %s, "workers_4_us": %s, "workers_4_killed_us": %s, "alerts": %s, "workers_cpu_busy_pct": [%s, %s, %s, %s], "workers_commits": [%s, %s, %s, %s]}\n' \
+		"$n" "$p" "$s" "$N" "$w1" "$w2" "$w4" "$w4k" "$ALERTS" "$b1" "$b2" "$b4" "$b4k" "$c1" "$c2" "$c4" "$c4k" > "$BENCH_JSON"
 fi
