@@ -363,6 +363,43 @@ START_TEST(queue_round_trip)
 }
 END_TEST
 
+static long long claimed_n(json_t *item)
+{
+	return json_integer_value(json_object_get(json_object_get(item, "alert"), "n"));
+}
+
+/* A storm of one key's alerts does not hide another key's alert queued
+ * after it (beyond the oldest 64 that a claim looks at first), and one
+ * key's alerts still go one at a time, in order. */
+START_TEST(storm_keeps_other_keys_moving)
+{
+	struct store *st = open_store();
+	char *err = NULL;
+	json_t *items = json_array(), *ids = json_array();
+	for (int i = 0; i < 100; i++)
+		json_array_append_new(items, json_pack("{s:s, s:s, s:{s:i}}", "key", "storm", "source", "generic", "alert", "n", i));
+	json_array_append_new(items, json_pack("{s:s, s:s, s:{s:i}}", "key", "other", "source", "generic", "alert", "n", 100));
+	ck_assert_msg(store_enqueue(st, items, ids, &err) == 0, "%s", err);
+	json_t *a = NULL, *b = NULL, *c = NULL, *res = json_object();
+	ck_assert_int_eq(store_claim(st, "w1", 60, &a, &err), 1);
+	ck_assert_int_eq(claimed_n(a), 0);
+	ck_assert_int_eq(store_claim(st, "w1", 60, &b, &err), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(b, "key")), "other");
+	ck_assert_int_eq(store_claim(st, "w1", 60, &c, &err), 0); /* the storm's next waits for its head */
+	ck_assert_msg(store_queue_done(st, a, res, &err) == 0, "%s", err);
+	ck_assert_int_eq(store_claim(st, "w1", 60, &c, &err), 1);
+	ck_assert_int_eq(claimed_n(c), 1);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	json_decref(res);
+	json_decref(ids);
+	json_decref(items);
+	free(err);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(unusable_locations)
 {
 	char *err = NULL;
@@ -388,6 +425,7 @@ static void add_tests(TCase *tc, int all)
 	tcase_add_test(tc, concurrent_appenders);
 	tcase_add_test(tc, alert_queue);
 	tcase_add_test(tc, queue_round_trip);
+	tcase_add_test(tc, storm_keeps_other_keys_moving);
 	if (all)
 		tcase_add_test(tc, unusable_locations);
 }

@@ -571,31 +571,57 @@ static void key_unlock(struct pg *p, const char *key)
 	PQclear(run(p, "SELECT pg_advisory_unlock(" KEY_LOCK ", hashtext($1))", 1, v, NULL));
 }
 
+/* The candidates for a claim, in two steps, so that a storm of one key's
+ * alerts does not make every claim read all of them: the heads among the
+ * 64 oldest alerts still to do, else the heads key by key (a skip scan of
+ * the index on (key, id): as many lookups as keys still to do). Written
+ * so that every step is an index lookup (= ANY (ARRAY(...)), a scalar
+ * min per row): as joins, the planner hashed the whole queue. */
+#define CLAIM_COLUMNS "SELECT id, key, alert, incident, diagnose, attempts, coalesce(claimed_until < now(), true)"
+#define CLAIM_FREE \
+	" AND NOT (claimed_by IS NOT DISTINCT FROM $1 AND claimed_until > now())" \
+	" ORDER BY id LIMIT 64 FOR UPDATE OF q SKIP LOCKED"
+static const char *const claim_sql[] = {
+	CLAIM_COLUMNS " FROM runbook_alert_queue q"
+	" WHERE id = ANY (ARRAY(SELECT id FROM runbook_alert_queue WHERE done_at IS NULL ORDER BY id LIMIT 64))"
+	" AND done_at IS NULL"
+	" AND id = (SELECT o.id FROM runbook_alert_queue o WHERE o.done_at IS NULL AND o.key = q.key ORDER BY o.key, o.id"
+	"   LIMIT 1)"
+	CLAIM_FREE,
+	"WITH RECURSIVE k(key) AS ("
+	"  (SELECT key FROM runbook_alert_queue WHERE done_at IS NULL ORDER BY key LIMIT 1)"
+	"  UNION ALL SELECT (SELECT key FROM runbook_alert_queue WHERE done_at IS NULL AND key > k.key ORDER BY key LIMIT 1)"
+	"  FROM k WHERE k.key IS NOT NULL) "
+	CLAIM_COLUMNS " FROM runbook_alert_queue q"
+	" WHERE id = ANY (ARRAY(SELECT (SELECT id FROM runbook_alert_queue WHERE done_at IS NULL AND key = k.key"
+	"   ORDER BY key, id LIMIT 1) FROM k WHERE k.key IS NOT NULL))"
+	" AND done_at IS NULL"
+	CLAIM_FREE,
+};
+
 static int pg_claim(void *db, const char *owner, int lease_s, json_t **item, char **err)
 {
 	struct pg *p = db;
 	*item = NULL;
 	if (ok(p, "BEGIN", err))
 		return -1;
-	/* the heads - each key's oldest alert still to do (from the index on
-	 * (key, id), without reading the rows behind them) - that nobody is
+	/* the heads - each key's oldest alert still to do - that nobody is
 	 * claiming right now (nor this owner: an advisory lock is granted again
-	 * to the session that holds it) */
+	 * to the session that holds it); see claim_sql */
 	const char *ov[] = {owner};
-	PGresult *r = run(p,
-			  "SELECT id, key, alert, incident, diagnose, attempts, coalesce(claimed_until < now(), true)"
-			  " FROM runbook_alert_queue q WHERE done_at IS NULL AND id IN (SELECT DISTINCT ON (key) id"
-			  "   FROM runbook_alert_queue WHERE done_at IS NULL ORDER BY key, id)"
-			  " AND NOT (claimed_by IS NOT DISTINCT FROM $1 AND claimed_until > now())"
-			  " ORDER BY id LIMIT 64 FOR UPDATE OF q SKIP LOCKED",
-			  1, ov, err);
-	int good = r != NULL, row = -1, locked = 0;
-	for (int i = 0; good && i < PQntuples(r) && row < 0; i++) {
-		int got = try_key_lock(p, PQgetvalue(r, i, 1), err);
-		if (got < 0)
-			good = 0;
-		else if (got || !strcmp(PQgetvalue(r, i, 6), "t")) /* free, or its claimer hangs past the lease */
-			row = i, locked = got;
+	PGresult *r = NULL;
+	int good = 1, row = -1, locked = 0;
+	for (size_t step = 0; good && row < 0 && step < ARRAY_LEN(claim_sql); step++) {
+		PQclear(r);
+		r = run(p, claim_sql[step], 1, ov, err);
+		good = r != NULL;
+		for (int i = 0; good && i < PQntuples(r) && row < 0; i++) {
+			int got = try_key_lock(p, PQgetvalue(r, i, 1), err);
+			if (got < 0)
+				good = 0;
+			else if (got || !strcmp(PQgetvalue(r, i, 6), "t")) /* free, or its claimer hangs past the lease */
+				row = i, locked = got;
+		}
 	}
 	if (good && row >= 0) {
 		char lease[16];

@@ -150,6 +150,9 @@ static const char *const migrations[] = {
 	"  BEGIN UPDATE incidents SET " SECONDS_SET " WHERE n = NEW.n; END;"
 	"CREATE TRIGGER incidents_seconds_update AFTER UPDATE OF started_at, detected_at, acknowledged_at, resolved_at"
 	"  ON incidents BEGIN UPDATE incidents SET " SECONDS_SET " WHERE n = NEW.n; END;",
+	/* 5: the alerts still to do in arrival order, without the done ones
+	 * (a claim looks at the oldest first) */
+	"CREATE INDEX alert_queue_todo ON alert_queue(id) WHERE done_at IS NULL;",
 };
 
 
@@ -732,33 +735,63 @@ static int sq_enqueue(void *db, json_t *items, json_t *ids, char **err)
 	return commit_or_rollback(st, ok, err);
 }
 
+/* The heads are each key's oldest alert still to do; a claim takes the
+ * oldest head nobody holds. Found in two steps, so that a storm of one
+ * key's alerts does not make every claim read all of them:
+ *  - among the 64 oldest alerts still to do, in order (most claims stop
+ *    at the first);
+ *  - else key by key (a skip scan of the index on (key, id): as many
+ *    lookups as keys still to do, not as alerts). */
+static const char *const free_head_sql[] = {
+	"SELECT q.id FROM alert_queue q WHERE q.done_at IS NULL"
+	" AND q.id <= coalesce((SELECT id FROM alert_queue WHERE done_at IS NULL ORDER BY id LIMIT 1 OFFSET 63),"
+	"   9223372036854775807)"
+	" AND (q.claimed_until IS NULL OR q.claimed_until < ?1)"
+	" AND NOT EXISTS (SELECT 1 FROM alert_queue o WHERE o.done_at IS NULL AND o.key = q.key AND o.id < q.id)"
+	" ORDER BY q.id LIMIT 1",
+	"WITH RECURSIVE k(key) AS (SELECT min(key) FROM alert_queue WHERE done_at IS NULL"
+	"  UNION ALL SELECT (SELECT min(key) FROM alert_queue WHERE done_at IS NULL AND key > k.key) FROM k"
+	"  WHERE k.key IS NOT NULL)"
+	" SELECT h.id FROM k JOIN alert_queue h ON h.id = (SELECT min(id) FROM alert_queue WHERE done_at IS NULL"
+	"   AND key = k.key)"
+	" WHERE h.claimed_until IS NULL OR h.claimed_until < ?1 ORDER BY h.id LIMIT 1",
+};
+
+/* The oldest head nobody holds (0: none); -1 on a database error. */
+static long long free_head(struct sq *st, double now)
+{
+	for (size_t i = 0; i < ARRAY_LEN(free_head_sql); i++) {
+		sqlite3_stmt *q;
+		if (sqlite3_prepare_v2(st->db, free_head_sql[i], -1, &q, NULL) != SQLITE_OK)
+			return -1;
+		sqlite3_bind_double(q, 1, now);
+		int rc = sqlite3_step(q);
+		long long id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+		sqlite3_finalize(q);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return -1;
+		if (id)
+			return id;
+	}
+	return 0;
+}
+
 static int sq_claim(void *db, const char *owner, int lease_s, json_t **item, char **err)
 {
 	struct sq *st = db;
 	*item = NULL;
-	/* the candidates are the heads - each key's oldest alert still to do -
-	 * found by reading, without the write lock; the oldest head nobody
-	 * holds is then taken with one conditional UPDATE (a compare and set:
-	 * a head stays the head until it is done) */
+	/* the oldest free head is found by reading, without the write lock,
+	 * then taken with one conditional UPDATE (a compare and set: a head
+	 * stays the head until it is done) */
 	for (int tries = 0; tries < 16; tries++) {
 		double now = epoch_now();
-		long long id = 0;
-		sqlite3_stmt *q;
-		if (sqlite3_prepare_v2(st->db,
-				       "SELECT h.id FROM (SELECT min(id) AS id FROM alert_queue WHERE done_at IS NULL GROUP BY key) h"
-				       " JOIN alert_queue q ON q.id = h.id WHERE q.claimed_until IS NULL OR q.claimed_until < ?1"
-				       " ORDER BY h.id LIMIT 1",
-				       -1, &q, NULL) != SQLITE_OK)
-			goto dberr;
-		sqlite3_bind_double(q, 1, now);
-		int rc = sqlite3_step(q);
-		if (rc == SQLITE_ROW)
-			id = sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		long long id = free_head(st, now);
+		if (id < 0)
 			goto dberr;
 		if (!id)
 			return 0;
+		sqlite3_stmt *q;
+		int rc;
 		if (sqlite3_prepare_v2(st->db,
 				       "UPDATE alert_queue SET claimed_by = ?1, claimed_until = ?2, attempts = attempts + 1"
 				       " WHERE id = ?3 AND done_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?4)",
