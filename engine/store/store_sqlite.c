@@ -97,11 +97,18 @@ static void wlock_give(struct wlock *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
+#define STMT_CACHE 16
+
 struct sq {
 	sqlite3 *db;
 	char *path;
 	struct wlock *wlock; /* this process's writers of the file, one at a time */
 	int lazy;            /* synchronous=NORMAL (store_lazy) */
+	struct {             /* the statements of the hot paths, prepared once */
+		const char *sql;
+		sqlite3_stmt *q;
+	} stmts[STMT_CACHE];
+	int nstmts;
 };
 
 /* Each stored time as seconds (julianday is exact to ~30 us here). */
@@ -283,11 +290,44 @@ static void *sq_open(const char *url, char **err)
 	return st;
 }
 
+/* The statement of sql, prepared once per connection (kept by the
+ * string's address: pass a constant); NULL with the error in
+ * sqlite3_errmsg. Give it back with stmt_done, on every path. */
+static sqlite3_stmt *stmt(struct sq *st, const char *sql)
+{
+	for (int i = 0; i < st->nstmts; i++)
+		if (st->stmts[i].sql == sql)
+			return st->stmts[i].q;
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q, NULL) != SQLITE_OK)
+		return NULL;
+	if (st->nstmts < STMT_CACHE) {
+		st->stmts[st->nstmts].sql = sql;
+		st->stmts[st->nstmts++].q = q;
+	}
+	return q;
+}
+
+/* Resets a statement from stmt (it holds no snapshot after this) or
+ * finalizes one the cache had no room for. */
+static void stmt_done(struct sq *st, sqlite3_stmt *q)
+{
+	for (int i = 0; i < st->nstmts; i++)
+		if (st->stmts[i].q == q) {
+			sqlite3_reset(q);
+			sqlite3_clear_bindings(q);
+			return;
+		}
+	sqlite3_finalize(q);
+}
+
 static void sq_close(void *db)
 {
 	struct sq *st = db;
 	if (!st)
 		return;
+	for (int i = 0; i < st->nstmts; i++)
+		sqlite3_finalize(st->stmts[i].q);
 	if (st->db)
 		sqlite3_close(st->db);
 	free(st->path);
@@ -309,8 +349,7 @@ static int chain_end(struct sq *st, const char *incident, long long *seq, char p
 	sqlite3_stmt *q;
 	*seq = 0;
 	snprintf(prev, 65, "%s", ZERO_HASH);
-	if (sqlite3_prepare_v2(st->db, "SELECT seq, hash FROM events WHERE incident = ? ORDER BY seq DESC LIMIT 1", -1,
-			       &q, NULL) != SQLITE_OK) {
+	if (!(q = stmt(st, "SELECT seq, hash FROM events WHERE incident = ? ORDER BY seq DESC LIMIT 1"))) {
 		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
 		return -1;
 	}
@@ -319,7 +358,7 @@ static int chain_end(struct sq *st, const char *incident, long long *seq, char p
 		*seq = sqlite3_column_int64(q, 0);
 		snprintf(prev, 65, "%s", (const char *)sqlite3_column_text(q, 1));
 	}
-	sqlite3_finalize(q);
+	stmt_done(st, q);
 	return 0;
 }
 
@@ -333,7 +372,7 @@ static int insert_event(struct sq *st, const char *incident, long long *seq, cha
 		*err = xstrdup("the event is not valid UTF-8");
 		return -1;
 	}
-	int rc = sqlite3_prepare_v2(st->db, "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &q, NULL);
+	int rc = (q = stmt(st, "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) ? SQLITE_OK : SQLITE_ERROR;
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(q, 1, incident, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 2, *seq + 1);
@@ -345,7 +384,7 @@ static int insert_event(struct sq *st, const char *incident, long long *seq, cha
 		sqlite3_bind_text(q, 8, prev, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 9, hash, -1, SQLITE_STATIC);
 		rc = sqlite3_step(q) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-		sqlite3_finalize(q);
+		stmt_done(st, q);
 	}
 	free(datas);
 	if (rc != SQLITE_OK) {
@@ -383,7 +422,7 @@ static int commit_or_rollback(struct sq *st, int ok, char **err)
 static int queued_recorded(struct sq *st, long long qid, char **incident, char **err)
 {
 	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(st->db, "SELECT incident FROM alert_queue WHERE id = ?", -1, &q, NULL) != SQLITE_OK) {
+	if (!(q = stmt(st, "SELECT incident FROM alert_queue WHERE id = ?"))) {
 		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
 		return -1;
 	}
@@ -394,7 +433,7 @@ static int queued_recorded(struct sq *st, long long qid, char **incident, char *
 		if (incident)
 			*incident = xstrdup((const char *)sqlite3_column_text(q, 0));
 	}
-	sqlite3_finalize(q);
+	stmt_done(st, q);
 	return rc;
 }
 
@@ -402,14 +441,13 @@ static int queued_recorded(struct sq *st, long long qid, char **incident, char *
 static int queued_mark(struct sq *st, long long qid, const char *incident, const char *diagnose, char **err)
 {
 	sqlite3_stmt *q;
-	int ok = sqlite3_prepare_v2(st->db, "UPDATE alert_queue SET incident = ?, diagnose = ? WHERE id = ?", -1, &q,
-				    NULL) == SQLITE_OK;
+	int ok = (q = stmt(st, "UPDATE alert_queue SET incident = ?, diagnose = ? WHERE id = ?")) != NULL;
 	if (ok) {
 		sqlite3_bind_text(q, 1, incident, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, diagnose, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 3, qid);
 		ok = sqlite3_step(q) == SQLITE_DONE;
-		sqlite3_finalize(q);
+		stmt_done(st, q);
 	}
 	if (!ok)
 		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
@@ -715,8 +753,7 @@ static int sq_enqueue(void *db, json_t *items, json_t *ids, char **err)
 	char now[40];
 	utc_timestamp(now, sizeof now);
 	sqlite3_stmt *q;
-	int ok = sqlite3_prepare_v2(st->db, "INSERT INTO alert_queue (received_at, source, key, alert) VALUES (?, ?, ?, ?)",
-				    -1, &q, NULL) == SQLITE_OK;
+	int ok = (q = stmt(st, "INSERT INTO alert_queue (received_at, source, key, alert) VALUES (?, ?, ?, ?)")) != NULL;
 	size_t i;
 	json_t *it;
 	json_array_foreach(items, i, it) {
@@ -734,7 +771,7 @@ static int sq_enqueue(void *db, json_t *items, json_t *ids, char **err)
 		if (ok)
 			json_array_append_new(ids, json_integer(sqlite3_last_insert_rowid(st->db)));
 	}
-	sqlite3_finalize(q);
+	stmt_done(st, q);
 	if (!ok && !*err)
 		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
 	return commit_or_rollback(st, ok, err);
@@ -766,13 +803,13 @@ static const char *const free_head_sql[] = {
 static long long free_head(struct sq *st, double now)
 {
 	for (size_t i = 0; i < ARRAY_LEN(free_head_sql); i++) {
-		sqlite3_stmt *q;
-		if (sqlite3_prepare_v2(st->db, free_head_sql[i], -1, &q, NULL) != SQLITE_OK)
+		sqlite3_stmt *q = stmt(st, free_head_sql[i]);
+		if (!q)
 			return -1;
 		sqlite3_bind_double(q, 1, now);
 		int rc = sqlite3_step(q);
 		long long id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-		sqlite3_finalize(q);
+		stmt_done(st, q);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 			return -1;
 		if (id)
@@ -797,10 +834,8 @@ static int sq_claim(void *db, const char *owner, int lease_s, json_t **item, cha
 			return 0;
 		sqlite3_stmt *q;
 		int rc;
-		if (sqlite3_prepare_v2(st->db,
-				       "UPDATE alert_queue SET claimed_by = ?1, claimed_until = ?2, attempts = attempts + 1"
-				       " WHERE id = ?3 AND done_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?4)",
-				       -1, &q, NULL) != SQLITE_OK)
+		if (!(q = stmt(st, "UPDATE alert_queue SET claimed_by = ?1, claimed_until = ?2, attempts = attempts + 1"
+				   " WHERE id = ?3 AND done_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?4)")))
 			goto dberr;
 		sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
 		sqlite3_bind_double(q, 2, now + lease_s);
@@ -815,15 +850,14 @@ static int sq_claim(void *db, const char *owner, int lease_s, json_t **item, cha
 			sqlite3_exec(st->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 		rc = sqlite3_step(q);
 		int taken = rc == SQLITE_DONE && sqlite3_changes(st->db) == 1;
+		stmt_done(st, q);
 		int synced = st->lazy || sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) == SQLITE_OK;
 		wlock_give(st->wlock);
-		sqlite3_finalize(q);
 		if (rc != SQLITE_DONE || !synced) /* the caller drops a connection that could not sync again */
 			goto dberr;
 		if (!taken)
 			continue; /* another thread took it first */
-		if (sqlite3_prepare_v2(st->db, "SELECT key, alert, incident, diagnose, attempts FROM alert_queue WHERE id = ?",
-				       -1, &q, NULL) != SQLITE_OK)
+		if (!(q = stmt(st, "SELECT key, alert, incident, diagnose, attempts FROM alert_queue WHERE id = ?")))
 			goto dberr;
 		sqlite3_bind_int64(q, 1, id);
 		if (sqlite3_step(q) == SQLITE_ROW) {
@@ -832,7 +866,7 @@ static int sq_claim(void *db, const char *owner, int lease_s, json_t **item, cha
 					  "alert", alert ? alert : json_object(), "incident", text_or_null(q, 2), "diagnose",
 					  text_or_null(q, 3), "attempts", (json_int_t)sqlite3_column_int64(q, 4));
 		}
-		sqlite3_finalize(q);
+		stmt_done(st, q);
 		if (!*item)
 			goto dberr;
 		return 1;
@@ -850,8 +884,7 @@ static int sq_queue_done(void *db, json_t *item, json_t *result, char **err)
 	utc_timestamp(now, sizeof now);
 	char *r = json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	sqlite3_stmt *q;
-	int ok = sqlite3_prepare_v2(st->db, "UPDATE alert_queue SET done_at = ?, result = ?, claimed_until = NULL WHERE id = ?",
-				    -1, &q, NULL) == SQLITE_OK;
+	int ok = (q = stmt(st, "UPDATE alert_queue SET done_at = ?, result = ?, claimed_until = NULL WHERE id = ?")) != NULL;
 	if (ok) {
 		sqlite3_bind_text(q, 1, now, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, r, -1, SQLITE_STATIC);
@@ -859,7 +892,7 @@ static int sq_queue_done(void *db, json_t *item, json_t *result, char **err)
 		wlock_take(st->wlock);
 		ok = sqlite3_step(q) == SQLITE_DONE;
 		wlock_give(st->wlock);
-		sqlite3_finalize(q);
+		stmt_done(st, q);
 	}
 	free(r);
 	if (!ok)
