@@ -259,9 +259,10 @@ static enum MHD_Result alerts_accepted(struct MHD_Connection *c, struct job *job
 /* The group commit: every request that arrived while the last commit ran
  * goes into the next one. Under load (more than one request waiting), the
  * committer also waits up to GATHER_US for more: fewer, larger commits
- * leave the CPU to the requests (on 2 cores, 4000 POSTs from 64 clients
- * went from about 7 to about 17 alerts a commit, and p/n from 1.55 to
- * 1.32). A lone alert is committed at once. */
+ * leave the CPU to the requests (on 2 cores, 4000 POSTs from 64 clients:
+ * about 17 alerts a commit instead of 7, PostgreSQL's CPU down by a third,
+ * p/n 1.48 -> 1.41 and 1.47 -> 1.34 side by side). A lone alert is
+ * committed at once. */
 static void *commit_thread(void *arg)
 {
 	struct server *s = arg;

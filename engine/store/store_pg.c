@@ -575,8 +575,9 @@ static void key_unlock(struct pg *p, const char *key)
  * alerts does not make every claim read all of them: the heads among the
  * 64 oldest alerts still to do, else the heads key by key (a skip scan of
  * the index on (key, id): as many lookups as keys still to do). Written
- * so that every step is an index lookup (= ANY (ARRAY(...)), a scalar
- * min per row): as joins, the planner hashed the whole queue. */
+ * so that every step is an index lookup (= ANY (ARRAY(...)), and a
+ * subquery per row for its key's head): as joins, the planner hashed the
+ * whole queue table. */
 #define CLAIM_COLUMNS "SELECT id, key, alert, incident, diagnose, attempts, coalesce(claimed_until < now(), true)"
 #define CLAIM_FREE \
 	" AND NOT (claimed_by IS NOT DISTINCT FROM $1 AND claimed_until > now())" \
