@@ -280,7 +280,7 @@ START_TEST(alert_queue)
 	ck_assert_msg(store_incident_create(st, f, "t@h", &inc, &err) == 0, "%s", err);
 	ck_assert_int_eq(store_incident_create(other, f, "t@h", &again, &err), 1);
 	ck_assert_str_eq(again, inc);
-	ck_assert_int_eq(store_append_alert(other, inc, json_object_get(f, "alert"), id0, NULL, "t@h", &err), 1);
+	ck_assert_int_eq(store_append_alert(other, inc, json_object_get(f, "alert"), id0, NULL, NULL, "t@h", &err), 1);
 	json_t *ev = store_events(st, inc, &err);
 	ck_assert_uint_eq(json_array_size(ev), 2); /* alert, incident.opened: once */
 	json_decref(ev);
@@ -298,6 +298,14 @@ START_TEST(alert_queue)
 	ck_assert_int_eq(store_queue_done(st, x, json_null(), &err), 0);
 	ck_assert_int_eq(store_claim(other, "w2", 60, &z, &err), 1); /* now b */
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(z, "alert"), "name")), "b");
+	/* b's event is all it does: recorded and done in one commit */
+	ck_assert_int_eq(store_queue_depth(st, &err), 2);
+	json_t *res = json_pack("{s:s}", "action", "updated");
+	ck_assert_msg(store_append_alert(other, inc, json_object_get(z, "alert"), json_integer_value(json_object_get(z, "id")),
+					 NULL, res, "t@h", &err) == 0,
+		      "%s", err);
+	json_decref(res);
+	ck_assert_int_eq(store_queue_depth(st, &err), 1); /* c only */
 	ck_assert_int_eq(store_queue_done(other, z, json_null(), &err), 0);
 	ck_assert_int_eq(store_queue_done(other, y, json_null(), &err), 0);
 	ck_assert_int_eq(store_queue_depth(st, &err), 0);

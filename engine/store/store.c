@@ -125,7 +125,7 @@ int store_incident_update(struct store *st, const char *id, json_t *changes, con
 int store_append(struct store *st, const char *incident, const char *kind, const char *actor, const char *summary,
 		 json_t *data, char **err)
 {
-	return st->be->append(st->db, incident, kind, actor, summary, data, 0, NULL, err);
+	return st->be->append(st->db, incident, kind, actor, summary, data, 0, NULL, NULL, err);
 }
 
 int store_lazy(struct store *st, int on, char **err)
@@ -139,10 +139,10 @@ int store_append_many(struct store *st, const char *incident, const char *actor,
 }
 
 int store_append_alert(struct store *st, const char *incident, json_t *alert, long long queue_id, const char *diagnose,
-		       const char *actor, char **err)
+		       json_t *done, const char *actor, char **err)
 {
 	char *s = store_alert_summary(alert);
-	int rc = st->be->append(st->db, incident, "alert", actor, s, alert, queue_id, diagnose, err);
+	int rc = st->be->append(st->db, incident, "alert", actor, s, alert, queue_id, diagnose, done, err);
 	free(s);
 	return rc;
 }

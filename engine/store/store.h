@@ -105,9 +105,11 @@ int store_queue_wait(struct store *st, int timeout_ms);
 int store_shared(const struct store *st);
 /* The alert's `alert` event: with queue_id > 0, exactly once for that
  * queued alert, recorded together with the incident and the diagnosis to
- * run (diagnose: a severity, or NULL). 0, 1 when already recorded, -1. */
+ * run (diagnose: a severity, or NULL). With done (the alert's result, when
+ * the event is all it does), the queued alert is done in the same commit;
+ * store_queue_done then changes nothing. 0, 1 when already recorded, -1. */
 int store_append_alert(struct store *st, const char *incident, json_t *alert, long long queue_id, const char *diagnose,
-		       const char *actor, char **err);
+		       json_t *done, const char *actor, char **err);
 
 /* The canonical text an event's hash covers. Returns a new string. */
 char *store_canonical_event(json_t *event);

@@ -27,10 +27,11 @@ struct store_backend {
 			       const char *summary, json_t *data, char **err);
 	/* With queue_id > 0: the `alert` event of that queued alert, recorded
 	 * with it (incident, diagnose) in one transaction - 1 when it was
-	 * already. incident_create does the same for fields queue_id and
+	 * already; with done (its result), the alert is done in the same
+	 * transaction. incident_create does the same for fields queue_id and
 	 * diagnose (and gives the incident recorded before in *id). */
 	int (*append)(void *db, const char *incident, const char *kind, const char *actor, const char *summary,
-		      json_t *data, long long queue_id, const char *diagnose, char **err);
+		      json_t *data, long long queue_id, const char *diagnose, json_t *done, char **err);
 	/* Appends events [{time, kind, summary, data}] of one incident in one
 	 * transaction, in order. */
 	int (*append_many)(void *db, const char *incident, const char *actor, json_t *events, char **err);

@@ -241,31 +241,38 @@ static int queued_recorded(struct pg *p, long long qid, char **incident, char **
 	return rc;
 }
 
-static int queued_mark(struct pg *p, long long qid, const char *incident, const char *diagnose, char **err)
+static int queued_mark(struct pg *p, long long qid, const char *incident, const char *diagnose, json_t *done,
+		       char **err)
 {
-	char q[24];
+	char q[24], now[40];
 	snprintf(q, sizeof q, "%lld", qid);
-	const char *v[] = {incident, diagnose, q};
-	PGresult *r = run(p, "UPDATE runbook_alert_queue SET incident = $1, diagnose = $2 WHERE id = $3", 3, v, err);
+	utc_timestamp(now, sizeof now);
+	char *res = done ? json_dumps(done, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+	const char *v[] = {incident, diagnose, q, done ? now : NULL, res};
+	PGresult *r = run(p,
+			  "UPDATE runbook_alert_queue SET incident = $1, diagnose = $2, done_at = $4, result = $5,"
+			  " claimed_until = CASE WHEN $4::text IS NULL THEN claimed_until END WHERE id = $3",
+			  5, v, err);
+	free(res);
 	PQclear(r);
 	return r ? 0 : -1;
 }
 
 static int pg_append(void *db, const char *incident, const char *kind, const char *actor, const char *summary,
-		     json_t *data, long long queue_id, const char *diagnose, char **err)
+		     json_t *data, long long queue_id, const char *diagnose, json_t *done, char **err)
 {
 	struct pg *p = db;
 	if (ok(p, "BEGIN", err))
 		return -1;
 	if (queue_id > 0) {
-		int done = queued_recorded(p, queue_id, NULL, err);
-		if (done) {
+		int before = queued_recorded(p, queue_id, NULL, err);
+		if (before) {
 			ok(p, "ROLLBACK", NULL);
-			return done;
+			return before;
 		}
 	}
 	int good = append_locked(p, incident, kind, actor, summary, data, NULL, err) == 0 &&
-		   (queue_id <= 0 || queued_mark(p, queue_id, incident, diagnose, err) == 0);
+		   (queue_id <= 0 || queued_mark(p, queue_id, incident, diagnose, done, err) == 0);
 	return finish(p, good, err);
 }
 
@@ -339,7 +346,7 @@ static int pg_incident_create(void *db, json_t *f, const char *actor, char **id,
 		free(summary);
 		json_decref(opened);
 		if (good && qid > 0)
-			good = queued_mark(p, qid, *id, json_string_value(json_object_get(f, "diagnose")), err) == 0;
+			good = queued_mark(p, qid, *id, json_string_value(json_object_get(f, "diagnose")), NULL, err) == 0;
 	}
 	if (finish(p, good, err)) {
 		free(*id);
@@ -660,7 +667,8 @@ static int pg_queue_done(void *db, json_t *item, json_t *result, char **err)
 	snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(item, "id")));
 	char *res = json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	const char *v[] = {now, res, id};
-	PGresult *r = run(p, "UPDATE runbook_alert_queue SET done_at = $1, result = $2, claimed_until = NULL WHERE id = $3",
+	PGresult *r = run(p, "UPDATE runbook_alert_queue SET done_at = $1, result = $2, claimed_until = NULL WHERE id = $3"
+			  " AND done_at IS NULL",
 			  3, v, err);
 	free(res);
 	PQclear(r);

@@ -438,37 +438,45 @@ static int queued_recorded(struct sq *st, long long qid, char **incident, char *
 }
 
 /* Inside the write transaction that records the alert: marks it so. */
-static int queued_mark(struct sq *st, long long qid, const char *incident, const char *diagnose, char **err)
+static int queued_mark(struct sq *st, long long qid, const char *incident, const char *diagnose, json_t *done,
+		       char **err)
 {
 	sqlite3_stmt *q;
-	int ok = (q = stmt(st, "UPDATE alert_queue SET incident = ?, diagnose = ? WHERE id = ?")) != NULL;
+	char now[40], *res = done ? json_dumps(done, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+	utc_timestamp(now, sizeof now);
+	int ok = (q = stmt(st, "UPDATE alert_queue SET incident = ?, diagnose = ?, done_at = ?, result = ?,"
+			   " claimed_until = CASE WHEN ?3 IS NULL THEN claimed_until END WHERE id = ?")) != NULL;
 	if (ok) {
 		sqlite3_bind_text(q, 1, incident, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, diagnose, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, qid);
+		if (done)
+			sqlite3_bind_text(q, 3, now, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, res, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 5, qid);
 		ok = sqlite3_step(q) == SQLITE_DONE;
 		stmt_done(st, q);
 	}
+	free(res);
 	if (!ok)
 		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
 	return ok ? 0 : -1;
 }
 
 static int sq_append(void *db, const char *incident, const char *kind, const char *actor, const char *summary,
-		     json_t *data, long long queue_id, const char *diagnose, char **err)
+		     json_t *data, long long queue_id, const char *diagnose, json_t *done, char **err)
 {
 	struct sq *st = db;
 	if (begin_write(st, err))
 		return -1;
 	if (queue_id > 0) {
-		int done = queued_recorded(st, queue_id, NULL, err);
-		if (done) {
+		int before = queued_recorded(st, queue_id, NULL, err);
+		if (before) {
 			rollback_write(st);
-			return done;
+			return before;
 		}
 	}
 	int ok = append_locked(st, incident, kind, actor, summary, data, NULL, err) == 0 &&
-		 (queue_id <= 0 || queued_mark(st, queue_id, incident, diagnose, err) == 0);
+		 (queue_id <= 0 || queued_mark(st, queue_id, incident, diagnose, done, err) == 0);
 	return commit_or_rollback(st, ok, err);
 }
 
@@ -564,7 +572,7 @@ static int sq_incident_create(void *db, json_t *f, const char *actor, char **id,
 		free(summary);
 		json_decref(opened);
 		if (ok && qid > 0)
-			ok = queued_mark(st, qid, *id, json_string_value(json_object_get(f, "diagnose")), err) == 0;
+			ok = queued_mark(st, qid, *id, json_string_value(json_object_get(f, "diagnose")), NULL, err) == 0;
 	}
 	if (commit_or_rollback(st, ok, err)) {
 		free(*id);
@@ -884,7 +892,7 @@ static int sq_queue_done(void *db, json_t *item, json_t *result, char **err)
 	utc_timestamp(now, sizeof now);
 	char *r = json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	sqlite3_stmt *q;
-	int ok = (q = stmt(st, "UPDATE alert_queue SET done_at = ?, result = ?, claimed_until = NULL WHERE id = ?")) != NULL;
+	int ok = (q = stmt(st, "UPDATE alert_queue SET done_at = ?, result = ?, claimed_until = NULL WHERE id = ? AND done_at IS NULL")) != NULL;
 	if (ok) {
 		sqlite3_bind_text(q, 1, now, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, r, -1, SQLITE_STATIC);

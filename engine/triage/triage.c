@@ -109,11 +109,13 @@ struct ctx {
 };
 
 /* The alert's event; with a queue id, exactly once (with the diagnosis it
- * asks for): 1 when an earlier claim of the alert recorded it. */
+ * asks for): 1 when an earlier claim of the alert recorded it. With
+ * it->result set already, the event is all the alert does: it is done in
+ * the same commit. */
 static int add_alert_event(struct ctx *c, struct item *it, const char *id, const char *diagnose)
 {
 	char *err = NULL;
-	int rc = store_append_alert(c->st, id, it->alert, it->queue_id, diagnose, c->actor, &err);
+	int rc = store_append_alert(c->st, id, it->alert, it->queue_id, diagnose, it->result, c->actor, &err);
 	if (rc < 0)
 		fprintf(stderr, "runbook triage: %s: cannot record the alert: %s\n", id, err);
 	free(err);
@@ -284,8 +286,13 @@ static void triage_one(struct ctx *c, struct item *it)
 		if (!sev)
 			sev = it->rb && it->rb->severity ? it->rb->severity : "SEV3";
 		int rose = more_severe(sev, osev); /* the severity rose: diagnose again */
-		if (oid && add_alert_event(c, it, oid, rose && it->rb ? sev : NULL) == 1) {
+		if (oid && !rose) /* a repeat: its event is all it does (one commit, done with it) */
 			set_result(it, oid, "updated", osev, NULL);
+		if (oid && add_alert_event(c, it, oid, rose && it->rb ? sev : NULL) == 1) {
+			if (!it->result)
+				set_result(it, oid, "updated", osev, NULL);
+		} else if (oid && !rose) {
+			/* recorded and done */
 		} else if (oid) {
 			const char *status = NULL;
 			if (rose) {
