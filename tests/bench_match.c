@@ -16,7 +16,7 @@
 #include "runbook.h"
 #include "util.h"
 
-static double now_us(void)
+static double clock_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -53,9 +53,9 @@ int main(int argc, char **argv)
 		free(y);
 	}
 	char *err = NULL;
-	double t0 = now_us();
+	double t0 = clock_us();
 	struct matchset *ms = matchset_new(rbs, (size_t)n, &err);
-	double compile = now_us() - t0;
+	double compile = clock_us() - t0;
 	if (!ms) {
 		fprintf(stderr, "%s\n", err);
 		return 2;
@@ -67,14 +67,14 @@ int main(int argc, char **argv)
 	double *t = calloc((size_t)rounds, sizeof *t);
 	struct runbook *best = NULL;
 	for (int r = 0; r < rounds; r++) {
-		double s = now_us();
+		double s = clock_us();
 		best = matchset_best(ms, alert);
-		t[r] = now_us() - s;
+		t[r] = clock_us() - s;
 	}
 	qsort(t, (size_t)rounds, sizeof *t, cmp);
-	double s = now_us();
+	double s = clock_us();
 	json_t *all = matchset_match(ms, alert, 1);
-	double explain = now_us() - s;
+	double explain = clock_us() - s;
 	printf("  %d runbooks: compile %.1f ms once; match one alert: median %.1f us, p99 %.1f us "
 	       "(%.3f of the 1 ms budget); --explain of all: %.2f ms; best: %s\n",
 	       n, compile / 1000, t[rounds / 2], t[rounds * 99 / 100], t[rounds / 2] / 1000, explain / 1000,
