@@ -119,6 +119,10 @@ cpu_ticks() { # busy and idle ticks of the whole machine so far
 	read -r _c u n sy i w irq sirq st _ < /proc/stat
 	echo "$((u + n + sy + irq + sirq + st)) $((i + w))"
 }
+wait_until() { # DB CONDITION: one session that looks every 10 ms (a psql every 50 ms cost the
+	# saturated machine a backend start each time)
+	"${PSQL[@]}" -d "$1" -c "DO \$\$ BEGIN WHILE NOT ($2) LOOP PERFORM pg_sleep(0.01); END LOOP; END \$\$"
+}
 commits() { "${PSQL[@]}" -d postgres -c "SELECT xact_commit FROM pg_stat_database WHERE datname = '$1'"; }
 run_workers() { # K KILL: sets US, the microseconds K workers take to drain the queue,
 	# BUSY, the machine's CPU use meanwhile (%), and COMMITS, the transactions they committed
@@ -139,14 +143,14 @@ run_workers() { # K KILL: sets US, the microseconds K workers take to drain the 
 		pids+=($!)
 	done
 	if [ "$kill" = 1 ]; then
-		while [ "$("${PSQL[@]}" -d "$db" -c "SELECT count(*) FROM runbook_alert_queue WHERE done_at IS NOT NULL")" -lt $((ALERTS / 3)) ]; do sleep 0.05; done
+		wait_until "$db" "(SELECT count(*) FROM runbook_alert_queue WHERE done_at IS NOT NULL) >= $((ALERTS / 3))"
 		kill -9 "${wp[0]}"
 		wait "${wp[0]}" 2> /dev/null
 		"$BIN" worker --store "$dsn" --concurrency 1 --reescalate-every 0 2> "$TMP/w0.log" &
 		wp[0]=$!
 		pids+=($!)
 	fi
-	while [ "$("${PSQL[@]}" -d "$db" -c "SELECT count(*) FROM runbook_alert_queue WHERE done_at IS NULL")" != 0 ]; do sleep 0.05; done
+	wait_until "$db" "NOT EXISTS (SELECT 1 FROM runbook_alert_queue WHERE done_at IS NULL)"
 	US=$(( ($(date +%s%N) - t0) / 1000 ))
 	read -r b1 i1 <<< "$(cpu_ticks)"
 	BUSY=$(( 100 * (b1 - b0) / (b1 - b0 + i1 - i0 + 1) ))

@@ -4,6 +4,7 @@
 #include "alert.h"
 #include "exec.h"
 #include "incident.h"
+#include "journal.h"
 #include "match.h"
 #include "notifier.h"
 #include "redact.h"
@@ -78,15 +79,17 @@ static json_t *find_incident(struct store *st, const char *key, json_t **last_re
 	return open;
 }
 
-struct rec {
-	struct store *st;
-	const char *id, *actor;
-};
-
+/* A diagnosis records like exec (SPEC section 6): its events are
+ * group-committed by a journal, and a barrier makes them durable before
+ * the notification is sent. */
 static int record_event(void *ud, const char *kind, const char *summary, json_t *data, char **err)
 {
-	struct rec *r = ud;
-	return store_append(r->st, r->id, kind, r->actor, summary, data, err);
+	return journal_append(ud, kind, summary, data, err);
+}
+
+static int record_barrier(void *ud, char **err)
+{
+	return journal_barrier(ud, err);
 }
 
 /* What one alert's triage needs. */
@@ -181,7 +184,7 @@ static const char *diagnose(struct ctx *c, struct item *it, const char *id, cons
 		json_decref(d);
 		free(err);
 	} else {
-		struct rec rec = {c->st, id, c->actor};
+		struct journal *j = journal_open(c->st, id, c->actor); /* the store's only user until closed */
 		struct exec_opts o;
 		memset(&o, 0, sizeof o);
 		o.params = params;
@@ -193,8 +196,15 @@ static const char *diagnose(struct ctx *c, struct item *it, const char *id, cons
 		o.row_cap = cfg->row_cap;
 		o.no_mutate = "triage never mutates";
 		o.record = record_event;
-		o.record_ud = &rec;
+		o.barrier = record_barrier;
+		o.record_ud = j;
 		json_t *report = exec_run(it->rb, &o, &red);
+		if (journal_close(j, &err)) { /* the last barrier: before the notification */
+			fprintf(stderr, "runbook triage: %s: cannot record the diagnosis: %s\n", id, err);
+			json_object_set_new(report, "status", json_string("failed"));
+			free(err);
+			err = NULL;
+		}
 		status = json_string_value(json_object_get(report, "status"));
 		status = status && !strcmp(status, "ok") ? "ok" : "failed";
 		findings = json_incref(json_object_get(report, "findings"));
