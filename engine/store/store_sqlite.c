@@ -892,7 +892,8 @@ static int sq_queue_done(void *db, json_t *item, json_t *result, char **err)
 	utc_timestamp(now, sizeof now);
 	char *r = json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	sqlite3_stmt *q;
-	int ok = (q = stmt(st, "UPDATE alert_queue SET done_at = ?, result = ?, claimed_until = NULL WHERE id = ? AND done_at IS NULL")) != NULL;
+	int ok = (q = stmt(st, "UPDATE alert_queue SET done_at = ?, result = ?, claimed_until = NULL"
+			   " WHERE id = ? AND done_at IS NULL")) != NULL;
 	if (ok) {
 		sqlite3_bind_text(q, 1, now, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, r, -1, SQLITE_STATIC);
