@@ -97,7 +97,7 @@ static void wlock_give(struct wlock *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
-#define STMT_CACHE 16
+#define STMT_CACHE 32
 
 struct sq {
 	sqlite3 *db;
@@ -105,7 +105,7 @@ struct sq {
 	struct wlock *wlock; /* this process's writers of the file, one at a time */
 	int lazy;            /* synchronous=NORMAL (store_lazy) */
 	struct {             /* the statements of the hot paths, prepared once */
-		const char *sql;
+		char *sql;
 		sqlite3_stmt *q;
 	} stmts[STMT_CACHE];
 	int nstmts;
@@ -290,19 +290,19 @@ static void *sq_open(const char *url, char **err)
 	return st;
 }
 
-/* The statement of sql, prepared once per connection (kept by the
- * string's address: pass a constant); NULL with the error in
- * sqlite3_errmsg. Give it back with stmt_done, on every path. */
+/* The statement of sql, prepared once per connection (kept by its
+ * text); NULL with the error in sqlite3_errmsg. Give it back with
+ * stmt_done, on every path. */
 static sqlite3_stmt *stmt(struct sq *st, const char *sql)
 {
 	for (int i = 0; i < st->nstmts; i++)
-		if (st->stmts[i].sql == sql)
+		if (!strcmp(st->stmts[i].sql, sql))
 			return st->stmts[i].q;
 	sqlite3_stmt *q;
 	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q, NULL) != SQLITE_OK)
 		return NULL;
 	if (st->nstmts < STMT_CACHE) {
-		st->stmts[st->nstmts].sql = sql;
+		st->stmts[st->nstmts].sql = xstrdup(sql);
 		st->stmts[st->nstmts++].q = q;
 	}
 	return q;
@@ -326,8 +326,10 @@ static void sq_close(void *db)
 	struct sq *st = db;
 	if (!st)
 		return;
-	for (int i = 0; i < st->nstmts; i++)
+	for (int i = 0; i < st->nstmts; i++) {
 		sqlite3_finalize(st->stmts[i].q);
+		free(st->stmts[i].sql);
+	}
 	if (st->db)
 		sqlite3_close(st->db);
 	free(st->path);
@@ -604,19 +606,18 @@ static json_t *sq_incidents(void *db, const char *col, const char *val, char **e
 	if (col) /* one of a fixed few, checked by store.c */
 		sbuf_addf(&sql, " WHERE %s = ?", col);
 	sbuf_adds(&sql, " ORDER BY n DESC");
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(st->db, sql.buf, -1, &q, NULL) != SQLITE_OK) {
+	sqlite3_stmt *q = stmt(st, sql.buf); /* one of a few texts: triage asks by fingerprint for every alert */
+	sbuf_release(&sql);
+	if (!q) {
 		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
-		sbuf_release(&sql);
 		return NULL;
 	}
-	sbuf_release(&sql);
 	if (col)
 		sqlite3_bind_text(q, 1, val, -1, SQLITE_STATIC);
 	json_t *a = json_array();
 	while (sqlite3_step(q) == SQLITE_ROW)
 		json_array_append_new(a, row_incident(q));
-	sqlite3_finalize(q);
+	stmt_done(st, q);
 	return a;
 }
 
