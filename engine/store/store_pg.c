@@ -273,7 +273,8 @@ static int queued_mark(struct pg *p, long long qid, const char *incident, const 
 	char *res = done ? json_dumps(done, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
 	const char *v[] = {incident, diagnose, q, done ? now : NULL, res};
 	PGresult *r = run(p,
-			  "UPDATE runbook_alert_queue SET incident = $1, diagnose = $2, done_at = $4, result = $5,"
+			  "UPDATE runbook_alert_queue SET incident = $1, diagnose = $2,"
+			  " result = CASE WHEN done_at IS NULL THEN $5 ELSE result END, done_at = coalesce(done_at, $4),"
 			  " claimed_until = CASE WHEN $4::text IS NULL THEN claimed_until END WHERE id = $3",
 			  5, v, err);
 	free(res);

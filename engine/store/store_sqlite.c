@@ -446,8 +446,10 @@ static int queued_mark(struct sq *st, long long qid, const char *incident, const
 	sqlite3_stmt *q;
 	char now[40], *res = done ? json_dumps(done, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
 	utc_timestamp(now, sizeof now);
-	int ok = (q = stmt(st, "UPDATE alert_queue SET incident = ?, diagnose = ?, done_at = ?, result = ?,"
-			   " claimed_until = CASE WHEN ?3 IS NULL THEN claimed_until END WHERE id = ?")) != NULL;
+	/* a row done already (by a claimer whose lease ran out) stays as it was done */
+	int ok = (q = stmt(st, "UPDATE alert_queue SET incident = ?1, diagnose = ?2,"
+			   " result = CASE WHEN done_at IS NULL THEN ?4 ELSE result END, done_at = coalesce(done_at, ?3),"
+			   " claimed_until = CASE WHEN ?3 IS NULL THEN claimed_until END WHERE id = ?5")) != NULL;
 	if (ok) {
 		sqlite3_bind_text(q, 1, incident, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, diagnose, -1, SQLITE_STATIC);
