@@ -296,26 +296,20 @@ static void triage_one(struct ctx *c, struct item *it)
 		if (!sev)
 			sev = it->rb && it->rb->severity ? it->rb->severity : "SEV3";
 		int rose = more_severe(sev, osev); /* the severity rose: diagnose again */
-		if (oid && !rose) /* a repeat: its event is all it does (one commit, done with it) */
+		if (oid && !rose) { /* a repeat: its event is all it does (one commit, done with it) */
 			set_result(it, oid, "updated", osev, NULL);
-		if (oid && add_alert_event(c, it, oid, rose && it->rb ? sev : NULL) == 1) {
-			if (!it->result)
-				set_result(it, oid, "updated", osev, NULL);
-		} else if (oid && !rose) {
-			/* recorded and done */
+			add_alert_event(c, it, oid, NULL);
+		} else if (oid && add_alert_event(c, it, oid, it->rb ? sev : NULL) == 1) {
+			set_result(it, oid, "updated", osev, NULL); /* recorded before: a worker died after it */
 		} else if (oid) {
-			const char *status = NULL;
-			if (rose) {
-				json_t *ch = json_pack("{s:s}", "severity", sev);
-				char *s = xasprintf("%s severity %s -> %s (a new alert)", oid, osev, sev);
-				store_incident_update(c->st, oid, ch, "incident.severity", c->actor, s, ch, &err);
-				free(s);
-				json_decref(ch);
-				if (it->rb)
-					schedule(it, oid, sev);
-				osev = sev;
-			}
-			set_result(it, oid, "updated", osev, status);
+			json_t *ch = json_pack("{s:s}", "severity", sev);
+			char *s = xasprintf("%s severity %s -> %s (a new alert)", oid, osev, sev);
+			store_incident_update(c->st, oid, ch, "incident.severity", c->actor, s, ch, &err);
+			free(s);
+			json_decref(ch);
+			if (it->rb)
+				schedule(it, oid, sev);
+			set_result(it, oid, "updated", sev, NULL);
 		} else {
 			const char *title = json_string_value(json_object_get(alert, "summary"));
 			if (!title)
