@@ -25,7 +25,6 @@
 struct pg {
 	PGconn *c;
 	int listening; /* LISTEN runbook_queue sent on this connection */
-	int enqueue_prepared;
 	char *prepared[PREPARED_MAX]; /* the statements prepared on this connection, as rbN */
 	int nprepared;
 };
@@ -532,25 +531,6 @@ static void array_add(struct sbuf *sb, const char *s)
 static int pg_enqueue(void *db, json_t *items, json_t *ids, char **err)
 {
 	struct pg *p = db;
-	/* one prepared statement, one round trip, its own transaction: the
-	 * rows and the NOTIFY that wakes idle workers commit together. The
-	 * alerts arrive as text arrays, not one JSON document that the server
-	 * would lex again for every field it takes out. */
-	if (!p->enqueue_prepared) {
-		PGresult *r = checked(p,
-				      PQprepare(p->c, "runbook_enqueue",
-						"WITH ins AS (INSERT INTO runbook_alert_queue (received_at, source, key, alert)"
-						" SELECT $1, s, k, a FROM unnest($2::text[], $3::text[], $4::text[])"
-						" WITH ORDINALITY AS u(s, k, a, i) ORDER BY i RETURNING id),"
-						" woken AS (SELECT pg_notify('runbook_queue', ''))"
-						" SELECT id FROM ins, woken ORDER BY id",
-						4, NULL),
-				      err);
-		if (!r)
-			return -1;
-		PQclear(r);
-		p->enqueue_prepared = 1;
-	}
 	char now[40];
 	utc_timestamp(now, sizeof now);
 	struct sbuf src, key, alert;
@@ -574,7 +554,17 @@ static int pg_enqueue(void *db, json_t *items, json_t *ids, char **err)
 	sbuf_addc(&key, '}');
 	sbuf_addc(&alert, '}');
 	const char *v[] = {now, src.buf, key.buf, alert.buf};
-	PGresult *r = checked(p, PQexecPrepared(p->c, "runbook_enqueue", 4, v, NULL, NULL, 0), err);
+	/* one (prepared) statement, one round trip, its own transaction: the
+	 * rows and the NOTIFY that wakes idle workers commit together. The
+	 * alerts arrive as text arrays, not one JSON document that the server
+	 * would lex again for every field it takes out. */
+	PGresult *r = run(p,
+			  "WITH ins AS (INSERT INTO runbook_alert_queue (received_at, source, key, alert)"
+			  " SELECT $1, s, k, a FROM unnest($2::text[], $3::text[], $4::text[])"
+			  " WITH ORDINALITY AS u(s, k, a, i) ORDER BY i RETURNING id),"
+			  " woken AS (SELECT pg_notify('runbook_queue', ''))"
+			  " SELECT id FROM ins, woken ORDER BY id",
+			  4, v, err);
 	sbuf_release(&src);
 	sbuf_release(&key);
 	sbuf_release(&alert);
