@@ -257,14 +257,14 @@ START_TEST(alert_queue)
 {
 	struct store *st = open_store(), *other = open_store();
 	char *err = NULL;
-	json_t *items = json_pack("[{s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}, {s:s, s:s, s:{s:s}}]", "key", "k1", "source",
-				  "generic", "alert", "name", "a", "key", "k1", "source", "generic", "alert", "name", "b",
-				  "key", "k2", "source", "generic", "alert", "name", "c");
-	json_t *ids = json_array();
-	ck_assert_msg(store_enqueue(st, items, ids, &err) == 0, "%s", err);
-	ck_assert_uint_eq(json_array_size(ids), 3);
-	long long id0 = json_integer_value(json_array_get(ids, 0));
-	ck_assert_int_eq(json_integer_value(json_array_get(ids, 2)), id0 + 2);
+	struct queued q[] = {{"k1", "generic", "{\"name\":\"a\"}", 0},
+			     {"k1", "generic", "{\"name\":\"b\"}", 0},
+			     {"k2", "generic", "{\"name\":\"c\"}", 0}};
+	ck_assert_msg(store_enqueue(st, q, 3, &err) == 0, "%s", err);
+	long long id0 = q[0].id;
+	ck_assert_int_gt(id0, 0);
+	ck_assert_int_eq(q[1].id, id0 + 1);
+	ck_assert_int_eq(q[2].id, id0 + 2);
 	ck_assert_int_eq(store_queue_depth(st, &err), 3);
 	/* the oldest of k1 first; while it is claimed, b (same key) waits and c is next */
 	json_t *x = NULL, *y = NULL, *z = NULL;
@@ -325,8 +325,6 @@ START_TEST(alert_queue)
 	json_decref(y);
 	json_decref(z);
 	json_decref(f);
-	json_decref(ids);
-	json_decref(items);
 	store_close(other);
 	store_close(st);
 }
@@ -334,19 +332,19 @@ END_TEST
 
 /* What the queue holds is what was queued, byte for byte: quotes,
  * backslashes, braces and commas (the PostgreSQL store sends a batch as
- * array literals), newlines, non-ASCII; an alert given already serialized
- * (`text`) too. */
+ * array literals), newlines, non-ASCII. */
 START_TEST(queue_round_trip)
 {
 	struct store *st = open_store();
 	char *err = NULL;
 	const char *odd = "a \"quoted\" \\back\\slash {brace},comma NULL \n\t ünïcødé ☃";
-	json_t *items = json_pack("[{s:s, s:s, s:{s:s, s:[i, n, b]}}, {s:s, s:s, s:{s:s}, s:s}]", "key", odd, "source",
-				  "generic", "alert", "name", odd, "list", 1, 1, "key", "plain", "source", "alertmanager",
-				  "alert", "name", "ignored when text is given", "text", "{\"name\": \"from text\"}");
-	json_t *ids = json_array();
-	ck_assert_msg(store_enqueue(st, items, ids, &err) == 0, "%s", err);
-	ck_assert_uint_eq(json_array_size(ids), 2);
+	json_t *alert = json_pack("{s:s, s:[i, n, b]}", "name", odd, "list", 1, 1);
+	char *text = json_dumps(alert, JSON_COMPACT);
+	json_decref(alert);
+	struct queued q[] = {{odd, "generic", text, 0}, {"plain", "alertmanager", "{\"name\": \"second\"}", 0}};
+	ck_assert_msg(store_enqueue(st, q, 2, &err) == 0, "%s", err);
+	free(text);
+	ck_assert_int_eq(q[1].id, q[0].id + 1);
 	json_t *x = NULL, *y = NULL;
 	ck_assert_int_eq(store_claim(st, "w1", 60, &x, &err), 1);
 	ck_assert_int_eq(store_claim(st, "w1", 60, &y, &err), 1);
@@ -361,11 +359,9 @@ START_TEST(queue_round_trip)
 	ck_assert(json_equal(json_object_get(json_object_get(x, "alert"), "list"), list));
 	json_decref(list);
 	ck_assert_str_eq(json_string_value(json_object_get(y, "key")), "plain");
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(y, "alert"), "name")), "from text");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(y, "alert"), "name")), "second");
 	json_decref(x);
 	json_decref(y);
-	json_decref(ids);
-	json_decref(items);
 	free(err);
 	store_close(st);
 }
@@ -383,11 +379,13 @@ START_TEST(storm_keeps_other_keys_moving)
 {
 	struct store *st = open_store();
 	char *err = NULL;
-	json_t *items = json_array(), *ids = json_array();
-	for (int i = 0; i < 100; i++)
-		json_array_append_new(items, json_pack("{s:s, s:s, s:{s:i}}", "key", "storm", "source", "generic", "alert", "n", i));
-	json_array_append_new(items, json_pack("{s:s, s:s, s:{s:i}}", "key", "other", "source", "generic", "alert", "n", 100));
-	ck_assert_msg(store_enqueue(st, items, ids, &err) == 0, "%s", err);
+	struct queued q[101];
+	char text[101][16];
+	for (int i = 0; i <= 100; i++) {
+		snprintf(text[i], sizeof text[i], "{\"n\":%d}", i);
+		q[i] = (struct queued){i < 100 ? "storm" : "other", "generic", text[i], 0};
+	}
+	ck_assert_msg(store_enqueue(st, q, 101, &err) == 0, "%s", err);
 	json_t *a = NULL, *b = NULL, *c = NULL, *res = json_object();
 	ck_assert_int_eq(store_claim(st, "w1", 60, &a, &err), 1);
 	ck_assert_int_eq(claimed_n(a), 0);
@@ -401,8 +399,6 @@ START_TEST(storm_keeps_other_keys_moving)
 	json_decref(b);
 	json_decref(c);
 	json_decref(res);
-	json_decref(ids);
-	json_decref(items);
 	free(err);
 	store_close(st);
 }

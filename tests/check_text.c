@@ -24,6 +24,37 @@ START_TEST(escape_controls)
 }
 END_TEST
 
+/* serve writes its 202 with this: the same bytes as jansson's encoding */
+START_TEST(json_strings_as_jansson)
+{
+	static const char *const cases[] = {"", "plain", "q\"uote", "back\\slash", "tab\tnl\ncr\rbs\bff\f",
+					    "\x01\x1f\x7f", "\xc3\xa9 \xe2\x98\x83 /slash"};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct sbuf sb;
+		sbuf_init(&sb);
+		sbuf_add_json_string(&sb, cases[i]);
+		json_t *v = json_string(cases[i]);
+		char *want = json_dumps(v, JSON_ENCODE_ANY);
+		ck_assert_str_eq(sb.buf, want);
+		free(want);
+		json_decref(v);
+		sbuf_release(&sb);
+	}
+	for (int c = 1; c < 0x20; c++) { /* every control character */
+		char in[2] = {(char)c, 0};
+		struct sbuf sb;
+		sbuf_init(&sb);
+		sbuf_add_json_string(&sb, in);
+		json_t *v = json_string(in);
+		char *want = json_dumps(v, JSON_ENCODE_ANY);
+		ck_assert_str_eq(sb.buf, want);
+		free(want);
+		json_decref(v);
+		sbuf_release(&sb);
+	}
+}
+END_TEST
+
 START_TEST(shortest_doubles)
 {
 	char b[40];
@@ -108,6 +139,7 @@ Suite *suite_text(void)
 	TCase *tc = tcase_create("text");
 	tcase_add_test(tc, escape_controls);
 	tcase_add_test(tc, shortest_doubles);
+	tcase_add_test(tc, json_strings_as_jansson);
 	tcase_add_test(tc, redact_past_nul);
 	tcase_add_test(tc, dsn_passwords);
 	suite_add_tcase(s, tc);

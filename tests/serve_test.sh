@@ -208,6 +208,26 @@ c2=$(code "${AUTH[@]}" -X POST -H "X-PagerDuty-Signature: v1=$(printf '%064d' 0)
 c3=$(code "${AUTH[@]}" -X POST -H "X-PagerDuty-Signature: v1=abc, v1=$sig" --data "$pd" "$URL/v1/alerts")
 check "PagerDuty: unsigned 401, badly signed 401, signed (one of several) 202" '[ "$c $c2 $c3" = "401 401 202" ]' "$c $c2 $c3"
 
+# ---- the 202 names each alert: its fingerprint (any characters) and its queue id ----
+cat > "$TMP/odd.json" <<'JSON'
+{"version":"4","status":"firing","alerts":[
+ {"status":"firing","labels":{"alertname":"OddPrint"},"fingerprint":"q\"uote\\back\nnl\ttab\u0001ctl\u007fdel é ☃"},
+ {"status":"firing","labels":{"alertname":"OddPrint","n":"2"},"fingerprint":"plain-2"}]}
+JSON
+c=$(code "${AUTH[@]}" -X POST -H 'Content-Type: application/json' --data-binary @"$TMP/odd.json" "$URL/v1/alerts")
+check "an Alertmanager group of two: 202 with each one's fingerprint (escaped) and queue id, in order" '[ "$c" = 202 ] && python3 - "$TMP/body" "$TMP/odd.json" "$TMP/serve.db" <<PY
+import json, sqlite3, sys
+body = open(sys.argv[1], "rb").read()
+assert body.endswith(b"\n"), body
+d = json.loads(body)
+sent = [a["fingerprint"] for a in json.load(open(sys.argv[2]))["alerts"]]
+assert d["accepted"] == 2 and [a["fingerprint"] for a in d["alerts"]] == sent, d
+db = sqlite3.connect(sys.argv[3])
+for a in d["alerts"]:
+    row = db.execute("SELECT json_extract(alert, \"$.fingerprint\") FROM alert_queue WHERE id = ?", (a["queue_id"],)).fetchone()
+    assert row and row[0] == a["fingerprint"], (a, row)
+PY' "$c $(head -c 400 "$TMP/body")"
+
 # ---- re-escalation: once per period, through the repeat route ----
 "$BIN" incident open --store "$STORE" --title "nobody looked" --severity SEV1 --at "$(date -u -d '-20 min' +%Y-%m-%dT%H:%M:%SZ)" > "$TMP/open.out"
 rid=$(grep -o 'INC-[0-9]*' "$TMP/open.out" | head -1)

@@ -132,6 +132,34 @@ void sbuf_addf(struct sbuf *sb, const char *fmt, ...)
 	free(s);
 }
 
+void sbuf_add_json_string(struct sbuf *sb, const char *s)
+{
+	sbuf_addc(sb, '"');
+	for (;;) {
+		size_t n = 0;
+		while ((unsigned char)s[n] >= 0x20 && s[n] != '"' && s[n] != '\\')
+			n++;
+		sbuf_add(sb, s, n);
+		s += n;
+		if (!*s)
+			break;
+		char esc[8];
+		switch (*s) {
+		case '"': strcpy(esc, "\\\""); break;
+		case '\\': strcpy(esc, "\\\\"); break;
+		case '\b': strcpy(esc, "\\b"); break;
+		case '\f': strcpy(esc, "\\f"); break;
+		case '\n': strcpy(esc, "\\n"); break;
+		case '\r': strcpy(esc, "\\r"); break;
+		case '\t': strcpy(esc, "\\t"); break;
+		default: snprintf(esc, sizeof esc, "\\u%04X", (unsigned char)*s);
+		}
+		sbuf_adds(sb, esc);
+		s++;
+	}
+	sbuf_addc(sb, '"');
+}
+
 char *sbuf_detach(struct sbuf *sb)
 {
 	char *s = sb->buf ? sb->buf : xstrdup("");

@@ -37,8 +37,9 @@
 
 /* One POST /v1/alerts waiting for its commit. */
 struct job {
-	json_t *items;              /* [{key, source, alert}] */
-	json_t *ids;                /* the queue ids, once committed */
+	json_t *alerts;             /* the normalised alerts... */
+	struct queued *q;           /* ...to queue: q[i].id once committed */
+	size_t n;
 	char *err;
 	int done;
 	struct MHD_Connection *conn;
@@ -210,50 +211,60 @@ static enum MHD_Result post_alerts(struct server *s, struct MHD_Connection *c, s
 	redact_init(&red);
 	redact_add_all(&red, s->o.cfg->secrets);
 	struct job *job = xcalloc(1, sizeof *job);
-	job->items = json_array();
-	job->ids = json_array();
+	job->alerts = alerts;
+	job->n = json_array_size(alerts);
+	job->q = xcalloc(job->n, sizeof *job->q);
 	job->conn = c;
 	json_array_foreach(alerts, i, a) {
 		redact_json(&red, a);
-		char *key = triage_key(matchset_best(s->ms, a), a);
+		job->q[i].key = triage_key(matchset_best(s->ms, a), a);
+		job->q[i].source = json_string_value(json_object_get(a, "source"));
 		/* serialized here, on the HTTP threads, not on the one committer */
-		char *text = json_dumps(a, JSON_COMPACT);
-		json_array_append_new(job->items, json_pack("{s:s, s:O, s:O, s:o}", "key", key, "source",
-							    json_object_get(a, "source"), "alert", a, "text",
-							    json_string_nocheck(text ? text : "null")));
-		free(text);
-		free(key);
+		job->q[i].text = json_dumps(a, JSON_COMPACT);
+		if (!job->q[i].text)
+			job->q[i].text = xstrdup("null");
 	}
 	redact_release(&red);
-	json_decref(alerts);
 	rq->job = job;
 	/* the request waits for the commit suspended, its thread free */
 	MHD_suspend_connection(c);
 	pthread_mutex_lock(&s->mu);
 	*s->pending_tail = job;
 	s->pending_tail = &job->next;
-	s->npending += json_array_size(job->items);
+	s->npending += job->n;
 	if (s->phase == IDLE || (s->phase == GATHERING && s->npending >= GATHER_MAX))
 		pthread_cond_signal(&s->cv); /* the committer is woken only when it has something to do */
 	pthread_mutex_unlock(&s->mu);
 	return MHD_YES;
 }
 
+/* 202 {"accepted": N, "alerts": [{"fingerprint", "queue_id"}]}, written
+ * out directly: every alert of a storm comes this way. */
 static enum MHD_Result alerts_accepted(struct MHD_Connection *c, struct job *job)
 {
 	if (job->err)
 		return error(c, MHD_HTTP_SERVICE_UNAVAILABLE, job->err);
-	json_t *out = json_array();
-	size_t i;
-	json_t *it;
-	json_array_foreach(job->items, i, it) {
-		json_t *alert = json_object_get(it, "alert");
-		stats_alerts_received(json_string_value(json_object_get(alert, "source")), 1);
-		json_array_append_new(out, json_pack("{s:O, s:O}", "fingerprint", json_object_get(alert, "fingerprint"),
-						     "queue_id", json_array_get(job->ids, i)));
+	struct sbuf sb;
+	sbuf_init(&sb);
+	char num[48];
+	snprintf(num, sizeof num, "%zu", job->n);
+	sbuf_adds(&sb, "{\"accepted\":");
+	sbuf_adds(&sb, num);
+	sbuf_adds(&sb, ",\"alerts\":[");
+	for (size_t i = 0, from = 0; i < job->n; i++) {
+		json_t *alert = json_array_get(job->alerts, i);
+		sbuf_adds(&sb, i ? ",{\"fingerprint\":" : "{\"fingerprint\":");
+		sbuf_add_json_string(&sb, json_string_value(json_object_get(alert, "fingerprint")));
+		snprintf(num, sizeof num, ",\"queue_id\":%lld}", job->q[i].id);
+		sbuf_adds(&sb, num);
+		if (i + 1 == job->n || strcmp(job->q[i].source, job->q[i + 1].source)) { /* counted by source */
+			stats_alerts_received(job->q[i].source, (long)(i + 1 - from));
+			from = i + 1;
+		}
 	}
-	return respond_json(c, MHD_HTTP_ACCEPTED,
-			    json_pack("{s:I, s:o}", "accepted", (json_int_t)json_array_size(job->items), "alerts", out));
+	sbuf_adds(&sb, "]}\n");
+	size_t len = sb.len;
+	return respond_as(c, MHD_HTTP_ACCEPTED, "application/json", sbuf_detach(&sb), len, 0, MHD_RESPMEM_MUST_FREE);
 }
 
 /* The group commit: every request that arrived while the last commit ran
@@ -286,24 +297,27 @@ static void *commit_thread(void *arg)
 		s->pending_tail = &s->pending;
 		s->npending = 0;
 		pthread_mutex_unlock(&s->mu);
-		json_t *items = json_array(), *ids = json_array();
+		size_t n = 0;
 		for (struct job *j = batch; j; j = j->next)
-			json_array_extend(items, j->items);
+			n += j->n;
+		struct queued *all = xcalloc(n, sizeof *all);
+		n = 0;
+		for (struct job *j = batch; j; j = j->next)
+			for (size_t k = 0; k < j->n; k++)
+				all[n++] = j->q[k];
 		char *err = NULL;
 		if (!s->intake)
 			s->intake = store_open(s->o.store_url, &err);
-		int rc = s->intake ? store_enqueue(s->intake, items, ids, &err) : -1;
+		int rc = s->intake ? store_enqueue(s->intake, all, n, &err) : -1;
 		if (rc && s->intake) { /* a broken connection is not kept */
 			store_close(s->intake);
 			s->intake = NULL;
 		}
-		size_t at = 0;
+		n = 0;
 		for (struct job *j = batch, *next; j; j = next) {
 			next = j->next;
-			size_t n = json_array_size(j->items);
-			for (size_t k = 0; !rc && k < n; k++)
-				json_array_append(j->ids, json_array_get(ids, at + k));
-			at += n;
+			for (size_t k = 0; k < j->n; k++)
+				j->q[k].id = all[n++].id;
 			if (rc)
 				j->err = xasprintf("the alerts could not be queued: %s", err ? err : "the store failed");
 			pthread_mutex_lock(&s->mu);
@@ -312,8 +326,7 @@ static void *commit_thread(void *arg)
 			MHD_resume_connection(j->conn);
 		}
 		free(err);
-		json_decref(items);
-		json_decref(ids);
+		free(all);
 		if (s->pool && !rc)
 			tpool_kick(s->pool);
 		pthread_mutex_lock(&s->mu);
@@ -608,8 +621,12 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 	if (!rq)
 		return;
 	if (rq->job) {
-		json_decref(rq->job->items);
-		json_decref(rq->job->ids);
+		for (size_t i = 0; i < rq->job->n; i++) {
+			free((char *)rq->job->q[i].key);
+			free((char *)rq->job->q[i].text);
+		}
+		free(rq->job->q);
+		json_decref(rq->job->alerts);
 		free(rq->job->err);
 		free(rq->job);
 	}

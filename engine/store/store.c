@@ -156,9 +156,9 @@ json_t *store_opened_data(json_t *fields)
 	return o;
 }
 
-int store_enqueue(struct store *st, json_t *items, json_t *ids, char **err)
+int store_enqueue(struct store *st, struct queued *q, size_t n, char **err)
 {
-	return st->be->enqueue(st->db, items, ids, err);
+	return st->be->enqueue(st->db, q, n, err);
 }
 
 int store_claim(struct store *st, const char *owner, int lease_s, json_t **item, char **err)

@@ -77,10 +77,15 @@ json_t *store_metrics_sums(struct store *st, const char *since, const char *unti
  * The alert queue (SPEC section 7): serve's durable intake, and with a
  * PostgreSQL store the work of any number of `runbook worker`s.
  */
-/* Enqueues alerts, each {key, source, alert, text?} (text: the alert
- * already serialized, compact), in one transaction: durable when it
- * returns 0; each one's queue id is appended to ids. */
-int store_enqueue(struct store *st, json_t *items, json_t *ids, char **err);
+/* One alert to queue: its triage key, its source (alertmanager, pagerduty,
+ * generic) and the normalised alert as compact JSON text. */
+struct queued {
+	const char *key, *source, *text;
+	long long id;               /* its queue id, set by store_enqueue */
+};
+/* Enqueues n alerts in one transaction: durable when it returns 0, each
+ * q[i].id set. */
+int store_enqueue(struct store *st, struct queued *q, size_t n, char **err);
 /* Claims the oldest queued alert that nobody works on and whose key has no
  * older alert still to do, leased to owner for lease_s seconds: 1 with
  * *item {id, key, alert, incident, diagnose, attempts} (incident set when

@@ -40,7 +40,7 @@ struct store_backend {
 	 * incidents detected in [since, until] (see store_metrics_sums). */
 	json_t *(*metrics)(void *db, const char *since, const char *until, const char *now, char **err);
 	/* the alert queue: see store.h */
-	int (*enqueue)(void *db, json_t *items, json_t *ids, char **err);
+	int (*enqueue)(void *db, struct queued *q, size_t n, char **err);
 	int (*claim)(void *db, const char *owner, int lease_s, json_t **item, char **err);
 	int (*queue_done)(void *db, json_t *item, json_t *result, char **err);
 	int (*heartbeat)(void *db, const char *owner, int lease_s, char **err);

@@ -516,44 +516,36 @@ static json_t *pg_events(void *db, const char *incident, char **err)
 static void array_add(struct sbuf *sb, const char *s)
 {
 	sbuf_adds(sb, sb->len > 1 ? ",\"" : "\"");
-	while (s && *s) {
+	while (*s) {
 		size_t n = strcspn(s, "\"\\");
 		sbuf_add(sb, s, n);
 		if (!s[n])
 			break;
-		sbuf_addc(sb, '\\');
-		sbuf_addc(sb, s[n]);
+		char esc[2] = {'\\', s[n]};
+		sbuf_add(sb, esc, 2);
 		s += n + 1;
 	}
 	sbuf_addc(sb, '"');
 }
 
-static int pg_enqueue(void *db, json_t *items, json_t *ids, char **err)
+static int pg_enqueue(void *db, struct queued *q, size_t n, char **err)
 {
 	struct pg *p = db;
 	char now[40];
 	utc_timestamp(now, sizeof now);
-	struct sbuf src, key, alert;
-	sbuf_init(&src);
-	sbuf_init(&key);
-	sbuf_init(&alert);
-	sbuf_addc(&src, '{');
-	sbuf_addc(&key, '{');
-	sbuf_addc(&alert, '{');
-	size_t i;
-	json_t *it;
-	json_array_foreach(items, i, it) {
-		const char *text = json_string_value(json_object_get(it, "text"));
-		char *a = text ? NULL : json_dumps(json_object_get(it, "alert"), JSON_COMPACT);
-		array_add(&src, json_string_value(json_object_get(it, "source")));
-		array_add(&key, json_string_value(json_object_get(it, "key")));
-		array_add(&alert, text ? text : a ? a : "null");
-		free(a);
+	struct sbuf lit[3]; /* source, key, alert: text array literals */
+	for (int k = 0; k < 3; k++) {
+		sbuf_init(&lit[k]);
+		sbuf_addc(&lit[k], '{');
 	}
-	sbuf_addc(&src, '}');
-	sbuf_addc(&key, '}');
-	sbuf_addc(&alert, '}');
-	const char *v[] = {now, src.buf, key.buf, alert.buf};
+	for (size_t i = 0; i < n; i++) {
+		array_add(&lit[0], q[i].source);
+		array_add(&lit[1], q[i].key);
+		array_add(&lit[2], q[i].text);
+	}
+	for (int k = 0; k < 3; k++)
+		sbuf_addc(&lit[k], '}');
+	const char *v[] = {now, lit[0].buf, lit[1].buf, lit[2].buf};
 	/* one (prepared) statement, one round trip, its own transaction: the
 	 * rows and the NOTIFY that wakes idle workers commit together. The
 	 * alerts arrive as text arrays, not one JSON document that the server
@@ -565,14 +557,18 @@ static int pg_enqueue(void *db, json_t *items, json_t *ids, char **err)
 			  " woken AS (SELECT pg_notify('runbook_queue', ''))"
 			  " SELECT id FROM ins, woken ORDER BY id",
 			  4, v, err);
-	sbuf_release(&src);
-	sbuf_release(&key);
-	sbuf_release(&alert);
+	for (int k = 0; k < 3; k++)
+		sbuf_release(&lit[k]);
 	if (!r)
 		return -1;
+	if ((size_t)PQntuples(r) != n) { /* cannot happen: one row per alert */
+		*err = xasprintf("the queue gave %d ids for %zu alerts", PQntuples(r), n);
+		PQclear(r);
+		return -1;
+	}
 	/* ids come in insertion order (one statement, one sequence) */
-	for (int k = 0; k < PQntuples(r); k++)
-		json_array_append_new(ids, json_integer(atoll(PQgetvalue(r, k, 0))));
+	for (size_t i = 0; i < n; i++)
+		q[i].id = atoll(PQgetvalue(r, (int)i, 0));
 	PQclear(r);
 	return 0;
 }

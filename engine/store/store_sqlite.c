@@ -756,33 +756,25 @@ static json_t *sq_events(void *db, const char *incident, char **err)
  * alert whose key has an older one still to do - so one key's alerts go
  * one at a time, in order. */
 
-static int sq_enqueue(void *db, json_t *items, json_t *ids, char **err)
+static int sq_enqueue(void *db, struct queued *q, size_t n, char **err)
 {
 	struct sq *st = db;
 	if (begin_write_as(st, 1, err)) /* a request waits for this */
 		return -1;
 	char now[40];
 	utc_timestamp(now, sizeof now);
-	sqlite3_stmt *q;
-	int ok = (q = stmt(st, "INSERT INTO alert_queue (received_at, source, key, alert) VALUES (?, ?, ?, ?)")) != NULL;
-	size_t i;
-	json_t *it;
-	json_array_foreach(items, i, it) {
-		if (!ok)
-			break;
-		const char *text = json_string_value(json_object_get(it, "text"));
-		char *a = text ? NULL : json_dumps(json_object_get(it, "alert"), JSON_COMPACT);
-		sqlite3_bind_text(q, 1, now, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, json_string_value(json_object_get(it, "source")), -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, json_string_value(json_object_get(it, "key")), -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 4, text ? text : a, -1, SQLITE_TRANSIENT);
-		free(a);
-		ok = sqlite3_step(q) == SQLITE_DONE;
-		sqlite3_reset(q);
-		if (ok)
-			json_array_append_new(ids, json_integer(sqlite3_last_insert_rowid(st->db)));
+	sqlite3_stmt *ins;
+	int ok = (ins = stmt(st, "INSERT INTO alert_queue (received_at, source, key, alert) VALUES (?, ?, ?, ?)")) != NULL;
+	for (size_t i = 0; ok && i < n; i++) {
+		sqlite3_bind_text(ins, 1, now, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 2, q[i].source, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 3, q[i].key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 4, q[i].text, -1, SQLITE_STATIC);
+		ok = sqlite3_step(ins) == SQLITE_DONE;
+		sqlite3_reset(ins);
+		q[i].id = sqlite3_last_insert_rowid(st->db);
 	}
-	stmt_done(st, q);
+	stmt_done(st, ins);
 	if (!ok && !*err)
 		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
 	return commit_or_rollback(st, ok, err);
