@@ -9,7 +9,9 @@
 #         (each round waits for its queue to drain, so that its triage
 #         does not run into the next round's (n) and (p)); also timed from
 #         its first POST to its last alert triaged (a storm of one fingerprint).
-#     Goal: p/n and s/n <= 1.0 (as fast as doing nothing).
+#     Goal: p/n and s/n <= 1.0 (as fast as doing nothing). Beside each time:
+#     the CPU a POST cost the client, the server and PostgreSQL, which
+#     shows where the time goes (they share the machine's CPUs).
 #   Workers: alerts triaged per second by 1, 2 and 4 `runbook worker`s
 #     (--concurrency 1 each) draining one PostgreSQL queue; in the 4-worker
 #     run one is killed with -9 mid-run and restarted. Goal: 4 >= 1.5 x 1.
@@ -54,7 +56,8 @@ printf '{"alertname":"BenchAlert","fingerprint":"fp-1","labels":{"instance":"h1"
 urls() { for _ in $(seq "$N"); do printf 'url = "%s"\noutput = "/dev/null"\n' "$1"; done; }
 nport=$(free_port)
 "$ROOT/tests/bench_null_http" "$nport" > "$TMP/null.out" &
-pids+=($!)
+NPID=$!
+pids+=($NPID)
 start() { # LOG ARGS...: a serve on a free port; sets URL and SPID
 	local log=$1
 	shift
@@ -70,22 +73,34 @@ start() { # LOG ARGS...: a serve on a free port; sets URL and SPID
 	return 1
 }
 start "$TMP/p.log" --store "$RUNBOOK_TEST_DSN" || exit 1
-purl=$URL
+purl=$URL ppid=$SPID
 start "$TMP/s.log" --store "sqlite:$TMP/serve.db" || exit 1
-surl=$URL
+surl=$URL spid=$SPID
 for _ in $(seq 50); do grep -q listening "$TMP/null.out" && break; sleep 0.1; done
 urls "http://127.0.0.1:$nport/v1/alerts" > "$TMP/n.urls"
 urls "$purl/v1/alerts" > "$TMP/p.urls"
 urls "$surl/v1/alerts" > "$TMP/s.urls"
-post() { # URLS-FILE: seconds for N POSTs, 64 at a time; fails unless every answer is 202
-	local t0 codes
+proc_ticks() { # PID...: the CPU ticks (user + system) these processes have used so far
+	local t=0 p f
+	for p in "$@"; do
+		read -r -a f <<< "$(sed 's/^.*) //' "/proc/$p/stat" 2> /dev/null)"
+		t=$((t + ${f[11]:-0} + ${f[12]:-0}))
+	done
+	echo "$t"
+}
+pg_pids() { local pm; pm=$(head -1 "$TMP/pg/data/postmaster.pid"); echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"; }
+post() { # URLS-FILE SERVER-PID: N POSTs, 64 at a time; prints the microseconds they took and the CPU
+	# ticks of the client (curl), the server and PostgreSQL meanwhile; fails unless every answer is 202
+	local t0 codes s0 g0 c
+	s0=$(proc_ticks "$2")
+	g0=$(proc_ticks $(pg_pids))
 	t0=$(date +%s%N)
-	codes=$(curl --no-progress-meter -Z --parallel-max 64 -H 'Content-Type: application/json' -d @"$TMP/a.json" \
-		-K "$1" -w '%{http_code}\n' | sort | uniq -c | tr -s ' ')
-	echo "$(( ($(date +%s%N) - t0) / 1000 ))"
+	codes=$( { TIMEFORMAT='%U %S'; time curl --no-progress-meter -Z --parallel-max 64 -H 'Content-Type: application/json' \
+		-d @"$TMP/a.json" -K "$1" -w '%{http_code}\n'; } 2> "$TMP/curl.time" | sort | uniq -c | tr -s ' ')
+	c=$(awk '{ printf "%d", ($1 + $2) * 100 + 0.5 }' "$TMP/curl.time")
+	echo "$(( ($(date +%s%N) - t0) / 1000 )) $c $(( $(proc_ticks "$2") - s0 )) $(( $(proc_ticks $(pg_pids)) - g0 ))"
 	[ "$codes" = " $N 202" ] || echo "bench: not every POST was accepted: $codes" >&2
 }
-: > "$TMP/n.t"; : > "$TMP/p.t"; : > "$TMP/s.t"; : > "$TMP/d.t"
 drained() { # the SQLite serve has triaged all it accepted, so its triage does not run into the next round
 	local i
 	for i in $(seq 2400); do
@@ -95,21 +110,34 @@ drained() { # the SQLite serve has triaged all it accepted, so its triage does n
 	echo "bench: the SQLite serve did not drain its queue in 120 s" >&2
 }
 for _ in $(seq "$ROUNDS"); do # interleaved: the machine's noise hits all three alike
-	post "$TMP/n.urls" >> "$TMP/n.t"
-	post "$TMP/p.urls" >> "$TMP/p.t"
+	post "$TMP/n.urls" "$NPID" >> "$TMP/n.t"
+	post "$TMP/p.urls" "$ppid" >> "$TMP/p.t"
 	t0=$(date +%s%N)
-	post "$TMP/s.urls" >> "$TMP/s.t"
+	post "$TMP/s.urls" "$spid" >> "$TMP/s.t"
 	drained
 	echo "$(( ($(date +%s%N) - t0) / 1000 ))" >> "$TMP/d.t" # from the first POST to the last alert triaged
 done
-median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() { # FILE [COLUMN]: the median of a column (the first by default)
+	awk -v c="${2:-1}" '{ print $c }' "$1" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
 n=$(median "$TMP/n.t") p=$(median "$TMP/p.t") s=$(median "$TMP/s.t") d=$(median "$TMP/d.t")
+cpu_of() { echo "$(median "$1" 2) $(median "$1" 3) $(median "$1" 4)"; } # client server PostgreSQL (ticks)
+us_per_post() { # TICKS...: microseconds a POST, as a JSON list
+	local t out=
+	for t in "$@"; do out="$out${out:+, }$(( t * 1000000 / $(getconf CLK_TCK) / N ))"; done
+	echo "[$out]"
+}
 queued=$("${PSQL[@]}" -d runbook_test -c "SELECT count(*) FROM runbook_alert_queue")
-echo "Intake: $N POSTs, 64 connections at once (median of $ROUNDS rounds):"
-awk -v n="$n" -v p="$p" -v s="$s" -v d="$d" -v N="$N" 'BEGIN {
-	printf "  (n) do-nothing HTTP server (libmicrohttpd)   %7.0f ms  %6.0f req/s\n", n / 1000, N / (n / 1e6)
-	printf "  (p) serve, PostgreSQL queue (durable)        %7.0f ms  %6.0f req/s\n", p / 1000, N / (p / 1e6)
-	printf "  (s) serve, SQLite (durable), triaging too    %7.0f ms  %6.0f req/s\n", s / 1000, N / (s / 1e6)
+echo "Intake: $N POSTs, 64 connections at once (median of $ROUNDS rounds; CPU: microseconds a POST,"
+echo "of the client (curl), the server and PostgreSQL, on $(nproc) CPUs shared by all three):"
+awk -v n="$n" -v p="$p" -v s="$s" -v d="$d" -v N="$N" -v hz="$(getconf CLK_TCK)" -v nc="$(cpu_of "$TMP/n.t")" \
+	-v pc="$(cpu_of "$TMP/p.t")" -v sc="$(cpu_of "$TMP/s.t")" 'function cpu(t,  f) {
+		split(t, f, " ")
+		return sprintf("CPU client %3.0f  server %3.0f  PostgreSQL %3.0f", f[1] * 1e6 / hz / N, f[2] * 1e6 / hz / N, f[3] * 1e6 / hz / N)
+	} BEGIN {
+	printf "  (n) do-nothing HTTP server (libmicrohttpd)   %7.0f ms  %6.0f req/s  %s\n", n / 1000, N / (n / 1e6), cpu(nc)
+	printf "  (p) serve, PostgreSQL queue (durable)        %7.0f ms  %6.0f req/s  %s\n", p / 1000, N / (p / 1e6), cpu(pc)
+	printf "  (s) serve, SQLite (durable), triaging too    %7.0f ms  %6.0f req/s  %s\n", s / 1000, N / (s / 1e6), cpu(sc)
 	printf "  p/n = %.2f   s/n = %.2f   (goal: <= 1.0)\n", p / n, s / n
 	printf "  (s) took its %d alerts of one fingerprint (a storm) and triaged them all in %.0f ms: %.0f alerts/s\n",
 		N, d / 1000, N / (d / 1e6)
@@ -185,6 +213,7 @@ awk -v a="$ALERTS" -v w1="$w1" -v w2="$w2" -v w4="$w4" -v w4k="$w4k" -v b1="$b1"
 	printf "  machine (%d CPUs: workers, PostgreSQL and its fsyncs); near 100%% more workers cannot help.\n", cpus
 }'
 if [ -n "${BENCH_JSON:-}" ]; then
-	printf '{"intake_null_us": %s, "intake_pg_us": %s, "intake_sqlite_us": %s, "storm_sqlite_triaged_us": %s, "posts": %s, "workers_1_us": %s, "workers_2_us": %s, "workers_4_us": %s, "workers_4_killed_us": %s, "alerts": %s, "workers_cpu_busy_pct": [%s, %s, %s, %s], "workers_commits": [%s, %s, %s, %s]}\n' \
-		"$n" "$p" "$s" "$d" "$N" "$w1" "$w2" "$w4" "$w4k" "$ALERTS" "$b1" "$b2" "$b4" "$b4k" "$c1" "$c2" "$c4" "$c4k" > "$BENCH_JSON"
+	printf '{"intake_null_us": %s, "intake_pg_us": %s, "intake_sqlite_us": %s, "storm_sqlite_triaged_us": %s, "posts": %s, "intake_cpu_us_per_post": {"null": %s, "pg": %s, "sqlite": %s}, "workers_1_us": %s, "workers_2_us": %s, "workers_4_us": %s, "workers_4_killed_us": %s, "alerts": %s, "workers_cpu_busy_pct": [%s, %s, %s, %s], "workers_commits": [%s, %s, %s, %s]}\n' \
+		"$n" "$p" "$s" "$d" "$N" "$(us_per_post $(cpu_of "$TMP/n.t"))" "$(us_per_post $(cpu_of "$TMP/p.t"))" \
+		"$(us_per_post $(cpu_of "$TMP/s.t"))" "$w1" "$w2" "$w4" "$w4k" "$ALERTS" "$b1" "$b2" "$b4" "$b4k" "$c1" "$c2" "$c4" "$c4k" > "$BENCH_JSON"
 fi
