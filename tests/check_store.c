@@ -152,6 +152,42 @@ START_TEST(incidents_and_events)
 }
 END_TEST
 
+/* A write the database refuses (here a CHECK, in a statement the
+ * PostgreSQL store sends ahead without waiting) fails whole: an error,
+ * nothing recorded, and the connection goes on working. A batch longer
+ * than what is sent ahead at once is recorded whole and in order. */
+START_TEST(refused_writes_and_long_batches)
+{
+	struct store *st = open_store();
+	char *id = new_incident(st, 1), *err = NULL;
+	json_t *ch = json_pack("{s:s}", "severity", "SEV9");
+	ck_assert_int_eq(store_incident_update(st, id, ch, "incident.severity", "t@h", "to SEV9", ch, &err), -1);
+	ck_assert_ptr_nonnull(err);
+	free(err);
+	err = NULL;
+	json_decref(ch);
+	json_t *inc = store_incident_get(st, id, &err);
+	ck_assert_str_eq(json_string_value(json_object_get(inc, "severity")), "SEV2");
+	json_decref(inc);
+	json_t *ev = store_events(st, id, &err);
+	ck_assert_uint_eq(json_array_size(ev), 2); /* opened, one note: nothing of the refused change */
+	json_decref(ev);
+	json_t *many = json_array();
+	for (int i = 0; i < 75; i++)
+		json_array_append_new(many, json_pack("{s:s, s:s, s:{s:i}}", "kind", "step.finished", "summary", "s", "data", "n", i));
+	ck_assert_msg(store_append_many(st, id, "t@h", many, &err) == 0, "%s", err);
+	json_decref(many);
+	ev = store_events(st, id, &err);
+	ck_assert_uint_eq(json_array_size(ev), 77);
+	for (int i = 0; i < 75; i++)
+		ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_array_get(ev, 2 + i), "data"), "n")), i);
+	json_decref(ev);
+	ck_assert_ptr_null(verify_incident(st, id));
+	free(id);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(tampering_is_detected)
 {
 	struct store *st = open_store();
@@ -426,6 +462,7 @@ static void add_tests(TCase *tc, int all)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, incidents_and_events);
 	tcase_add_test(tc, tampering_is_detected);
+	tcase_add_test(tc, refused_writes_and_long_batches);
 	tcase_add_test(tc, concurrent_appenders);
 	tcase_add_test(tc, alert_queue);
 	tcase_add_test(tc, queue_round_trip);

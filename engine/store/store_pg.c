@@ -8,6 +8,12 @@
  * processes and machines serialise per incident and never fork the chain.
  * A COMMIT returns once the server has made it durable (with the server's
  * synchronous_commit, on by default).
+ *
+ * Inside a transaction, statements whose results nothing waits for (BEGIN,
+ * the append lock, the event inserts, the queue's marks) are sent ahead in
+ * libpq's pipeline mode and read with the next statement that is waited
+ * for: a round trip costs both processes a wakeup, and a worker's triage
+ * of an alert took some thirty of them.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "store.h"
@@ -21,12 +27,16 @@
 
 #define MIGRATION_LOCK "7531902468"
 #define PREPARED_MAX 64
+#define AHEAD_MAX 32 /* statements sent ahead before their results are read */
 
 struct pg {
 	PGconn *c;
 	int listening; /* LISTEN runbook_queue sent on this connection */
 	char *prepared[PREPARED_MAX]; /* the statements prepared on this connection, as rbN */
+	int ready[PREPARED_MAX];      /* ...and known to the server (a prepare sent ahead may fail) */
 	int nprepared;
+	int ahead[AHEAD_MAX];         /* sent ahead, results unread: each one's new prepare (rbN), or -1 */
+	int nahead;
 };
 
 static const char *const migrations[] = {
@@ -90,38 +100,177 @@ static PGresult *checked(struct pg *p, PGresult *r, char **err)
 	return NULL;
 }
 
-/* Runs a statement with text parameters; NULL (with *err) on failure.
- * Each statement is prepared once per connection, so the server parses
- * and plans it once, not at every call (a worker's triage runs some thirty
- * statements an alert; parsing and planning them was most of the
- * server's CPU). */
-static PGresult *run(struct pg *p, const char *sql, int n, const char *const *vals, char **err)
+/* The prepared statement for sql: its N (named rbN), or -1 when there are
+ * more kinds of statements than expected (it runs unprepared). */
+static int slot_of(struct pg *p, const char *sql)
 {
 	int k = 0;
 	while (k < p->nprepared && strcmp(p->prepared[k], sql))
 		k++;
-	if (k == PREPARED_MAX) /* more kinds of statements than expected: unprepared */
+	if (k == PREPARED_MAX)
+		return -1;
+	if (k == p->nprepared)
+		p->prepared[p->nprepared++] = xstrdup(sql);
+	return k;
+}
+
+/* Sends a statement ahead (pipeline mode): its result is read, and its
+ * failure reported, by the next statement that waits (run, ok). named: as
+ * a prepared statement (parameterless utility statements go unnamed). */
+static int send_ahead_as(struct pg *p, const char *sql, int n, const char *const *vals, int named, char **err);
+
+/* Reads the results of what was sent ahead, in order, to the end of the
+ * pipeline, and leaves pipeline mode; the first failure goes to *err.
+ * keep: the last statement's result is returned (NULL on any failure). */
+static PGresult *catch_up(struct pg *p, int keep, char **err)
+{
+	PGresult *last = NULL;
+	int good = PQpipelineSync(p->c) == 1, lost = !good;
+	for (int i = 0; i < p->nahead && !lost; i++) {
+		int k = p->ahead[i];
+		for (int part = k >= 0 ? 0 : 1; part < 2 && !lost; part++) { /* its prepare, then itself */
+			PGresult *r = PQgetResult(p->c);
+			if (!r) { /* the connection is gone */
+				lost = 1;
+				break;
+			}
+			PQclear(PQgetResult(p->c)); /* each statement's results end with a NULL */
+			if (part == 0 && k >= 0)
+				p->ready[k] = PQresultStatus(r) == PGRES_COMMAND_OK;
+			r = checked(p, r, err);
+			good &= r != NULL;
+			if (keep && part == 1 && i == p->nahead - 1)
+				last = r;
+			else
+				PQclear(r);
+		}
+	}
+	if (!lost) {
+		PGresult *r = PQgetResult(p->c); /* the end of the pipeline */
+		lost = !r || PQresultStatus(r) != PGRES_PIPELINE_SYNC;
+		PQclear(r);
+	}
+	p->nahead = 0;
+	if (lost || !PQexitPipelineMode(p->c)) {
+		good = 0;
+		if (err && !*err)
+			*err = xasprintf("PostgreSQL store: %s", PQerrorMessage(p->c));
+		for (int k = 0; k < p->nprepared; k++) /* unknown now: prepared again at next use */
+			p->ready[k] = 0;
+	}
+	if (!good) {
+		PQclear(last);
+		return NULL;
+	}
+	return last;
+}
+
+static int send_ahead_as(struct pg *p, const char *sql, int n, const char *const *vals, int named, char **err)
+{
+	if (p->nahead == AHEAD_MAX) { /* a long batch: read what is out first */
+		char *e = NULL;
+		PQclear(catch_up(p, 0, &e));
+		if (e) {
+			if (err && !*err)
+				*err = e;
+			else
+				free(e);
+			return -1;
+		}
+	}
+	int sent = p->nahead || PQenterPipelineMode(p->c);
+	if (sent) {
+		int k = named ? slot_of(p, sql) : -1, fresh = k >= 0 && !p->ready[k];
+		char name[16];
+		snprintf(name, sizeof name, "rb%d", k);
+		sent = k < 0 ? PQsendQueryParams(p->c, sql, n, NULL, vals, NULL, NULL, 0)
+			     : (!fresh || PQsendPrepare(p->c, name, sql, n, NULL)) &&
+				       PQsendQueryPrepared(p->c, name, n, vals, NULL, NULL, 0);
+		p->ahead[p->nahead++] = fresh ? k : -1;
+		if (fresh)
+			p->ready[k] = 1; /* until its result says otherwise */
+	}
+	if (!sent && err && !*err)
+		*err = xasprintf("PostgreSQL store: %s", PQerrorMessage(p->c));
+	return sent ? 0 : -1;
+}
+
+static int send_ahead(struct pg *p, const char *sql, int n, const char *const *vals, char **err)
+{
+	return send_ahead_as(p, sql, n, vals, 1, err);
+}
+
+/* Runs a statement with text parameters and waits for it (with whatever
+ * was sent ahead, in the same round trip); NULL (with *err) on failure.
+ * Each statement is prepared once per connection, so the server parses
+ * and plans it once, not at every call (parsing and planning had been
+ * most of the server's CPU). */
+static PGresult *run(struct pg *p, const char *sql, int n, const char *const *vals, char **err)
+{
+	if (p->nahead) {
+		char *first = NULL;
+		if (send_ahead(p, sql, n, vals, &first)) {
+			PQclear(catch_up(p, 0, NULL));
+			if (err && !*err)
+				*err = first;
+			else
+				free(first);
+			return NULL;
+		}
+		return catch_up(p, 1, err);
+	}
+	int k = slot_of(p, sql);
+	if (k < 0)
 		return checked(p, PQexecParams(p->c, sql, n, NULL, vals, NULL, NULL, 0), err);
 	char name[16];
 	snprintf(name, sizeof name, "rb%d", k);
-	if (k == p->nprepared) {
+	if (!p->ready[k]) {
 		PGresult *r = checked(p, PQprepare(p->c, name, sql, n, NULL), err);
 		if (!r)
 			return NULL;
 		PQclear(r);
-		p->prepared[p->nprepared++] = xstrdup(sql);
+		p->ready[k] = 1;
 	}
 	return checked(p, PQexecPrepared(p->c, name, n, vals, NULL, NULL, 0), err);
 }
 
-/* Runs SQL without parameters (the simple protocol: migrations hold
- * several statements). */
+/* Runs SQL without parameters and waits for it: the simple protocol
+ * (migrations hold several statements), or after what was sent ahead. */
 static int ok(struct pg *p, const char *sql, char **err)
 {
-	PGresult *r = checked(p, PQexec(p->c, sql), err);
+	PGresult *r;
+	if (p->nahead) {
+		char *first = NULL;
+		int sent = send_ahead_as(p, sql, 0, NULL, 0, &first) == 0;
+		r = catch_up(p, sent, sent ? err : NULL);
+		if (!sent) {
+			if (err && !*err)
+				*err = first;
+			else
+				free(first);
+		}
+	} else {
+		r = checked(p, PQexec(p->c, sql), err);
+	}
 	int good = r != NULL;
 	PQclear(r);
 	return good ? 0 : -1;
+}
+
+/* Ends the open transaction, whatever was sent ahead: a failure there
+ * leaves the transaction aborted, and a ROLLBACK sent after it would be
+ * skipped with the rest of the pipeline. */
+static void rollback(struct pg *p)
+{
+	if (p->nahead)
+		PQclear(catch_up(p, 0, NULL));
+	ok(p, "ROLLBACK", NULL);
+}
+
+/* BEGIN, sent ahead: the transaction's first statement that waits takes it along. */
+static int begin(struct pg *p, char **err)
+{
+	return send_ahead_as(p, "BEGIN", 0, NULL, 0, err);
 }
 
 static void pg_close(void *db)
@@ -155,7 +304,7 @@ static int migrate(struct pg *p, char **err)
 		rc = ok(p, "BEGIN", err) || ok(p, migrations[v], err) || ok(p, ins, err) || ok(p, "COMMIT", err);
 		free(ins);
 		if (rc)
-			ok(p, "ROLLBACK", NULL);
+			rollback(p);
 	}
 	ok(p, "SELECT pg_advisory_unlock(" MIGRATION_LOCK ")", NULL);
 	return rc;
@@ -182,16 +331,21 @@ static void *pg_open(const char *url, char **err)
 	return p;
 }
 
+/* Inside a transaction: the incident's append lock, to its end (sent ahead). */
+static int lock_chain(struct pg *p, const char *incident, char **err)
+{
+	const char *v[] = {incident};
+	return send_ahead(p, "SELECT pg_advisory_xact_lock(hashtext('runbook:' || $1))", 1, v, err);
+}
+
 /* Inside a transaction: takes the incident's append lock (to the end of
  * the transaction) and reads the seq and hash of its last event. */
 static int chain_end(struct pg *p, const char *incident, long long *seq, char prev[65], char **err)
 {
 	const char *v1[] = {incident};
-	PGresult *r = run(p, "SELECT pg_advisory_xact_lock(hashtext('runbook:' || $1))", 1, v1, err);
-	if (!r)
+	if (lock_chain(p, incident, err))
 		return -1;
-	PQclear(r);
-	r = run(p, "SELECT seq, hash FROM runbook_events WHERE incident = $1 ORDER BY seq DESC LIMIT 1", 1, v1, err);
+	PGresult *r = run(p, "SELECT seq, hash FROM runbook_events WHERE incident = $1 ORDER BY seq DESC LIMIT 1", 1, v1, err);
 	if (!r)
 		return -1;
 	*seq = 0;
@@ -204,7 +358,8 @@ static int chain_end(struct pg *p, const char *incident, long long *seq, char pr
 	return 0;
 }
 
-/* Inserts event seq after prev (both advance). */
+/* Inserts event seq after prev (both advance); sent ahead: a failure
+ * shows at the transaction's next wait (its COMMIT at the latest). */
 static int insert_event(struct pg *p, const char *incident, long long *seq, char prev[65], const char *kind,
 			const char *actor, const char *summary, json_t *data, const char *at, char **err)
 {
@@ -215,10 +370,9 @@ static int insert_event(struct pg *p, const char *incident, long long *seq, char
 	}
 	snprintf(seqs, sizeof seqs, "%lld", *seq + 1);
 	const char *v[] = {incident, seqs, time, kind, actor, summary, datas, prev, hash};
-	PGresult *r = run(p, "INSERT INTO runbook_events VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, v, err);
+	int rc = send_ahead(p, "INSERT INTO runbook_events VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, v, err);
 	free(datas);
-	PQclear(r);
-	if (!r)
+	if (rc)
 		return -1;
 	++*seq;
 	snprintf(prev, 65, "%s", hash);
@@ -240,7 +394,7 @@ static int finish(struct pg *p, int good, char **err)
 {
 	if (good && ok(p, "COMMIT", err) == 0)
 		return 0;
-	ok(p, "ROLLBACK", NULL);
+	rollback(p);
 	return -1;
 }
 
@@ -271,26 +425,25 @@ static int queued_mark(struct pg *p, long long qid, const char *incident, const 
 	utc_timestamp(now, sizeof now);
 	char *res = done ? json_dumps(done, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
 	const char *v[] = {incident, diagnose, q, done ? now : NULL, res};
-	PGresult *r = run(p,
-			  "UPDATE runbook_alert_queue SET incident = $1, diagnose = $2,"
-			  " result = CASE WHEN done_at IS NULL THEN $5 ELSE result END, done_at = coalesce(done_at, $4),"
-			  " claimed_until = CASE WHEN $4::text IS NULL THEN claimed_until END WHERE id = $3",
-			  5, v, err);
+	int rc = send_ahead(p,
+			    "UPDATE runbook_alert_queue SET incident = $1, diagnose = $2,"
+			    " result = CASE WHEN done_at IS NULL THEN $5 ELSE result END, done_at = coalesce(done_at, $4),"
+			    " claimed_until = CASE WHEN $4::text IS NULL THEN claimed_until END WHERE id = $3",
+			    5, v, err);
 	free(res);
-	PQclear(r);
-	return r ? 0 : -1;
+	return rc;
 }
 
 static int pg_append(void *db, const char *incident, const char *kind, const char *actor, const char *summary,
 		     json_t *data, long long queue_id, const char *diagnose, json_t *done, char **err)
 {
 	struct pg *p = db;
-	if (ok(p, "BEGIN", err))
+	if (begin(p, err))
 		return -1;
 	if (queue_id > 0) {
 		int before = queued_recorded(p, queue_id, NULL, err);
 		if (before) {
-			ok(p, "ROLLBACK", NULL);
+			rollback(p);
 			return before;
 		}
 	}
@@ -305,7 +458,7 @@ static int pg_append_many(void *db, const char *incident, const char *actor, jso
 	struct pg *p = db;
 	long long seq;
 	char prev[65];
-	if (ok(p, "BEGIN", err))
+	if (begin(p, err))
 		return -1;
 	int good = chain_end(p, incident, &seq, prev, err) == 0;
 	size_t i;
@@ -330,13 +483,13 @@ static int pg_lazy(void *db, int on, char **err)
 static int pg_incident_create(void *db, json_t *f, const char *actor, char **id, char **err)
 {
 	struct pg *p = db;
-	if (ok(p, "BEGIN", err))
+	if (begin(p, err))
 		return -1;
 	long long qid = json_integer_value(json_object_get(f, "queue_id"));
 	if (qid > 0) {
 		int done = queued_recorded(p, qid, id, err);
 		if (done) {
-			ok(p, "ROLLBACK", NULL);
+			rollback(p);
 			return done;
 		}
 	}
@@ -357,15 +510,19 @@ static int pg_incident_create(void *db, json_t *f, const char *actor, char **id,
 	*id = good ? xstrdup(PQgetvalue(r, 0, 0)) : NULL;
 	PQclear(r);
 	if (good) {
-		/* an incident opened for an alert begins with that alert */
+		/* an incident opened for an alert begins with that alert; its chain
+		 * is empty (nobody else knows its id before this commits) */
 		json_t *alert = json_object_get(f, "alert"), *opened = store_opened_data(f);
-		if (alert) {
+		long long seq = 0;
+		char prev[65] = ZERO_HASH;
+		good = lock_chain(p, *id, err) == 0;
+		if (good && alert) {
 			char *as = store_alert_summary(alert);
-			good = append_locked(p, *id, "alert", actor, as, alert, NULL, err) == 0;
+			good = insert_event(p, *id, &seq, prev, "alert", actor, as, alert, NULL, err) == 0;
 			free(as);
 		}
 		char *summary = xasprintf("%s opened: %s", *id, v[0]);
-		good = good && append_locked(p, *id, "incident.opened", actor, summary, opened, NULL, err) == 0;
+		good = good && insert_event(p, *id, &seq, prev, "incident.opened", actor, summary, opened, NULL, err) == 0;
 		free(summary);
 		json_decref(opened);
 		if (good && qid > 0)
@@ -412,7 +569,7 @@ static int pg_incident_update(void *db, const char *id, json_t *changes, const c
 			      const char *summary, json_t *data, char **err)
 {
 	struct pg *p = db;
-	if (ok(p, "BEGIN", err))
+	if (begin(p, err))
 		return -1;
 	int good = 1;
 	const char *k;
@@ -421,10 +578,9 @@ static int pg_incident_update(void *db, const char *id, json_t *changes, const c
 		/* k was checked against the column list by the caller */
 		char *sql = xasprintf("UPDATE runbook_incidents SET %s = $1 WHERE id = $2", k);
 		const char *vals[] = {json_string_value(v), id};
-		PGresult *r = run(p, sql, 2, vals, err);
+		good = send_ahead(p, sql, 2, vals, err) == 0;
 		free(sql);
-		PQclear(r);
-		if (!(good = r != NULL))
+		if (!good)
 			break;
 	}
 	if (good)
@@ -621,8 +777,13 @@ static int pg_claim(void *db, const char *owner, int lease_s, json_t **item, cha
 {
 	struct pg *p = db;
 	*item = NULL;
-	if (ok(p, "BEGIN", err))
+	/* a claim is not waited onto the disk: lost in a crash of the server,
+	 * it goes with the connection and its locks anyway; the alert's next
+	 * commit, synced, writes it out too */
+	if (begin(p, err) || send_ahead_as(p, "SET LOCAL synchronous_commit = off", 0, NULL, 0, err)) {
+		rollback(p);
 		return -1;
+	}
 	/* the heads - each key's oldest alert still to do - that nobody is
 	 * claiming right now (nor this owner: an advisory lock is granted again
 	 * to the session that holds it); see claim_sql */
@@ -645,12 +806,10 @@ static int pg_claim(void *db, const char *owner, int lease_s, json_t **item, cha
 		char lease[16];
 		snprintf(lease, sizeof lease, "%d", lease_s);
 		const char *v[] = {owner, lease, PQgetvalue(r, row, 0)};
-		PGresult *u = run(p,
+		good = send_ahead(p,
 				  "UPDATE runbook_alert_queue SET claimed_by = $1, claimed_until = now() + make_interval(secs => $2),"
 				  " attempts = attempts + 1 WHERE id = $3",
-				  3, v, err);
-		good = u != NULL;
-		PQclear(u);
+				  3, v, err) == 0;
 		json_t *alert = json_loads(PQgetvalue(r, row, 2), 0, NULL);
 		*item = json_pack("{s:I, s:s, s:o, s:s?, s:s?, s:I, s:b}", "id", (json_int_t)atoll(PQgetvalue(r, row, 0)),
 				  "key", PQgetvalue(r, row, 1), "alert", alert ? alert : json_object(), "incident",
@@ -676,15 +835,27 @@ static int pg_queue_done(void *db, json_t *item, json_t *result, char **err)
 	utc_timestamp(now, sizeof now);
 	snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(item, "id")));
 	char *res = json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-	const char *v[] = {now, res, id};
-	PGresult *r = run(p, "UPDATE runbook_alert_queue SET done_at = $1, result = $2, claimed_until = NULL WHERE id = $3"
-			  " AND done_at IS NULL",
-			  3, v, err);
+	const char *v[] = {now, res, id}, *key = json_string_value(json_object_get(item, "key"));
+	int locked = json_is_true(json_object_get(item, "locked"));
+	/* done, committed, then the key's lock let go: one round trip */
+	int rc = begin(p, err) ||
+		 send_ahead(p, "UPDATE runbook_alert_queue SET done_at = $1, result = $2, claimed_until = NULL WHERE id = $3"
+			       " AND done_at IS NULL", 3, v, err) ||
+		 (locked ? send_ahead_as(p, "COMMIT", 0, NULL, 0, err) : ok(p, "COMMIT", err));
 	free(res);
-	PQclear(r);
-	if (json_is_true(json_object_get(item, "locked")))
-		key_unlock(p, json_string_value(json_object_get(item, "key")));
-	return r ? 0 : -1;
+	if (!rc && locked) {
+		const char *kv[] = {key};
+		PGresult *r = run(p, "SELECT pg_advisory_unlock(" KEY_LOCK ", hashtext($1))", 1, kv, err);
+		rc = r ? 0 : -1;
+		PQclear(r);
+	}
+	if (rc) {
+		if (PQtransactionStatus(p->c) != PQTRANS_IDLE || p->nahead)
+			rollback(p);
+		if (locked)
+			key_unlock(p, key);
+	}
+	return rc ? -1 : 0;
 }
 
 static int pg_heartbeat(void *db, const char *owner, int lease_s, char **err)
