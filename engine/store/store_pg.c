@@ -121,7 +121,8 @@ static int send_ahead_as(struct pg *p, const char *sql, int n, const char *const
 
 /* Reads the results of what was sent ahead, in order, to the end of the
  * pipeline, and leaves pipeline mode; the first failure goes to *err.
- * keep: the last statement's result is returned (NULL on any failure). */
+ * keep: the index (in the pipeline) of the statement whose result is
+ * returned (NULL on any failure), or -1. */
 static PGresult *catch_up(struct pg *p, int keep, char **err)
 {
 	PGresult *last = NULL;
@@ -139,7 +140,7 @@ static PGresult *catch_up(struct pg *p, int keep, char **err)
 				p->ready[k] = PQresultStatus(r) == PGRES_COMMAND_OK;
 			r = checked(p, r, err);
 			good &= r != NULL;
-			if (keep && part == 1 && i == p->nahead - 1)
+			if (part == 1 && i == keep)
 				last = r;
 			else
 				PQclear(r);
@@ -169,7 +170,7 @@ static int send_ahead_as(struct pg *p, const char *sql, int n, const char *const
 {
 	if (p->nahead == AHEAD_MAX) { /* a long batch: read what is out first */
 		char *e = NULL;
-		PQclear(catch_up(p, 0, &e));
+		PQclear(catch_up(p, -1, &e));
 		if (e) {
 			if (err && !*err)
 				*err = e;
@@ -210,14 +211,14 @@ static PGresult *run(struct pg *p, const char *sql, int n, const char *const *va
 	if (p->nahead) {
 		char *first = NULL;
 		if (send_ahead(p, sql, n, vals, &first)) {
-			PQclear(catch_up(p, 0, NULL));
+			PQclear(catch_up(p, -1, NULL));
 			if (err && !*err)
 				*err = first;
 			else
 				free(first);
 			return NULL;
 		}
-		return catch_up(p, 1, err);
+		return catch_up(p, p->nahead - 1, err);
 	}
 	int k = slot_of(p, sql);
 	if (k < 0)
@@ -242,7 +243,7 @@ static int ok(struct pg *p, const char *sql, char **err)
 	if (p->nahead) {
 		char *first = NULL;
 		int sent = send_ahead_as(p, sql, 0, NULL, 0, &first) == 0;
-		r = catch_up(p, sent, sent ? err : NULL);
+		r = catch_up(p, sent ? p->nahead - 1 : -1, sent ? err : NULL);
 		if (!sent) {
 			if (err && !*err)
 				*err = first;
@@ -257,13 +258,45 @@ static int ok(struct pg *p, const char *sql, char **err)
 	return good ? 0 : -1;
 }
 
+/* Runs sql and then `then` (a statement without parameters, such as
+ * COMMIT) in one round trip, with whatever was sent ahead; sql's result,
+ * or NULL (with *err) when anything failed. */
+static PGresult *run_then(struct pg *p, const char *sql, int n, const char *const *vals, const char *then, char **err)
+{
+	if (p->nahead >= AHEAD_MAX - 1) { /* room for both, so that sql's result is not read early */
+		char *e = NULL;
+		PQclear(catch_up(p, -1, &e));
+		if (e) {
+			if (err && !*err)
+				*err = e;
+			else
+				free(e);
+			return NULL;
+		}
+	}
+	char *first = NULL;
+	int at = -1;
+	if (send_ahead(p, sql, n, vals, &first) == 0) {
+		at = p->nahead - 1;
+		send_ahead_as(p, then, 0, NULL, 0, &first);
+	}
+	PGresult *r = catch_up(p, first ? -1 : at, first ? NULL : err);
+	if (first) {
+		if (err && !*err)
+			*err = first;
+		else
+			free(first);
+	}
+	return r;
+}
+
 /* Ends the open transaction, whatever was sent ahead: a failure there
  * leaves the transaction aborted, and a ROLLBACK sent after it would be
  * skipped with the rest of the pipeline. */
 static void rollback(struct pg *p)
 {
 	if (p->nahead)
-		PQclear(catch_up(p, 0, NULL));
+		PQclear(catch_up(p, -1, NULL));
 	ok(p, "ROLLBACK", NULL);
 }
 
@@ -744,86 +777,118 @@ static void key_unlock(struct pg *p, const char *key)
 	PQclear(run(p, "SELECT pg_advisory_unlock(" KEY_LOCK ", hashtext($1))", 1, v, NULL));
 }
 
-/* The candidates for a claim, in two steps, so that a storm of one key's
+/* The candidates for a claim, in steps, so that a storm of one key's
  * alerts does not make every claim read all of them: the heads among the
- * 64 oldest alerts still to do, else the heads key by key (a skip scan of
- * the index on (key, id): as many lookups as keys still to do). Written
- * so that every step is an index lookup (= ANY (ARRAY(...)), and a
- * subquery per row for its key's head): as joins, the planner hashed the
- * whole queue table. */
-#define CLAIM_COLUMNS "SELECT id, key, alert, incident, diagnose, attempts, coalesce(claimed_until < now(), true)"
-#define CLAIM_FREE \
+ * 64 oldest alerts still to do (the first 8 of them, then all), else the
+ * heads key by key (a skip scan of the index on (key, id): as many
+ * lookups as keys still to do). Written so that every step is an index
+ * lookup (= ANY (ARRAY(...)), and a subquery per row for its key's head):
+ * as joins, the planner hashed the whole queue table. Heads whose key's
+ * lock someone holds (pg_locks) are left out, unless their lease ran out:
+ * each would cost a try of the lock, a round trip. The candidates are
+ * not locked: a claimer that locked its 64 held the others' done marks
+ * and claims waiting, and pushed them into the costly last step. The last
+ * column: the lease ran out (NULL: never claimed, or being claimed). */
+#define CLAIM_COLUMNS "SELECT id, key, attempts, claimed_until < now()"
+#define CLAIM_FREE(n) \
 	" AND NOT (claimed_by IS NOT DISTINCT FROM $1 AND claimed_until > now())" \
-	" ORDER BY id LIMIT 64 FOR UPDATE OF q SKIP LOCKED"
+	" AND (claimed_until < now() OR hashtext(q.key)::oid NOT IN (SELECT objid FROM held))" \
+	" ORDER BY id LIMIT " #n
+#define CLAIM_HELD \
+	"held AS MATERIALIZED (SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = " KEY_LOCK \
+	" AND objsubid = 2) "
+#define CLAIM_OLDEST(n) \
+	"WITH " CLAIM_HELD CLAIM_COLUMNS " FROM runbook_alert_queue q" \
+	" WHERE id = ANY (ARRAY(SELECT id FROM runbook_alert_queue WHERE done_at IS NULL ORDER BY id LIMIT 64))" \
+	" AND done_at IS NULL" \
+	" AND id = (SELECT o.id FROM runbook_alert_queue o WHERE o.done_at IS NULL AND o.key = q.key ORDER BY o.key, o.id" \
+	"   LIMIT 1)" \
+	CLAIM_FREE(n)
 static const char *const claim_sql[] = {
-	CLAIM_COLUMNS " FROM runbook_alert_queue q"
-	" WHERE id = ANY (ARRAY(SELECT id FROM runbook_alert_queue WHERE done_at IS NULL ORDER BY id LIMIT 64))"
-	" AND done_at IS NULL"
-	" AND id = (SELECT o.id FROM runbook_alert_queue o WHERE o.done_at IS NULL AND o.key = q.key ORDER BY o.key, o.id"
-	"   LIMIT 1)"
-	CLAIM_FREE,
+	CLAIM_OLDEST(8),
+	CLAIM_OLDEST(64),
 	"WITH RECURSIVE k(key) AS ("
 	"  (SELECT key FROM runbook_alert_queue WHERE done_at IS NULL ORDER BY key LIMIT 1)"
 	"  UNION ALL SELECT (SELECT key FROM runbook_alert_queue WHERE done_at IS NULL AND key > k.key ORDER BY key LIMIT 1)"
-	"  FROM k WHERE k.key IS NOT NULL) "
-	CLAIM_COLUMNS " FROM runbook_alert_queue q"
+	"  FROM k WHERE k.key IS NOT NULL), "
+	CLAIM_HELD CLAIM_COLUMNS " FROM runbook_alert_queue q"
 	" WHERE id = ANY (ARRAY(SELECT (SELECT id FROM runbook_alert_queue WHERE done_at IS NULL AND key = k.key"
 	"   ORDER BY key, id LIMIT 1) FROM k WHERE k.key IS NOT NULL))"
 	" AND done_at IS NULL"
-	CLAIM_FREE,
+	CLAIM_FREE(64),
 };
+
+/* Claims candidate id if nobody has since it was read (attempts counts the
+ * claims: it is the row's version) and nobody is recording it right now:
+ * 1 with *item, 0, -1. Committed without waiting for the disk: a claim
+ * lost in a crash of the server goes with the connection and its locks
+ * anyway, and the alert's next commit, synced, writes it out too. */
+static int claim_row(struct pg *p, const char *owner, int lease_s, const char *id, const char *attempts, int locked,
+		     json_t **item, char **err)
+{
+	char lease[16];
+	snprintf(lease, sizeof lease, "%d", lease_s);
+	const char *v[] = {owner, lease, id, attempts};
+	if (begin(p, err) || send_ahead_as(p, "SET LOCAL synchronous_commit = off", 0, NULL, 0, err)) {
+		rollback(p);
+		return -1;
+	}
+	PGresult *r = run_then(p,
+			       "UPDATE runbook_alert_queue SET claimed_by = $1, claimed_until = now() + make_interval(secs => $2),"
+			       " attempts = attempts + 1 WHERE id = (SELECT id FROM runbook_alert_queue WHERE id = $3"
+			       " AND done_at IS NULL AND attempts = $4 FOR UPDATE SKIP LOCKED)"
+			       " RETURNING id, key, alert, incident, diagnose, attempts",
+			       4, v, "COMMIT", err);
+	if (!r) {
+		rollback(p);
+		return -1;
+	}
+	if (PQntuples(r) == 1) {
+		json_t *alert = json_loads(PQgetvalue(r, 0, 2), 0, NULL);
+		*item = json_pack("{s:I, s:s, s:o, s:s?, s:s?, s:I, s:b}", "id", (json_int_t)atoll(PQgetvalue(r, 0, 0)),
+				  "key", PQgetvalue(r, 0, 1), "alert", alert ? alert : json_object(), "incident",
+				  PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3), "diagnose",
+				  PQgetisnull(r, 0, 4) ? NULL : PQgetvalue(r, 0, 4), "attempts",
+				  (json_int_t)atoll(PQgetvalue(r, 0, 5)), "locked", locked);
+	}
+	PQclear(r);
+	return *item ? 1 : 0;
+}
 
 static int pg_claim(void *db, const char *owner, int lease_s, json_t **item, char **err)
 {
 	struct pg *p = db;
 	*item = NULL;
-	/* a claim is not waited onto the disk: lost in a crash of the server,
-	 * it goes with the connection and its locks anyway; the alert's next
-	 * commit, synced, writes it out too */
-	if (begin(p, err) || send_ahead_as(p, "SET LOCAL synchronous_commit = off", 0, NULL, 0, err)) {
-		rollback(p);
-		return -1;
-	}
 	/* the heads - each key's oldest alert still to do - that nobody is
 	 * claiming right now (nor this owner: an advisory lock is granted again
 	 * to the session that holds it); see claim_sql */
 	const char *ov[] = {owner};
-	PGresult *r = NULL;
-	int good = 1, row = -1, locked = 0;
-	for (size_t step = 0; good && row < 0 && step < ARRAY_LEN(claim_sql); step++) {
-		PQclear(r);
-		r = run(p, claim_sql[step], 1, ov, err);
-		good = r != NULL;
-		for (int i = 0; good && i < PQntuples(r) && row < 0; i++) {
-			int got = try_key_lock(p, PQgetvalue(r, i, 1), err);
-			if (got < 0)
-				good = 0;
-			else if (got || !strcmp(PQgetvalue(r, i, 6), "t")) /* free, or its claimer hangs past the lease */
-				row = i, locked = got;
+	for (size_t step = 0; !*item && step < ARRAY_LEN(claim_sql); step++) {
+		PGresult *r = run(p, claim_sql[step], 1, ov, err);
+		if (!r)
+			return -1;
+		if (step == 0 && PQntuples(r) < 8)
+			step++; /* that was all of the oldest 64's heads */
+		for (int i = 0; !*item && i < PQntuples(r); i++) {
+			const char *key = PQgetvalue(r, i, 1);
+			int locked = try_key_lock(p, key, err);
+			if (locked < 0) {
+				PQclear(r);
+				return -1;
+			}
+			/* without the key's lock only past its lease (its claimer hangs);
+			 * never claimed, with the lock held: someone is claiming it */
+			if (!locked && strcmp(PQgetvalue(r, i, 3), "t"))
+				continue;
+			int got = claim_row(p, owner, lease_s, PQgetvalue(r, i, 0), PQgetvalue(r, i, 2), locked, item, err);
+			if (got <= 0 && locked)
+				key_unlock(p, key);
+			if (got < 0) {
+				PQclear(r);
+				return -1;
+			}
 		}
-	}
-	if (good && row >= 0) {
-		char lease[16];
-		snprintf(lease, sizeof lease, "%d", lease_s);
-		const char *v[] = {owner, lease, PQgetvalue(r, row, 0)};
-		good = send_ahead(p,
-				  "UPDATE runbook_alert_queue SET claimed_by = $1, claimed_until = now() + make_interval(secs => $2),"
-				  " attempts = attempts + 1 WHERE id = $3",
-				  3, v, err) == 0;
-		json_t *alert = json_loads(PQgetvalue(r, row, 2), 0, NULL);
-		*item = json_pack("{s:I, s:s, s:o, s:s?, s:s?, s:I, s:b}", "id", (json_int_t)atoll(PQgetvalue(r, row, 0)),
-				  "key", PQgetvalue(r, row, 1), "alert", alert ? alert : json_object(), "incident",
-				  PQgetisnull(r, row, 3) ? NULL : PQgetvalue(r, row, 3), "diagnose",
-				  PQgetisnull(r, row, 4) ? NULL : PQgetvalue(r, row, 4), "attempts",
-				  (json_int_t)atoll(PQgetvalue(r, row, 5)) + 1, "locked", locked);
-	}
-	PQclear(r);
-	if (finish(p, good, err)) {
-		if (*item && locked)
-			key_unlock(p, json_string_value(json_object_get(*item, "key")));
-		json_decref(*item);
-		*item = NULL;
-		return -1;
+		PQclear(r);
 	}
 	return *item ? 1 : 0;
 }
