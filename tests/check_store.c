@@ -188,6 +188,32 @@ START_TEST(refused_writes_and_long_batches)
 }
 END_TEST
 
+/* Two connections take turns appending to one incident: each one's next
+ * append follows the other's (the PostgreSQL store remembers where its
+ * connection's last append ended, and must notice that another appended
+ * since), and the chain verifies. */
+START_TEST(appenders_take_turns)
+{
+	struct store *a = open_store(), *b = open_store();
+	char *id = new_incident(a, 1), *err = NULL;
+	for (int i = 0; i < 6; i++) {
+		json_t *d = json_pack("{s:i}", "turn", i);
+		ck_assert_msg(store_append(i % 3 == 2 ? a : b, id, "note", "t@h", "a turn", d, &err) == 0, "%s", err);
+		ck_assert_msg(store_append(a, id, "note", "t@h", "a turn", d, &err) == 0, "%s", err);
+		json_decref(d);
+	}
+	json_t *ev = store_events(b, id, &err);
+	ck_assert_uint_eq(json_array_size(ev), 14);
+	for (size_t i = 0; i < 14; i++)
+		ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(ev, i), "seq")), (json_int_t)i + 1);
+	json_decref(ev);
+	ck_assert_ptr_null(verify_incident(b, id));
+	free(id);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
 START_TEST(tampering_is_detected)
 {
 	struct store *st = open_store();
@@ -463,6 +489,7 @@ static void add_tests(TCase *tc, int all)
 	tcase_add_test(tc, incidents_and_events);
 	tcase_add_test(tc, tampering_is_detected);
 	tcase_add_test(tc, refused_writes_and_long_batches);
+	tcase_add_test(tc, appenders_take_turns);
 	tcase_add_test(tc, concurrent_appenders);
 	tcase_add_test(tc, alert_queue);
 	tcase_add_test(tc, queue_round_trip);

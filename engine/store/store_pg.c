@@ -37,6 +37,15 @@ struct pg {
 	int nprepared;
 	int ahead[AHEAD_MAX];         /* sent ahead, results unread: each one's new prepare (rbN), or -1 */
 	int nahead;
+	/* the end of the chain this connection last appended to (its last
+	 * seq and hash, committed), and of the one the open transaction
+	 * appends to; guessed: the open transaction took the end from here */
+	struct tail {
+		char *incident;
+		long long seq;
+		char hash[65];
+	} tail, next;
+	int guessed;
 };
 
 static const char *const migrations[] = {
@@ -98,6 +107,22 @@ static PGresult *checked(struct pg *p, PGresult *r, char **err)
 	}
 	PQclear(r);
 	return NULL;
+}
+
+static void tail_set(struct tail *t, const char *incident, long long seq, const char *hash)
+{
+	if (!t->incident || strcmp(t->incident, incident)) {
+		free(t->incident);
+		t->incident = xstrdup(incident);
+	}
+	t->seq = seq;
+	snprintf(t->hash, sizeof t->hash, "%s", hash);
+}
+
+static void tail_forget(struct tail *t)
+{
+	free(t->incident);
+	t->incident = NULL;
 }
 
 /* The prepared statement for sql: its N (named rbN), or -1 when there are
@@ -303,6 +328,8 @@ static void rollback(struct pg *p)
 /* BEGIN, sent ahead: the transaction's first statement that waits takes it along. */
 static int begin(struct pg *p, char **err)
 {
+	p->guessed = 0;
+	tail_forget(&p->next);
 	return send_ahead_as(p, "BEGIN", 0, NULL, 0, err);
 }
 
@@ -314,6 +341,8 @@ static void pg_close(void *db)
 	PQfinish(p->c);
 	for (int i = 0; i < p->nprepared; i++)
 		free(p->prepared[i]);
+	tail_forget(&p->tail);
+	tail_forget(&p->next);
 	free(p);
 }
 
@@ -372,12 +401,22 @@ static int lock_chain(struct pg *p, const char *incident, char **err)
 }
 
 /* Inside a transaction: takes the incident's append lock (to the end of
- * the transaction) and reads the seq and hash of its last event. */
+ * the transaction) and reads the seq and hash of its last event; from
+ * this connection's last append when that was to the same incident (sent
+ * ahead, no wait: if another process appended since, the first insert
+ * takes a seq that is taken, the transaction fails, and the caller runs
+ * it again reading the end). */
 static int chain_end(struct pg *p, const char *incident, long long *seq, char prev[65], char **err)
 {
 	const char *v1[] = {incident};
 	if (lock_chain(p, incident, err))
 		return -1;
+	if (p->tail.incident && !strcmp(p->tail.incident, incident)) {
+		*seq = p->tail.seq;
+		snprintf(prev, 65, "%s", p->tail.hash);
+		p->guessed = 1;
+		return 0;
+	}
 	PGresult *r = run(p, "SELECT seq, hash FROM runbook_events WHERE incident = $1 ORDER BY seq DESC LIMIT 1", 1, v1, err);
 	if (!r)
 		return -1;
@@ -407,6 +446,7 @@ static int insert_event(struct pg *p, const char *incident, long long *seq, char
 	free(datas);
 	if (rc)
 		return -1;
+	tail_set(&p->next, incident, *seq + 1, hash);
 	++*seq;
 	snprintf(prev, 65, "%s", hash);
 	return 0;
@@ -423,12 +463,35 @@ static int append_locked(struct pg *p, const char *incident, const char *kind, c
 	return insert_event(p, incident, &seq, prev, kind, actor, summary, data, at, err);
 }
 
+/* Commits (good) or rolls back the open transaction; the end of the
+ * chain it appended to is remembered only once committed. */
 static int finish(struct pg *p, int good, char **err)
 {
-	if (good && ok(p, "COMMIT", err) == 0)
+	if (good && ok(p, "COMMIT", err) == 0) {
+		if (p->next.incident)
+			tail_set(&p->tail, p->next.incident, p->next.seq, p->next.hash);
+		tail_forget(&p->next);
 		return 0;
+	}
 	rollback(p);
+	tail_forget(&p->next);
+	tail_forget(&p->tail);
 	return -1;
+}
+
+/* After a failure: when the transaction took its chain's end from memory,
+ * another process may have appended since; 1 when it is worth running
+ * again (reading the end this time). */
+static int again(struct pg *p, int rc, char **err)
+{
+	if (rc >= 0 || !p->guessed)
+		return 0;
+	p->guessed = 0;
+	if (err) {
+		free(*err);
+		*err = NULL;
+	}
+	return 1;
 }
 
 /* Inside a transaction: 1 when the queued alert qid was recorded already
@@ -467,10 +530,9 @@ static int queued_mark(struct pg *p, long long qid, const char *incident, const 
 	return rc;
 }
 
-static int pg_append(void *db, const char *incident, const char *kind, const char *actor, const char *summary,
-		     json_t *data, long long queue_id, const char *diagnose, json_t *done, char **err)
+static int append_once(struct pg *p, const char *incident, const char *kind, const char *actor, const char *summary,
+		       json_t *data, long long queue_id, const char *diagnose, json_t *done, char **err)
 {
-	struct pg *p = db;
 	if (begin(p, err))
 		return -1;
 	if (queue_id > 0) {
@@ -485,10 +547,19 @@ static int pg_append(void *db, const char *incident, const char *kind, const cha
 	return finish(p, good, err);
 }
 
-/* Several events of one incident in one transaction: one commit for all. */
-static int pg_append_many(void *db, const char *incident, const char *actor, json_t *events, char **err)
+static int pg_append(void *db, const char *incident, const char *kind, const char *actor, const char *summary,
+		     json_t *data, long long queue_id, const char *diagnose, json_t *done, char **err)
 {
-	struct pg *p = db;
+	int rc;
+	do
+		rc = append_once(db, incident, kind, actor, summary, data, queue_id, diagnose, done, err);
+	while (again(db, rc, err));
+	return rc;
+}
+
+/* Several events of one incident in one transaction: one commit for all. */
+static int append_many_once(struct pg *p, const char *incident, const char *actor, json_t *events, char **err)
+{
 	long long seq;
 	char prev[65];
 	if (begin(p, err))
@@ -504,6 +575,15 @@ static int pg_append_many(void *db, const char *incident, const char *actor, jso
 				    json_string_value(json_object_get(e, "time")), err) == 0;
 	}
 	return finish(p, good, err);
+}
+
+static int pg_append_many(void *db, const char *incident, const char *actor, json_t *events, char **err)
+{
+	int rc;
+	do
+		rc = append_many_once(db, incident, actor, events, err);
+	while (again(db, rc, err));
+	return rc;
 }
 
 /* An asynchronous commit is flushed with the next synchronous one (the
@@ -598,10 +678,9 @@ static json_t *pg_incidents(void *db, const char *col, const char *val, char **e
 	return a;
 }
 
-static int pg_incident_update(void *db, const char *id, json_t *changes, const char *kind, const char *actor,
-			      const char *summary, json_t *data, char **err)
+static int incident_update_once(struct pg *p, const char *id, json_t *changes, const char *kind, const char *actor,
+				const char *summary, json_t *data, char **err)
 {
-	struct pg *p = db;
 	if (begin(p, err))
 		return -1;
 	int good = 1;
@@ -619,6 +698,16 @@ static int pg_incident_update(void *db, const char *id, json_t *changes, const c
 	if (good)
 		good = append_locked(p, id, kind, actor, summary, data, NULL, err) == 0;
 	return finish(p, good, err);
+}
+
+static int pg_incident_update(void *db, const char *id, json_t *changes, const char *kind, const char *actor,
+			      const char *summary, json_t *data, char **err)
+{
+	int rc;
+	do
+		rc = incident_update_once(db, id, changes, kind, actor, summary, data, err);
+	while (again(db, rc, err));
+	return rc;
 }
 
 /* Seconds between two stored times (text columns). */
