@@ -11,6 +11,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What alert_parse gives (all three payload kinds) is a normalised
+ * alert; a queue row of another shape is not. */
+START_TEST(normalised_shape)
+{
+	static const char *const payloads[] = {
+		"{\"alerts\": [{\"status\": \"resolved\", \"labels\": {\"alertname\": \"A\"}, \"startsAt\": \"2026-12-04T00:00:00Z\"}]}",
+		"{\"event\": {\"event_type\": \"incident.triggered\", \"data\": {\"id\": \"P1\", \"title\": \"t\"}}}",
+		"[{\"alertname\": \"B\", \"summary\": \"s\"}]"};
+	for (size_t i = 0; i < sizeof payloads / sizeof *payloads; i++) {
+		struct diag_list d;
+		diag_init(&d);
+		json_t *a = alert_parse("t", payloads[i], strlen(payloads[i]), &d);
+		ck_assert_msg(a != NULL, "%s", payloads[i]);
+		ck_assert(alert_is_normalised(json_array_get(a, 0)));
+		json_object_set_new(json_array_get(a, 0), "status", json_string("acked"));
+		ck_assert(!alert_is_normalised(json_array_get(a, 0)));
+		json_decref(a);
+		diag_release(&d);
+	}
+	static const char *const others[] = {"{\"n\": 1}", "[]", "null",
+		"{\"status\": \"firing\", \"labels\": {\"a\": 1}, \"annotations\": {}, \"fingerprint\": \"f\", \"source\": \"generic\"}"};
+	for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+		json_t *j = json_loads(others[i], JSON_DECODE_ANY, NULL);
+		ck_assert_msg(!alert_is_normalised(j), "%s", others[i]);
+		json_decref(j);
+	}
+}
+END_TEST
+
 START_TEST(fingerprint_is_alertmanagers)
 {
 	/* labels and fingerprint of a real Alertmanager webhook */
@@ -212,6 +241,7 @@ Suite *suite_match(void)
 {
 	Suite *s = suite_create("match");
 	TCase *tc = tcase_create("match");
+	tcase_add_test(tc, normalised_shape);
 	tcase_add_test(tc, fingerprint_is_alertmanagers);
 	tcase_add_test(tc, pagerduty_signatures);
 	tcase_add_test(tc, times_are_utc_microseconds);

@@ -329,6 +329,13 @@ if bash "$ROOT/tests/pg.sh" start "$pgdir" > "$TMP/pg.log" 2>&1; then
 	wait_until 20 '[ "$("${PSQL[@]}" -c "SELECT count(*) FROM runbook_alert_queue WHERE done_at IS NULL")" = 0 ]'
 	got=$("${PSQL[@]}" -c "SELECT attempts, done_at IS NOT NULL FROM runbook_alert_queue WHERE alert::json->>'fingerprint' = 'hang-1'")
 	check "a worker stopped (SIGSTOP) while connected: another takes its alert after the 3 s lease" '[ "$got" = "2|t" ]' "$got $(cat "$TMP/wt.log")"
+	# a queue row that serve did not write (not a normalised alert) is set aside, and work goes on
+	"${PSQL[@]}" -c "INSERT INTO runbook_alert_queue (received_at, source, key, alert) VALUES ('2026-12-04T00:00:00Z', 'generic', 'junk', '{\"n\": 1}')" > /dev/null
+	curl -s "${AUTH[@]}" -X POST --data '{"alertname":"ServiceDown","fingerprint":"after-junk"}' "$URL/v1/alerts" > /dev/null
+	wait_until 20 '[ "$("${PSQL[@]}" -c "SELECT count(*) FROM runbook_alert_queue WHERE done_at IS NULL")" = 0 ]'
+	got=$("${PSQL[@]}" -c "SELECT result::json->>'action' FROM runbook_alert_queue WHERE key = 'junk'")
+	check "a queued row that is not a normalised alert: ignored (said on stderr), the worker goes on" '[ "$got" = ignored ] && kill -0 $tp && grep -q "not a normalised alert" "$TMP/wt.log" &&
+		[ "$("${PSQL[@]}" -c "SELECT count(*) FROM runbook_incidents WHERE fingerprint = '\''after-junk'\''")" = 1 ]' "$got $(cat "$TMP/wt.log")"
 	kill -9 $hp $tp 2> /dev/null
 	wait $hp $tp 2> /dev/null
 	kill -TERM $SPID

@@ -291,6 +291,37 @@ json_t *alert_parse(const char *name, const char *buf, size_t len, struct diag_l
 	return out;
 }
 
+static int string_map(json_t *m)
+{
+	const char *k;
+	json_t *v;
+	if (!json_is_object(m))
+		return 0;
+	json_object_foreach(m, k, v)
+		if (!json_is_string(v))
+			return 0;
+	return 1;
+}
+
+int alert_is_normalised(json_t *a)
+{
+	static const char *const maybe[] = {"name", "severity", "summary", "description", "starts_at", "ends_at", "url"};
+	if (!json_is_object(a) || !string_map(json_object_get(a, "labels")) ||
+	    !string_map(json_object_get(a, "annotations")) || !json_is_string(json_object_get(a, "fingerprint")) ||
+	    !json_is_string(json_object_get(a, "source")))
+		return 0;
+	const char *status = json_string_value(json_object_get(a, "status"));
+	if (!status || (strcmp(status, "firing") && strcmp(status, "resolved")))
+		return 0;
+	for (size_t i = 0; i < sizeof maybe / sizeof *maybe; i++) {
+		json_t *v = json_object_get(a, maybe[i]);
+		if (!json_is_string(v) && !json_is_null(v))
+			return 0;
+	}
+	json_t *ev = json_object_get(a, "event_type");
+	return !ev || json_is_string(ev);
+}
+
 json_t *alert_load_all(const char *path, struct diag_list *diags)
 {
 	char *buf, *e;

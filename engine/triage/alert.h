@@ -18,6 +18,10 @@
  * with the reason in diags ("name: refused: alerts[2].labels.x: must be a
  * string"): a payload with one bad field is refused whole. */
 json_t *alert_parse(const char *name, const char *buf, size_t len, struct diag_list *diags);
+/* 1 when a is a normalised alert, every field of the shape alert_parse
+ * gives (what triage takes from the queue, a table other programs could
+ * write, is checked with this). */
+int alert_is_normalised(json_t *a);
 /* alert_parse of a file ("-" for stdin). */
 json_t *alert_load_all(const char *path, struct diag_list *diags);
 /* The first alert of a file (exec --alert; it says so when there are more). */

@@ -495,6 +495,16 @@ json_t *triage_queued(const struct triage *t, struct store *st, const struct mat
 	struct item it;
 	memset(&it, 0, sizeof it);
 	it.alert = json_deep_copy(json_object_get(qitem, "alert"));
+	if (!alert_is_normalised(it.alert)) { /* not written by serve: left alone, said once */
+		fprintf(stderr, "runbook triage: queued alert %lld is not a normalised alert: ignored\n",
+			(long long)json_integer_value(json_object_get(qitem, "id")));
+		json_t *fp = json_object_get(it.alert, "fingerprint");
+		*failed = 1;
+		json_t *res = json_pack("{s:O?, s:s, s:s}", "fingerprint", json_is_string(fp) ? fp : NULL, "action", "ignored",
+					"status", "failed");
+		json_decref(it.alert);
+		return res;
+	}
 	struct redactor red;
 	redact_init(&red);
 	redact_add_all(&red, t->cfg->secrets);
