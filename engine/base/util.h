@@ -37,7 +37,8 @@ void sbuf_add(struct sbuf *sb, const void *data, size_t n);
 void sbuf_adds(struct sbuf *sb, const char *s);
 void sbuf_addc(struct sbuf *sb, char c);
 void sbuf_addf(struct sbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Adds s as a JSON string: quoted, escaped as jansson escapes it. */
+/* Adds s as a JSON string: quoted, escaped as jansson escapes it (the
+ * bytes json_dumps would write; text.c's encoder writes its own form). */
 void sbuf_add_json_string(struct sbuf *sb, const char *s);
 /* Returns the buffer as a string the caller frees; sb is left empty. */
 char *sbuf_detach(struct sbuf *sb);

@@ -191,19 +191,29 @@ static PGresult *catch_up(struct pg *p, int keep, char **err)
 	return last;
 }
 
+/* e becomes *err unless that is set already (the first failure is the one told). */
+static void keep_first(char **err, char *e)
+{
+	if (e && err && !*err)
+		*err = e;
+	else
+		free(e);
+}
+
+/* Reads everything sent ahead: -1 (with *err) when any of it failed. */
+static int flush_ahead(struct pg *p, char **err)
+{
+	char *e = NULL;
+	PQclear(catch_up(p, -1, &e));
+	int bad = e != NULL;
+	keep_first(err, e);
+	return bad ? -1 : 0;
+}
+
 static int send_ahead_as(struct pg *p, const char *sql, int n, const char *const *vals, int named, char **err)
 {
-	if (p->nahead == AHEAD_MAX) { /* a long batch: read what is out first */
-		char *e = NULL;
-		PQclear(catch_up(p, -1, &e));
-		if (e) {
-			if (err && !*err)
-				*err = e;
-			else
-				free(e);
-			return -1;
-		}
-	}
+	if (p->nahead == AHEAD_MAX && flush_ahead(p, err)) /* a long batch: read what is out first */
+		return -1;
 	int sent = p->nahead || PQenterPipelineMode(p->c);
 	if (sent) {
 		int k = named ? slot_of(p, sql) : -1, fresh = k >= 0 && !p->ready[k];
@@ -226,6 +236,20 @@ static int send_ahead(struct pg *p, const char *sql, int n, const char *const *v
 	return send_ahead_as(p, sql, n, vals, 1, err);
 }
 
+/* Sends sql after what was sent ahead, and reads it all in that round
+ * trip: the result of the statement `back` places before sql (0: sql's). */
+static PGresult *wait_with(struct pg *p, const char *sql, int n, const char *const *vals, int named, int back,
+			   char **err)
+{
+	char *first = NULL;
+	if (send_ahead_as(p, sql, n, vals, named, &first)) {
+		PQclear(catch_up(p, -1, NULL));
+		keep_first(err, first);
+		return NULL;
+	}
+	return catch_up(p, p->nahead - 1 - back, err);
+}
+
 /* Runs a statement with text parameters and waits for it (with whatever
  * was sent ahead, in the same round trip); NULL (with *err) on failure.
  * Each statement is prepared once per connection, so the server parses
@@ -233,18 +257,8 @@ static int send_ahead(struct pg *p, const char *sql, int n, const char *const *v
  * most of the server's CPU). */
 static PGresult *run(struct pg *p, const char *sql, int n, const char *const *vals, char **err)
 {
-	if (p->nahead) {
-		char *first = NULL;
-		if (send_ahead(p, sql, n, vals, &first)) {
-			PQclear(catch_up(p, -1, NULL));
-			if (err && !*err)
-				*err = first;
-			else
-				free(first);
-			return NULL;
-		}
-		return catch_up(p, p->nahead - 1, err);
-	}
+	if (p->nahead)
+		return wait_with(p, sql, n, vals, 1, 0, err);
 	int k = slot_of(p, sql);
 	if (k < 0)
 		return checked(p, PQexecParams(p->c, sql, n, NULL, vals, NULL, NULL, 0), err);
@@ -264,20 +278,7 @@ static PGresult *run(struct pg *p, const char *sql, int n, const char *const *va
  * (migrations hold several statements), or after what was sent ahead. */
 static int ok(struct pg *p, const char *sql, char **err)
 {
-	PGresult *r;
-	if (p->nahead) {
-		char *first = NULL;
-		int sent = send_ahead_as(p, sql, 0, NULL, 0, &first) == 0;
-		r = catch_up(p, sent ? p->nahead - 1 : -1, sent ? err : NULL);
-		if (!sent) {
-			if (err && !*err)
-				*err = first;
-			else
-				free(first);
-		}
-	} else {
-		r = checked(p, PQexec(p->c, sql), err);
-	}
+	PGresult *r = p->nahead ? wait_with(p, sql, 0, NULL, 0, 0, err) : checked(p, PQexec(p->c, sql), err);
 	int good = r != NULL;
 	PQclear(r);
 	return good ? 0 : -1;
@@ -288,31 +289,16 @@ static int ok(struct pg *p, const char *sql, char **err)
  * or NULL (with *err) when anything failed. */
 static PGresult *run_then(struct pg *p, const char *sql, int n, const char *const *vals, const char *then, char **err)
 {
-	if (p->nahead >= AHEAD_MAX - 1) { /* room for both, so that sql's result is not read early */
-		char *e = NULL;
-		PQclear(catch_up(p, -1, &e));
-		if (e) {
-			if (err && !*err)
-				*err = e;
-			else
-				free(e);
-			return NULL;
-		}
-	}
+	/* room for both, so that sql's result is not read early */
+	if (p->nahead >= AHEAD_MAX - 1 && flush_ahead(p, err))
+		return NULL;
 	char *first = NULL;
-	int at = -1;
-	if (send_ahead(p, sql, n, vals, &first) == 0) {
-		at = p->nahead - 1;
-		send_ahead_as(p, then, 0, NULL, 0, &first);
+	if (send_ahead(p, sql, n, vals, &first)) {
+		PQclear(catch_up(p, -1, NULL));
+		keep_first(err, first);
+		return NULL;
 	}
-	PGresult *r = catch_up(p, first ? -1 : at, first ? NULL : err);
-	if (first) {
-		if (err && !*err)
-			*err = first;
-		else
-			free(first);
-	}
-	return r;
+	return wait_with(p, then, 0, NULL, 0, 1, err);
 }
 
 /* Ends the open transaction, whatever was sent ahead: a failure there
