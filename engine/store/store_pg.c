@@ -585,12 +585,14 @@ static int pg_incident_create(void *db, json_t *f, const char *actor, char **id,
 	if (begin(p, err))
 		return -1;
 	long long qid = json_integer_value(json_object_get(f, "queue_id"));
-	if (qid > 0) {
-		int done = queued_recorded(p, qid, id, err);
-		if (done) {
-			rollback(p);
-			return done;
-		}
+	char q[24];
+	snprintf(q, sizeof q, "%lld", qid);
+	const char *qv[] = {q};
+	/* the queue row stays locked to the end, so two claimers of one alert
+	 * record it once; the insert below happens only if it was not yet */
+	if (qid > 0 && send_ahead(p, "SELECT 1 FROM runbook_alert_queue WHERE id = $1 FOR UPDATE", 1, qv, err)) {
+		rollback(p);
+		return -1;
 	}
 	char now[40];
 	utc_timestamp(now, sizeof now);
@@ -599,12 +601,22 @@ static int pg_incident_create(void *db, json_t *f, const char *actor, char **id,
 	const char *v[] = {json_string_value(json_object_get(f, "title")), json_string_value(json_object_get(f, "severity")),
 		started ? started : detected ? detected : now, detected ? detected : now,
 		json_string_value(json_object_get(f, "fingerprint")), json_string_value(json_object_get(f, "runbook")),
-		json_string_value(json_object_get(f, "component")), json_string_value(json_object_get(f, "repeat_of"))};
+		json_string_value(json_object_get(f, "component")), json_string_value(json_object_get(f, "repeat_of")),
+		qid > 0 ? q : NULL};
 	PGresult *r = run(p,
 			  "INSERT INTO runbook_incidents (n, id, title, severity, status, started_at, detected_at, fingerprint, "
 			  "runbook, component, repeat_of) SELECT n, 'INC-' || n, $1, $2, 'triggered', $3, $4, $5, $6, $7, $8 "
-			  "FROM (SELECT nextval('runbook_incident_n') AS n) s RETURNING id",
-			  8, v, err);
+			  "FROM (SELECT nextval('runbook_incident_n') AS n WHERE NOT EXISTS"
+			  " (SELECT 1 FROM runbook_alert_queue WHERE id = $9 AND incident IS NOT NULL)) s RETURNING id",
+			  9, v, err);
+	if (r && PQntuples(r) == 0) { /* an earlier claim of the alert recorded it: its incident */
+		PQclear(r);
+		int done = queued_recorded(p, qid, id, err);
+		rollback(p);
+		if (!done && !*err)
+			*err = xstrdup("PostgreSQL store: the incident was not opened");
+		return done ? done : -1;
+	}
 	int good = r != NULL;
 	*id = good ? xstrdup(PQgetvalue(r, 0, 0)) : NULL;
 	PQclear(r);
