@@ -155,7 +155,8 @@ END_TEST
 /* A write the database refuses (here a CHECK, in a statement the
  * PostgreSQL store sends ahead without waiting) fails whole: an error,
  * nothing recorded, and the connection goes on working. A batch longer
- * than what is sent ahead at once is recorded whole and in order. */
+ * than what is sent ahead at once is recorded whole and in order; one
+ * refused at the moment that fills it leaves the connection working too. */
 START_TEST(refused_writes_and_long_batches)
 {
 	struct store *st = open_store();
@@ -183,6 +184,25 @@ START_TEST(refused_writes_and_long_batches)
 		ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_array_get(ev, 2 + i), "data"), "n")), i);
 	json_decref(ev);
 	ck_assert_ptr_null(verify_incident(st, id));
+	if (on_pg) {
+		/* a batch refused by the server (no such incident) that fills what
+		 * is sent ahead exactly: an error, and the connection goes on */
+		many = json_array();
+		for (int i = 0; i < 32; i++)
+			json_array_append_new(many, json_pack("{s:s, s:s, s:n}", "kind", "note", "summary", "s", "data"));
+		ck_assert_int_eq(store_append_many(st, "INC-999", "t@h", many, &err), -1);
+		ck_assert_ptr_nonnull(err);
+		free(err);
+		err = NULL;
+		json_decref(many);
+		json_t *d = json_pack("{s:i}", "after", 1);
+		ck_assert_msg(store_append(st, id, "note", "t@h", "after a refused batch", d, &err) == 0, "%s", err);
+		json_decref(d);
+		ev = store_events(st, id, &err);
+		ck_assert_msg(ev != NULL, "%s", err);
+		ck_assert_uint_eq(json_array_size(ev), 78);
+		json_decref(ev);
+	}
 	free(id);
 	store_close(st);
 }

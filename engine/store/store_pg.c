@@ -139,17 +139,14 @@ static int slot_of(struct pg *p, const char *sql)
 	return k;
 }
 
-/* Sends a statement ahead (pipeline mode): its result is read, and its
- * failure reported, by the next statement that waits (run, ok). named: as
- * a prepared statement (parameterless utility statements go unnamed). */
-static int send_ahead_as(struct pg *p, const char *sql, int n, const char *const *vals, int named, char **err);
-
 /* Reads the results of what was sent ahead, in order, to the end of the
  * pipeline, and leaves pipeline mode; the first failure goes to *err.
  * keep: the index (in the pipeline) of the statement whose result is
  * returned (NULL on any failure), or -1. */
 static PGresult *catch_up(struct pg *p, int keep, char **err)
 {
+	if (!p->nahead) /* nothing out (nor in pipeline mode): nothing to read */
+		return NULL;
 	PGresult *last = NULL;
 	int good = PQpipelineSync(p->c) == 1, lost = !good;
 	for (int i = 0; i < p->nahead && !lost; i++) {
@@ -191,25 +188,25 @@ static PGresult *catch_up(struct pg *p, int keep, char **err)
 	return last;
 }
 
-/* e becomes *err unless that is set already (the first failure is the one told). */
-static void keep_first(char **err, char *e)
-{
-	if (e && err && !*err)
-		*err = e;
-	else
-		free(e);
-}
-
-/* Reads everything sent ahead: -1 (with *err) when any of it failed. */
+/* Reads everything sent ahead: -1 (with *err, unless set already) when
+ * any of it failed. */
 static int flush_ahead(struct pg *p, char **err)
 {
 	char *e = NULL;
 	PQclear(catch_up(p, -1, &e));
-	int bad = e != NULL;
-	keep_first(err, e);
-	return bad ? -1 : 0;
+	if (!e)
+		return 0;
+	if (err && !*err)
+		*err = e;
+	else
+		free(e);
+	return -1;
 }
 
+/* Sends a statement ahead (pipeline mode): its result is read, and its
+ * failure reported, by the next statement that waits (run, ok). named: as
+ * a prepared statement (parameterless utility statements go unnamed). A
+ * failure goes to *err unless that is set already. */
 static int send_ahead_as(struct pg *p, const char *sql, int n, const char *const *vals, int named, char **err)
 {
 	if (p->nahead == AHEAD_MAX && flush_ahead(p, err)) /* a long batch: read what is out first */
@@ -241,10 +238,8 @@ static int send_ahead(struct pg *p, const char *sql, int n, const char *const *v
 static PGresult *wait_with(struct pg *p, const char *sql, int n, const char *const *vals, int named, int back,
 			   char **err)
 {
-	char *first = NULL;
-	if (send_ahead_as(p, sql, n, vals, named, &first)) {
+	if (send_ahead_as(p, sql, n, vals, named, err)) { /* the rest is read, its failures untold */
 		PQclear(catch_up(p, -1, NULL));
-		keep_first(err, first);
 		return NULL;
 	}
 	return catch_up(p, p->nahead - 1 - back, err);
@@ -290,12 +285,8 @@ static int ok(struct pg *p, const char *sql, char **err)
 static PGresult *run_then(struct pg *p, const char *sql, int n, const char *const *vals, const char *then, char **err)
 {
 	/* room for both, so that sql's result is not read early */
-	if (p->nahead >= AHEAD_MAX - 1 && flush_ahead(p, err))
-		return NULL;
-	char *first = NULL;
-	if (send_ahead(p, sql, n, vals, &first)) {
+	if ((p->nahead >= AHEAD_MAX - 1 && flush_ahead(p, err)) || send_ahead(p, sql, n, vals, err)) {
 		PQclear(catch_up(p, -1, NULL));
-		keep_first(err, first);
 		return NULL;
 	}
 	return wait_with(p, then, 0, NULL, 0, 1, err);
@@ -306,8 +297,7 @@ static PGresult *run_then(struct pg *p, const char *sql, int n, const char *cons
  * skipped with the rest of the pipeline. */
 static void rollback(struct pg *p)
 {
-	if (p->nahead)
-		PQclear(catch_up(p, -1, NULL));
+	PQclear(catch_up(p, -1, NULL));
 	ok(p, "ROLLBACK", NULL);
 }
 
