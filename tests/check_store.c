@@ -7,6 +7,9 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "tests.h"
+#include "alert.h"
+#include "config.h"
+#include "pool.h"
 #include "store.h"
 #include "util.h"
 
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[64], url[1024], path[128];
@@ -486,6 +490,56 @@ START_TEST(storm_keeps_other_keys_moving)
 }
 END_TEST
 
+static int always_busy(void *arg)
+{
+	__atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST);
+	return 1;
+}
+
+/* serve's triage lets its intake go first, but never stops: with requests
+ * always waiting, each claim waits TPOOL_YIELD_MS, and every alert is
+ * still triaged. */
+START_TEST(pool_lets_intake_go_first)
+{
+	struct store *st = open_store();
+	char *err = NULL;
+	struct diag_list d = {0};
+	const char *body = "[{\"alertname\": \"Odd\", \"fingerprint\": \"f1\"}, {\"alertname\": \"Odd\", \"fingerprint\": \"f2\"},"
+			   " {\"alertname\": \"Odd\", \"fingerprint\": \"f3\"}]";
+	json_t *alerts = alert_parse("alerts.json", body, strlen(body), &d);
+	ck_assert_ptr_nonnull(alerts);
+	struct queued q[3];
+	for (size_t i = 0; i < 3; i++) {
+		json_t *a = json_array_get(alerts, i);
+		q[i] = (struct queued){json_string_value(json_object_get(a, "fingerprint")), "generic",
+				       json_dumps(a, JSON_COMPACT), 0};
+	}
+	ck_assert_msg(store_enqueue(st, q, 3, &err) == 0, "%s", err);
+	struct config cfg;
+	config_defaults(&cfg);
+	struct triage t = {&cfg, url, NULL, 0, 1};
+	int asked = 0;
+	struct tpool_opts po = {1, 60, 0, always_busy, &asked};
+	int64_t t0 = now_ms();
+	struct tpool *p = tpool_start(&t, &po, &err);
+	ck_assert_msg(p != NULL, "%s", err);
+	while (tpool_done(p) < 3 && now_ms() - t0 < 20000)
+		nanosleep(&(struct timespec){0, 5000000}, NULL);
+	int64_t took = now_ms() - t0;
+	long long done = tpool_done(p);
+	tpool_stop(p);
+	ck_assert_int_eq(done, 3);
+	ck_assert_int_gt(__atomic_load_n(&asked, __ATOMIC_SEQ_CST), 0);
+	ck_assert_msg(took >= 3 * TPOOL_YIELD_MS, "3 claims with intake always busy took %lld ms", (long long)took);
+	ck_assert_int_eq(store_queue_depth(st, &err), 0);
+	for (size_t i = 0; i < 3; i++)
+		free((char *)q[i].text);
+	json_decref(alerts);
+	config_release(&cfg);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(unusable_locations)
 {
 	char *err = NULL;
@@ -514,8 +568,10 @@ static void add_tests(TCase *tc, int all)
 	tcase_add_test(tc, alert_queue);
 	tcase_add_test(tc, queue_round_trip);
 	tcase_add_test(tc, storm_keeps_other_keys_moving);
-	if (all)
+	if (all) {
 		tcase_add_test(tc, unusable_locations);
+		tcase_add_test(tc, pool_lets_intake_go_first);
+	}
 }
 
 Suite *suite_store(void)

@@ -34,6 +34,7 @@
 #define STORE_POOL 8            /* connections kept for reads */
 #define GATHER_US 300           /* under load, a commit waits this long for more alerts... */
 #define GATHER_MAX 64           /* ...unless it has this many */
+#define INTAKE_QUIET_US 5000    /* intake under load is busy this long after a commit (the next requests' arrival) */
 
 /* One POST /v1/alerts waiting for its commit. */
 struct job {
@@ -70,6 +71,8 @@ struct server {
 	struct job *pending, **pending_tail;
 	size_t npending;            /* alerts in pending */
 	enum { IDLE, GATHERING, COMMITTING } phase;
+	int64_t committed_us;       /* when the last commit ended... */
+	size_t committed_n;         /* ...and the alerts it had (more than one: under load) */
 	int stop;
 	struct store *intake;       /* the committer's connection */
 	/* connections for reads */
@@ -327,12 +330,30 @@ static void *commit_thread(void *arg)
 		}
 		free(err);
 		free(all);
+		pthread_mutex_lock(&s->mu);
+		s->committed_us = now_us();
+		s->committed_n = n;
 		if (s->pool && !rc)
 			tpool_kick(s->pool);
-		pthread_mutex_lock(&s->mu);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
+}
+
+/* Requests are waiting for a commit, or more are about to (the last
+ * commit, a moment ago, had several): the pool's triage lets them go first
+ * (SQLite has one writer, and the machine's CPU is the requests' too). A
+ * trickle of single alerts holds triage up at most for a commit. On 2
+ * CPUs, 4000 POSTs of one fingerprint from 64 connections: s/n 2.05 ->
+ * 1.43, 1.31 with no triage at all; the storm was triaged to its end as
+ * fast (2.9 s either way). */
+static int intake_busy(void *arg)
+{
+	struct server *s = arg;
+	pthread_mutex_lock(&s->mu);
+	int busy = s->pending || s->phase != IDLE || (s->committed_n > 1 && now_us() - s->committed_us < INTAKE_QUIET_US);
+	pthread_mutex_unlock(&s->mu);
+	return busy;
 }
 
 /* ---- the incident routes ---- */
@@ -690,7 +711,8 @@ struct server *serve_start(const struct serve_opts *o, char **err)
 		return NULL;
 	}
 	if (o->work || !store_shared(s->intake)) { /* SQLite: nobody else can triage its queue */
-		struct tpool_opts po = {o->threads > 0 ? o->threads : 4, o->lease_s > 0 ? o->lease_s : 60, o->reescalate_s};
+		struct tpool_opts po = {o->threads > 0 ? o->threads : 4, o->lease_s > 0 ? o->lease_s : 60, o->reescalate_s,
+					intake_busy, s};
 		if (!(s->pool = tpool_start(&s->t, &po, err))) {
 			serve_stop(s);
 			return NULL;

@@ -75,6 +75,20 @@ static struct store *connect_store(struct tpool *p, int64_t *last_complaint)
 	return st;
 }
 
+/* An alert storm is accepted first and triaged after. The threads leave
+ * the CPU and SQLite's one writer to the requests while any are waiting
+ * for their commit; a thread waits at most TPOOL_YIELD_MS, so triage never stops
+ * while alerts keep coming. */
+static void yield_to_intake(struct tpool *p, unsigned long *seen)
+{
+	if (!p->o.intake_busy)
+		return;
+	int64_t until = now_ms() + TPOOL_YIELD_MS;
+	for (int64_t left = TPOOL_YIELD_MS; left > 0 && p->o.intake_busy(p->o.intake_arg) && !stopping(p);
+	     left = until - now_ms())
+		wait_for_news(p, seen, (int)left);
+}
+
 static void *triage_thread(void *arg)
 {
 	struct tpool *p = arg;
@@ -86,6 +100,7 @@ static void *triage_thread(void *arg)
 			wait_for_news(p, &seen, 1000);
 			continue;
 		}
+		yield_to_intake(p, &seen);
 		json_t *item = NULL;
 		char *err = NULL;
 		int rc = store_claim(st, p->owner, p->o.lease_s, &item, &err);

@@ -14,10 +14,17 @@
 
 struct tpool;
 
+#define TPOOL_YIELD_MS 50 /* the longest a claim waits for a busy intake */
+
 struct tpool_opts {
 	int threads;         /* triage threads (>= 1) */
 	int lease_s;         /* a claim's lease, renewed every third of it */
 	int reescalate_s;    /* how often to look for unacknowledged incidents (0: never) */
+	/* Intake first (serve on SQLite): while this says requests wait for
+	 * their commit, a thread waits up to TPOOL_YIELD_MS before it claims
+	 * its next alert (NULL: never waits). tpool_kick makes it look again. */
+	int (*intake_busy)(void *arg);
+	void *intake_arg;
 };
 
 /* Starts the pool on the store t names (t and its catalog must outlive
