@@ -839,15 +839,6 @@ static int pg_enqueue(void *db, struct queued *q, size_t n, char **err)
 	return 0;
 }
 
-static int try_key_lock(struct pg *p, const char *key, char **err)
-{
-	const char *v[] = {key};
-	PGresult *r = run(p, "SELECT pg_try_advisory_lock(" KEY_LOCK ", hashtext($1))", 1, v, err);
-	int got = r && !strcmp(PQgetvalue(r, 0, 0), "t");
-	PQclear(r);
-	return r ? got : -1;
-}
-
 static void key_unlock(struct pg *p, const char *key)
 {
 	const char *v[] = {key};
@@ -862,14 +853,16 @@ static void key_unlock(struct pg *p, const char *key)
  * lookup (= ANY (ARRAY(...)), and a subquery per row for its key's head):
  * as joins, the planner hashed the whole queue table. Heads whose key's
  * lock someone holds (pg_locks) are left out, unless their lease ran out:
- * each would cost a try of the lock, a round trip. The candidates are
- * not locked: a claimer that locked its 64 held the others' done marks
- * and claims waiting, and pushed them into the costly last step. The last
- * column: the lease ran out (NULL: never claimed, or being claimed). */
-#define CLAIM_COLUMNS "SELECT id, key, attempts, claimed_until < now()"
+ * each would cost a claim attempt, a round trip. Only heads claimed before
+ * are looked up there: a key is held by whoever claimed its head, so
+ * while every candidate is new, pg_locks (a copy of the server's whole
+ * lock table) is not read at all. The candidates are not locked: a
+ * claimer that locked its 64 held the others' done marks and claims
+ * waiting, and pushed them into the costly last step. */
+#define CLAIM_COLUMNS "SELECT id, key, attempts"
 #define CLAIM_FREE(n) \
 	" AND NOT (claimed_by IS NOT DISTINCT FROM $1 AND claimed_until > now())" \
-	" AND (claimed_until < now() OR hashtext(q.key)::oid NOT IN (SELECT objid FROM held))" \
+	" AND (claimed_by IS NULL OR claimed_until < now() OR hashtext(q.key)::oid NOT IN (SELECT objid FROM held))" \
 	" ORDER BY id LIMIT " #n
 #define CLAIM_HELD \
 	"held AS MATERIALIZED (SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = " KEY_LOCK \
@@ -895,12 +888,16 @@ static const char *const claim_sql[] = {
 	CLAIM_FREE(64),
 };
 
-/* Claims candidate id if nobody has since it was read (attempts counts the
- * claims: it is the row's version) and nobody is recording it right now:
- * 1 with *item, 0, -1. Committed without waiting for the disk: a claim
- * lost in a crash of the server goes with the connection and its locks
- * anyway, and the alert's next commit, synced, writes it out too. */
-static int claim_row(struct pg *p, const char *owner, int lease_s, const char *id, const char *attempts, int locked,
+/* Claims candidate id, in one round trip, if nobody has since it was read
+ * (attempts counts the claims: it is the row's version), nobody is
+ * recording it right now (its row lock), and its key's lock is free or
+ * its lease ran out (its claimer hangs, holding the lock): 1 with *item,
+ * 0, -1. The key's lock is taken in the same statement, after the row's:
+ * neither waits, so no two claimers wait on each other. Committed without
+ * waiting for the disk: a claim lost in a crash of the server goes with
+ * the connection and its locks anyway, and the alert's next commit,
+ * synced, writes it out too. */
+static int claim_row(struct pg *p, const char *owner, int lease_s, const char *id, const char *attempts,
 		     json_t **item, char **err)
 {
 	char lease[16];
@@ -911,22 +908,30 @@ static int claim_row(struct pg *p, const char *owner, int lease_s, const char *i
 		return -1;
 	}
 	PGresult *r = run_then(p,
-			       "UPDATE runbook_alert_queue SET claimed_by = $1, claimed_until = now() + make_interval(secs => $2),"
-			       " attempts = attempts + 1 WHERE id = (SELECT id FROM runbook_alert_queue WHERE id = $3"
-			       " AND done_at IS NULL AND attempts = $4 FOR UPDATE SKIP LOCKED)"
-			       " RETURNING id, key, alert, incident, diagnose, attempts",
+			       "WITH c AS MATERIALIZED (SELECT id, key, claimed_until < now() AS expired FROM runbook_alert_queue"
+			       "  WHERE id = $3 AND done_at IS NULL AND attempts = $4 FOR UPDATE SKIP LOCKED),"
+			       " l AS MATERIALIZED (SELECT id, key, expired,"
+			       "  pg_try_advisory_lock(" KEY_LOCK ", hashtext(key)) AS locked FROM c),"
+			       " u AS (UPDATE runbook_alert_queue q SET claimed_by = $1,"
+			       "  claimed_until = now() + make_interval(secs => $2), attempts = q.attempts + 1"
+			       "  FROM l WHERE q.id = l.id AND (l.locked OR l.expired)"
+			       "  RETURNING q.id, q.key, q.alert, q.incident, q.diagnose, q.attempts)"
+			       " SELECT u.*, l.locked, l.key FROM l LEFT JOIN u ON true",
 			       4, v, "COMMIT", err);
 	if (!r) {
 		rollback(p);
-		return -1;
+		return -1; /* the caller drops the connection, and any lock taken with it */
 	}
-	if (PQntuples(r) == 1) {
+	int locked = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 6), "t");
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
 		json_t *alert = json_loads(PQgetvalue(r, 0, 2), 0, NULL);
 		*item = json_pack("{s:I, s:s, s:o, s:s?, s:s?, s:I, s:b}", "id", (json_int_t)atoll(PQgetvalue(r, 0, 0)),
 				  "key", PQgetvalue(r, 0, 1), "alert", alert ? alert : json_object(), "incident",
 				  PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3), "diagnose",
 				  PQgetisnull(r, 0, 4) ? NULL : PQgetvalue(r, 0, 4), "attempts",
 				  (json_int_t)atoll(PQgetvalue(r, 0, 5)), "locked", locked);
+	} else if (locked) { /* cannot happen: with the lock, the update holds */
+		key_unlock(p, PQgetvalue(r, 0, 7));
 	}
 	PQclear(r);
 	return *item ? 1 : 0;
@@ -946,25 +951,11 @@ static int pg_claim(void *db, const char *owner, int lease_s, json_t **item, cha
 			return -1;
 		if (step == 0 && PQntuples(r) < 8)
 			step++; /* that was all of the oldest 64's heads */
-		for (int i = 0; !*item && i < PQntuples(r); i++) {
-			const char *key = PQgetvalue(r, i, 1);
-			int locked = try_key_lock(p, key, err);
-			if (locked < 0) {
+		for (int i = 0; !*item && i < PQntuples(r); i++)
+			if (claim_row(p, owner, lease_s, PQgetvalue(r, i, 0), PQgetvalue(r, i, 2), item, err) < 0) {
 				PQclear(r);
 				return -1;
 			}
-			/* without the key's lock only past its lease (its claimer hangs);
-			 * never claimed, with the lock held: someone is claiming it */
-			if (!locked && strcmp(PQgetvalue(r, i, 3), "t"))
-				continue;
-			int got = claim_row(p, owner, lease_s, PQgetvalue(r, i, 0), PQgetvalue(r, i, 2), locked, item, err);
-			if (got <= 0 && locked)
-				key_unlock(p, key);
-			if (got < 0) {
-				PQclear(r);
-				return -1;
-			}
-		}
 		PQclear(r);
 	}
 	return *item ? 1 : 0;
