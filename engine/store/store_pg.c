@@ -46,6 +46,7 @@ struct pg {
 		char hash[65];
 	} tail, next;
 	int guessed;
+	int64_t analyzed_ms; /* when a slow claim last analyzed the queue */
 };
 
 static const char *const migrations[] = {
@@ -874,6 +875,16 @@ static void key_unlock(struct pg *p, const char *key)
 	" AND id = (SELECT o.id FROM runbook_alert_queue o WHERE o.done_at IS NULL AND o.key = q.key ORDER BY o.key, o.id" \
 	"   LIMIT 1)" \
 	CLAIM_FREE(n)
+/* Reading the candidates takes a few index entries, unless the queue's
+ * statistics are stale: a storm into a queue that was analyzed while
+ * nearly everything in it was done. The planner then believes the alerts
+ * to do are a handful and reads them all (and a plan is kept for the
+ * connection's life): with 20,000 queued, 10 ms a claim instead of 0.1.
+ * Autovacuum would analyze the table within a minute or so; a claimer
+ * that sees its candidates come slowly does it at once (at most once a
+ * minute), which replans every connection's claims. */
+#define SLOW_CANDIDATES_US 5000
+#define ANALYZE_EVERY_MS 60000
 static const char *const claim_sql[] = {
 	CLAIM_OLDEST(8),
 	CLAIM_OLDEST(64),
@@ -946,9 +957,14 @@ static int pg_claim(void *db, const char *owner, int lease_s, json_t **item, cha
 	 * to the session that holds it); see claim_sql */
 	const char *ov[] = {owner};
 	for (size_t step = 0; !*item && step < ARRAY_LEN(claim_sql); step++) {
+		int64_t t0 = now_us();
 		PGresult *r = run(p, claim_sql[step], 1, ov, err);
 		if (!r)
 			return -1;
+		if (now_us() - t0 > SLOW_CANDIDATES_US && now_ms() - p->analyzed_ms > ANALYZE_EVERY_MS) {
+			p->analyzed_ms = now_ms();
+			ok(p, "ANALYZE runbook_alert_queue", NULL);
+		}
 		if (step == 0 && PQntuples(r) < 8)
 			step++; /* that was all of the oldest 64's heads */
 		for (int i = 0; !*item && i < PQntuples(r); i++)
