@@ -521,9 +521,9 @@ END_TEST
 
 /* A storm after a quiet spell: the queue's statistics (autovacuum off)
  * say nothing is to do while 100,000 alerts are. The plans they make read
- * every alert to do for each claim (21,604 pages, measured); the first slow
- * claim analyzes the queue, and the claims after it read about 150 pages
- * each (counted in the table's pages read, not timed). */
+ * every alert to do for each claim (21,604 pages, measured); the third
+ * slow claim in a row analyzes the queue, and the claims after it read
+ * about 150 pages each (counted in the table's pages read, not timed). */
 START_TEST(stale_statistics_are_renewed)
 {
 	struct store *st = open_store();
@@ -545,7 +545,7 @@ START_TEST(stale_statistics_are_renewed)
 	const char *analyzed = "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'runbook_alert_queue'";
 	long long times = pg_number(analyzed);
 	st = open_store();
-	for (int i = 0; i < 2; i++) { /* the plans are made; the first slow claim analyzes */
+	for (int i = 0; i < 3; i++) { /* the plans are made; the third slow claim in a row analyzes */
 		json_t *item = NULL;
 		ck_assert_int_eq(store_claim(st, "w1", 60, &item, &err), 1);
 		json_decref(item);
