@@ -519,6 +519,67 @@ START_TEST(storm_keeps_other_keys_moving)
 }
 END_TEST
 
+/* An incident with this fingerprint; resolved at once when asked. */
+static char *keyed_incident(struct store *st, const char *fingerprint, int resolved)
+{
+	json_t *f = json_pack("{s:s, s:s, s:s}", "title", "flapping", "severity", "SEV3", "fingerprint", fingerprint);
+	char *id = NULL, *err = NULL;
+	ck_assert_msg(store_incident_create(st, f, "t@h", &id, &err) == 0, "%s", err);
+	json_decref(f);
+	if (resolved) {
+		json_t *ch = json_pack("{s:s, s:s}", "status", "resolved", "resolved_at", "2026-01-01T00:00:00Z");
+		ck_assert_msg(store_incident_update(st, id, ch, "incident.resolved", "t@h", "resolved", NULL, &err) == 0, "%s",
+			      err);
+		json_decref(ch);
+	}
+	return id;
+}
+
+static void assert_latest(struct store *st, const char *fingerprint, const char *first, const char *second)
+{
+	char *err = NULL;
+	json_t *a = store_incidents_latest(st, fingerprint, &err);
+	ck_assert_msg(a != NULL, "%s", err);
+	ck_assert_int_eq(json_array_size(a), (first != NULL) + (second != NULL));
+	if (first)
+		ck_assert_str_eq(json_string_value(json_object_get(json_array_get(a, 0), "id")), first);
+	if (second)
+		ck_assert_str_eq(json_string_value(json_object_get(json_array_get(a, 1), "id")), second);
+	json_decref(a);
+}
+
+/* A flapping alert's key: triage reads its newest open incident and its
+ * newest resolved one, not its history. */
+START_TEST(latest_of_a_key)
+{
+	struct store *st = open_store();
+	char *old = NULL, *last = NULL;
+	assert_latest(st, "flap", NULL, NULL);
+	for (int i = 0; i < 40; i++) {
+		free(old);
+		old = last;
+		last = keyed_incident(st, "flap", 1);
+	}
+	assert_latest(st, "flap", last, NULL); /* only the newest resolved */
+	char *open = keyed_incident(st, "flap", 0), *other = keyed_incident(st, "other", 0);
+	assert_latest(st, "flap", open, last);
+	assert_latest(st, "other", other, NULL);
+	char *ack = keyed_incident(st, "flap", 0); /* two open (by hand): the newest */
+	json_t *ch = json_pack("{s:s}", "status", "acknowledged");
+	char *err = NULL;
+	ck_assert_msg(store_incident_update(st, ack, ch, "incident.acknowledged", "t@h", "acked", NULL, &err) == 0, "%s",
+		      err);
+	json_decref(ch);
+	assert_latest(st, "flap", ack, last);
+	free(old);
+	free(last);
+	free(open);
+	free(other);
+	free(ack);
+	store_close(st);
+}
+END_TEST
+
 /* A storm after a quiet spell: the queue's statistics (autovacuum off)
  * say nothing is to do while 100,000 alerts are. The plans they make read
  * every alert to do for each claim (21,604 pages, measured); the third
@@ -647,6 +708,7 @@ static void add_tests(TCase *tc, int all)
 	tcase_add_test(tc, alert_queue);
 	tcase_add_test(tc, queue_round_trip);
 	tcase_add_test(tc, storm_keeps_other_keys_moving);
+	tcase_add_test(tc, latest_of_a_key);
 	if (all) {
 		tcase_add_test(tc, unusable_locations);
 		tcase_add_test(tc, pool_lets_intake_go_first);

@@ -105,6 +105,11 @@ json_t *store_incidents_by(struct store *st, const char *col, const char *val, c
 	return st->be->incidents(st->db, col, val, err);
 }
 
+json_t *store_incidents_latest(struct store *st, const char *fingerprint, char **err)
+{
+	return st->be->latest(st->db, fingerprint, err);
+}
+
 int store_incident_update(struct store *st, const char *id, json_t *changes, const char *kind, const char *actor,
 			  const char *summary, json_t *data, char **err)
 {

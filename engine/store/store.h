@@ -38,6 +38,10 @@ json_t *store_incident_list(struct store *st, char **err);
 /* The incidents whose fingerprint (the dedupe key) or status equals val,
  * newest first (indexed). */
 json_t *store_incidents_by(struct store *st, const char *col, const char *val, char **err);
+/* What triage needs of a dedupe key's history, whatever its length: the
+ * newest unresolved incident with this fingerprint and the newest resolved
+ * one (each if any), newest first (two index lookups). */
+json_t *store_incidents_latest(struct store *st, const char *fingerprint, char **err);
 /* 0 with *inc (new ref) when the incident exists, 1 when it does not, -1
  * with *err when the store failed. */
 int store_incident_find(struct store *st, const char *id, json_t **inc, char **err);

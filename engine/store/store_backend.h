@@ -23,6 +23,9 @@ struct store_backend {
 	/* The incidents whose column col (id, fingerprint or status; NULL:
 	 * all) equals val, newest first, as an array. */
 	json_t *(*incidents)(void *db, const char *col, const char *val, char **err);
+	/* The newest unresolved and the newest resolved incident with this
+	 * fingerprint, newest first (store_incidents_latest). */
+	json_t *(*latest)(void *db, const char *fingerprint, char **err);
 	int (*incident_update)(void *db, const char *id, json_t *changes, const char *kind, const char *actor,
 			       const char *summary, json_t *data, char **err);
 	/* With queue_id > 0: the `alert` event of that queued alert, recorded
@@ -58,6 +61,13 @@ struct store_backend {
 #define STORE_ACK_TARGET_SQL "CASE severity WHEN 'SEV1' THEN 900 WHEN 'SEV2' THEN 1800 WHEN 'SEV3' THEN 7200 ELSE 86400 END"
 
 extern const struct store_backend store_sqlite, store_pg;
+
+/* store_incidents_latest's condition, on a table with columns n,
+ * fingerprint and status, with the fingerprint as the first parameter
+ * (written $1: SQLite reads it as ?1 too). */
+#define STORE_LATEST_SQL \
+	" WHERE n IN ((SELECT max(n) FROM %s WHERE fingerprint = $1 AND status IN ('triggered', 'acknowledged'))," \
+	" (SELECT max(n) FROM %s WHERE fingerprint = $1 AND status = 'resolved')) ORDER BY n DESC"
 
 /* The incident columns, in order; the first is the id. */
 extern const char *const store_incident_cols[];

@@ -80,6 +80,9 @@ static const char *const migrations[] = {
 	"CREATE TABLE runbook_claims (name text PRIMARY KEY, at text NOT NULL);"
 	"CREATE INDEX runbook_incidents_fingerprint ON runbook_incidents(fingerprint);"
 	"CREATE INDEX runbook_incidents_status ON runbook_incidents(status);",
+	/* 4: a key's newest open and newest resolved incident without reading
+	 * its whole history (a flapping alert opens thousands) */
+	"CREATE INDEX runbook_incidents_key ON runbook_incidents(fingerprint, status, n);",
 };
 
 /* The advisory lock class of an alert key (two-int form: its own space,
@@ -639,20 +642,18 @@ static int pg_incident_create(void *db, json_t *f, const char *actor, char **id,
 	return 0;
 }
 
-static json_t *pg_incidents(void *db, const char *col, const char *val, char **err)
+/* The incidents that `where` (with one parameter, val) selects, in its order. */
+static json_t *select_incidents(struct pg *p, const char *where, const char *val, char **err)
 {
-	struct pg *p = db;
 	struct sbuf sql;
 	sbuf_init(&sql);
 	sbuf_adds(&sql, "SELECT ");
 	for (size_t i = 0; i < store_nincident_cols; i++)
 		sbuf_addf(&sql, "%s%s", i ? ", " : "", store_incident_cols[i]);
 	sbuf_adds(&sql, " FROM runbook_incidents");
-	if (col) /* one of a fixed few, checked by store.c */
-		sbuf_addf(&sql, " WHERE %s = $1", col);
-	sbuf_adds(&sql, " ORDER BY n DESC");
+	sbuf_adds(&sql, where);
 	const char *v[] = {val};
-	PGresult *r = run(p, sql.buf, col ? 1 : 0, v, err);
+	PGresult *r = run(p, sql.buf, val ? 1 : 0, v, err);
 	sbuf_release(&sql);
 	if (!r)
 		return NULL;
@@ -666,6 +667,21 @@ static json_t *pg_incidents(void *db, const char *col, const char *val, char **e
 	}
 	PQclear(r);
 	return a;
+}
+
+static json_t *pg_incidents(void *db, const char *col, const char *val, char **err)
+{
+	char where[64] = " ORDER BY n DESC";
+	if (col) /* one of a fixed few, checked by store.c */
+		snprintf(where, sizeof where, " WHERE %s = $1 ORDER BY n DESC", col);
+	return select_incidents(db, where, col ? val : NULL, err);
+}
+
+static json_t *pg_latest(void *db, const char *fingerprint, char **err)
+{
+	char where[sizeof STORE_LATEST_SQL + 64];
+	snprintf(where, sizeof where, STORE_LATEST_SQL, "runbook_incidents", "runbook_incidents");
+	return select_incidents(db, where, fingerprint, err);
 }
 
 static int incident_update_once(struct pg *p, const char *id, json_t *changes, const char *kind, const char *actor,
@@ -1078,6 +1094,7 @@ const struct store_backend store_pg = {
 	.lazy = pg_lazy,
 	.incident_create = pg_incident_create,
 	.incidents = pg_incidents,
+	.latest = pg_latest,
 	.incident_update = pg_incident_update,
 	.append = pg_append,
 	.append_many = pg_append_many,

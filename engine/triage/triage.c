@@ -58,7 +58,7 @@ const char *triage_escalation_target(const struct runbook *rb, const char *sever
 static json_t *find_incident(struct store *st, const char *key, json_t **last_resolved)
 {
 	char *err = NULL;
-	json_t *all = store_incidents_by(st, "fingerprint", key, &err);
+	json_t *all = store_incidents_latest(st, key, &err);
 	free(err);
 	json_t *open = NULL;
 	if (last_resolved)
