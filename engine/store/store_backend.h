@@ -63,11 +63,11 @@ struct store_backend {
 extern const struct store_backend store_sqlite, store_pg;
 
 /* store_incidents_latest's condition, on a table with columns n,
- * fingerprint and status, with the fingerprint as the first parameter
- * (written $1: SQLite reads it as ?1 too). */
-#define STORE_LATEST_SQL \
-	" WHERE n IN ((SELECT max(n) FROM %s WHERE fingerprint = $1 AND status IN ('triggered', 'acknowledged'))," \
-	" (SELECT max(n) FROM %s WHERE fingerprint = $1 AND status = 'resolved')) ORDER BY n DESC"
+ * fingerprint and status; key is the fingerprint's SQL (a parameter). */
+#define STORE_LATEST_WHERE(table, key) \
+	" WHERE n IN ((SELECT max(n) FROM " table " WHERE fingerprint = " key \
+	" AND status IN ('triggered', 'acknowledged')), (SELECT max(n) FROM " table " WHERE fingerprint = " key \
+	" AND status = 'resolved'))"
 
 /* The incident columns, in order; the first is the id. */
 extern const char *const store_incident_cols[];

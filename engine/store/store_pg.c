@@ -679,9 +679,7 @@ static json_t *pg_incidents(void *db, const char *col, const char *val, char **e
 
 static json_t *pg_latest(void *db, const char *fingerprint, char **err)
 {
-	char where[sizeof STORE_LATEST_SQL + 64];
-	snprintf(where, sizeof where, STORE_LATEST_SQL, "runbook_incidents", "runbook_incidents");
-	return select_incidents(db, where, fingerprint, err);
+	return select_incidents(db, STORE_LATEST_WHERE("runbook_incidents", "$1") " ORDER BY n DESC", fingerprint, err);
 }
 
 static int incident_update_once(struct pg *p, const char *id, json_t *changes, const char *kind, const char *actor,

@@ -635,9 +635,7 @@ static json_t *sq_incidents(void *db, const char *col, const char *val, char **e
 
 static json_t *sq_latest(void *db, const char *fingerprint, char **err)
 {
-	char where[sizeof STORE_LATEST_SQL + 32];
-	snprintf(where, sizeof where, STORE_LATEST_SQL, "incidents", "incidents");
-	return select_incidents(db, where, fingerprint, err);
+	return select_incidents(db, STORE_LATEST_WHERE("incidents", "?1") " ORDER BY n DESC", fingerprint, err);
 }
 
 static int sq_incident_update(void *db, const char *id, json_t *changes, const char *kind, const char *actor,
