@@ -27,6 +27,14 @@ int step_status_parse(const char *s)
 	return -1;
 }
 
+void action_empty_command_result(json_t *res)
+{
+	json_object_set_new(res, "stdout", json_string(""));
+	json_object_set_new(res, "stderr", json_string(""));
+	json_object_set_new(res, "exit_code", json_null());
+	json_object_set_new(res, "signal", json_null());
+}
+
 const struct action *action_find(const char *name)
 {
 	for (const struct action *const *a = action_table; *a; a++)

@@ -77,6 +77,14 @@ enum {
 	/* Overlapping steps on one target run at once (channels of its
 	 * sessions); else one after another on its connection. */
 	ACTION_CHANNELS = 1 << 1,
+	/* Its text runs as written, never templated (values reach it some
+	 * other way: bind values, the sandbox's tables). */
+	ACTION_VERBATIM = 1 << 2,
+	/* Its text is Lua: compiled at load time, run in dry runs too, and
+	 * not shown rendered. */
+	ACTION_CODE = 1 << 3,
+	/* Takes `args`, bind values for the $n placeholders of its text. */
+	ACTION_BINDS = 1 << 4,
 };
 
 struct action {
@@ -106,9 +114,15 @@ struct action {
 	int (*check)(const char *text, int mutates, char **err, size_t *erroff);
 	/* Releases this action's per-run state. May be NULL. */
 	void (*release)(struct action_env *env);
+	/* The result fields of a step that did not run (would-run), empty.
+	 * NULL: {"value": null}. */
+	void (*empty_result)(json_t *result);
 };
 
 extern const struct action action_sql, action_ssh, action_shell, action_http, action_lua, action_notify;
+
+/* The empty result of a command (ssh, shell): no output, no exit. */
+void action_empty_command_result(json_t *result);
 
 /* The table of action kinds, NULL-terminated. */
 extern const struct action *const action_table[];

@@ -205,10 +205,18 @@ static enum step_status http_run(struct action_call *call, json_t *result, char 
 	return st;
 }
 
+static void http_empty(json_t *res)
+{
+	json_object_set_new(res, "status_code", json_null());
+	json_object_set_new(res, "headers", json_object());
+	json_object_set_new(res, "body", json_string(""));
+}
+
 const struct action action_http = {
 	.name = "http",
 	.spec = SPEC_MAPPING,
 	.slot = 3,
 	.render = http_render,
 	.run = http_run,
+	.empty_result = http_empty,
 };

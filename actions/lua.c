@@ -26,6 +26,7 @@ static enum step_status lua_run(struct action_call *call, json_t *result, char *
 const struct action action_lua = {
 	.name = "lua",
 	.spec = SPEC_TEXT,
+	.flags = ACTION_VERBATIM | ACTION_CODE,
 	.slot = 4,
 	.render = lua_render,
 	.run = lua_run,

@@ -30,10 +30,16 @@ static enum step_status notify_run(struct action_call *call, json_t *result, cha
 	return call->env->notify(call->env->notify_ud, to, msg, result, err) ? ST_FAILED : ST_OK;
 }
 
+static void notify_empty(json_t *res)
+{
+	json_object_set_new(res, "delivered", json_false());
+}
+
 const struct action action_notify = {
 	.name = "notify",
 	.spec = SPEC_MAPPING,
 	.slot = 5,
 	.render = notify_render,
 	.run = notify_run,
+	.empty_result = notify_empty,
 };

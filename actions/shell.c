@@ -237,4 +237,5 @@ const struct action action_shell = {
 	.slot = 2,
 	.render = shell_render,
 	.run = shell_run,
+	.empty_result = action_empty_command_result,
 };

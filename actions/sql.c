@@ -736,11 +736,18 @@ static enum step_status sql_run(struct action_call *call, json_t *result, char *
 	return ST_OK;
 }
 
+static void sql_empty(json_t *res)
+{
+	json_object_set_new(res, "columns", json_array());
+	json_object_set_new(res, "rows", json_array());
+	json_object_set_new(res, "row_count", json_integer(0));
+}
+
 const struct action action_sql = {
 	.name = "sql",
 	.target_type = "postgres",
 	.spec = SPEC_TEXT,
-	.flags = ACTION_OVERLAPS,
+	.flags = ACTION_OVERLAPS | ACTION_VERBATIM | ACTION_BINDS,
 	.slot = 0,
 	.render = sql_render,
 	.run = sql_run,
@@ -748,4 +755,5 @@ const struct action action_sql = {
 	.warm = sql_warm,
 	.send_ahead = sql_send_ahead,
 	.release = sql_release,
+	.empty_result = sql_empty,
 };

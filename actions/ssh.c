@@ -1394,4 +1394,5 @@ const struct action action_ssh = {
 	.run = ssh_run,
 	.warm = ssh_warm,
 	.release = ssh_release,
+	.empty_result = action_empty_command_result,
 };

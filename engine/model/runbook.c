@@ -606,10 +606,10 @@ static void check_action_spec(struct ld *l, struct rb_step *s, const struct ynod
 			    a->spec == SPEC_TEXT ? "a string" : "a string or a list of strings", ynode_type_name(v));
 			return;
 		}
-		if (!strcmp(a->name, "lua"))
+		if (a->flags & ACTION_CODE)
 			check_lua(l, v, 0, steps); /* code: never templated */
 		else
-			check_templates(l, v, strcmp(a->name, "sql") != 0, steps);
+			check_templates(l, v, !(a->flags & ACTION_VERBATIM), steps);
 		char *e = NULL;
 		size_t off = 0;
 		if (a->check && a->check(v->str, s->mutates, &e, &off)) {
@@ -733,7 +733,7 @@ static void load_step(struct ld *l, const struct ynode *n, const struct ynode *s
 	check_action_spec(l, s, spec, steps);
 
 	const struct ynode *args = ynode_get(n, "args");
-	if (!strcmp(s->action->name, "sql") && spec->type == YN_SCALAR) {
+	if ((s->action->flags & ACTION_BINDS) && spec->type == YN_SCALAR) {
 		/* every $n placeholder has a bind value, every bind value a $n */
 		size_t off = 0;
 		int most = sql_max_param(spec->str, &off);
@@ -750,7 +750,7 @@ static void load_step(struct ld *l, const struct ynode *n, const struct ynode *s
 		}
 	}
 	if (args) {
-		if (strcmp(s->action->name, "sql"))
+		if (!(s->action->flags & ACTION_BINDS))
 			err(l, key_node(n, "args"), "'args' only applies to sql steps");
 		else if (args->type != YN_SEQ)
 			err(l, args, "'args' must be a list of values");

@@ -226,24 +226,10 @@ static int on_notify(void *ud, const char *to, const char *message, json_t *resu
 /* The empty result fields of a would-run action. */
 static void empty_fields(const struct action *a, json_t *res)
 {
-	if (!strcmp(a->name, "sql")) {
-		json_object_set_new(res, "columns", json_array());
-		json_object_set_new(res, "rows", json_array());
-		json_object_set_new(res, "row_count", json_integer(0));
-	} else if (!strcmp(a->name, "ssh") || !strcmp(a->name, "shell")) {
-		json_object_set_new(res, "stdout", json_string(""));
-		json_object_set_new(res, "stderr", json_string(""));
-		json_object_set_new(res, "exit_code", json_null());
-		json_object_set_new(res, "signal", json_null());
-	} else if (!strcmp(a->name, "http")) {
-		json_object_set_new(res, "status_code", json_null());
-		json_object_set_new(res, "headers", json_object());
-		json_object_set_new(res, "body", json_string(""));
-	} else if (!strcmp(a->name, "notify")) {
-		json_object_set_new(res, "delivered", json_false());
-	} else {
+	if (a->empty_result)
+		a->empty_result(res);
+	else
 		json_object_set_new(res, "value", json_null());
-	}
 }
 
 /* The target's configuration, rendered, with any --target override. */
@@ -385,7 +371,7 @@ static int render_call(struct run *r, const struct rb_step *s, struct action_cal
 		return call->argv ? 0 : -1;
 	}
 	char *text = NULL;
-	if (!strcmp(a->name, "lua") || !strcmp(a->name, "sql"))
+	if (a->flags & ACTION_VERBATIM)
 		text = xstrdup(json_string_value(s->spec)); /* code and SQL are never templated */
 	else if (template_render(r->sb, json_string_value(s->spec), a->quote_shell, r->rb->file, s->spec_line,
 				 r->cur_deadline, &text, err))
@@ -408,7 +394,7 @@ static int render_call(struct run *r, const struct rb_step *s, struct action_cal
 			}
 		}
 		json_decref(rendered);
-	} else if (!strcmp(a->name, "sql")) {
+	} else if (a->flags & ACTION_BINDS) {
 		call->args = json_array();
 	}
 	return 0;
@@ -513,7 +499,7 @@ static int step_ready(struct run *r, const struct rb_step *s, json_t *res, struc
 		return 0;
 	}
 	char *rendered = a->render(call);
-	if (strcmp(a->name, "lua")) {
+	if (!(a->flags & ACTION_CODE)) {
 		json_t *rj = json_string(rendered);
 		json_object_set_new(res, "rendered", rj ? rj : json_string(""));
 	}
@@ -535,7 +521,7 @@ static int step_ready(struct run *r, const struct rb_step *s, json_t *res, struc
 		empty_fields(a, res);
 		json_object_set_new(res, "status", json_string("would-run"));
 		*st = ST_WOULD_RUN;
-	} else if (r->o->dry_run && strcmp(a->name, "lua")) {
+	} else if (r->o->dry_run && !(a->flags & ACTION_CODE)) {
 		if (fx) {
 			fixture_apply(s, res, fx);
 			*st = step_status_parse(json_string_value(json_object_get(res, "status")));
@@ -781,7 +767,9 @@ static size_t batch_end(const struct run *r, size_t i)
 			break;
 		const struct rb_target *t = runbook_target(rb, s->on);
 		if ((s->when && refers(s->when, rb, i, j)) || refers_json(s->args, rb, i, j) ||
-		    (strcmp(s->action->name, "sql") && refers_json(s->spec, rb, i, j)) || /* SQL is never templated */
+		    /* verbatim text that is not code (SQL) names no step */
+		    ((s->action->flags & (ACTION_VERBATIM | ACTION_CODE)) != ACTION_VERBATIM &&
+		     refers_json(s->spec, rb, i, j)) ||
 		    (t && refers_json(t->config, rb, i, j)))
 			break;
 	}
