@@ -117,6 +117,17 @@ struct action {
 	/* The result fields of a step that did not run (would-run), empty.
 	 * NULL: {"value": null}. */
 	void (*empty_result)(json_t *result);
+	/* A mapping spec (SPEC_MAPPING): its keys (NULL-terminated), those
+	 * it needs, and what the loader calls it ("an http action"). */
+	const char *const *spec_keys, *const *spec_needs;
+	const char *spec_what;
+	/* A recorded or fixture result: fills the fields it implies (e.g.
+	 * columns from rows). May be NULL. */
+	void (*fixture_fill)(json_t *result);
+	/* A recorded or fixture result without a status: judges it as a
+	 * real answer would be, setting status (and error). NULL: by its
+	 * exit code, a fan-out by its worst host. */
+	void (*fixture_judge)(const json_t *spec, json_t *result);
 };
 
 extern const struct action action_sql, action_ssh, action_shell, action_http, action_lua, action_notify;

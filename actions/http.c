@@ -212,6 +212,26 @@ static void http_empty(json_t *res)
 	json_object_set_new(res, "body", json_string(""));
 }
 
+/* Judged as a real answer is: by expect_status (else any status below 400). */
+static void http_fixture_judge(const json_t *spec, json_t *res)
+{
+	json_t *code = json_object_get(res, "status_code"), *ex = json_object_get(spec, "expect_status");
+	json_int_t c = json_integer_value(code);
+	int ok = json_is_integer(ex) ? c == json_integer_value(ex) : 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(ex, i, e)
+		ok |= json_is_integer(e) && json_integer_value(e) == c;
+	if (!ex)
+		ok = json_is_integer(code) && c > 0 && c < 400;
+	json_object_set_new(res, "status", json_string(ok ? "ok" : "failed"));
+	if (!ok)
+		json_object_set_new(res, "error", json_sprintf("http: status %lld, not the expected one", (long long)c));
+}
+
+static const char *const http_keys[] = {"method", "url", "headers", "body", "expect_status", NULL};
+static const char *const http_needs[] = {"url", NULL};
+
 const struct action action_http = {
 	.name = "http",
 	.spec = SPEC_MAPPING,
@@ -219,4 +239,8 @@ const struct action action_http = {
 	.render = http_render,
 	.run = http_run,
 	.empty_result = http_empty,
+	.spec_keys = http_keys,
+	.spec_needs = http_needs,
+	.spec_what = "an http action",
+	.fixture_judge = http_fixture_judge,
 };

@@ -35,6 +35,8 @@ static void notify_empty(json_t *res)
 	json_object_set_new(res, "delivered", json_false());
 }
 
+static const char *const notify_keys[] = {"to", "message", NULL};
+
 const struct action action_notify = {
 	.name = "notify",
 	.spec = SPEC_MAPPING,
@@ -42,4 +44,7 @@ const struct action action_notify = {
 	.render = notify_render,
 	.run = notify_run,
 	.empty_result = notify_empty,
+	.spec_keys = notify_keys,
+	.spec_needs = notify_keys,
+	.spec_what = "a notify action",
 };

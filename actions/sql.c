@@ -743,6 +743,25 @@ static void sql_empty(json_t *res)
 	json_object_set_new(res, "row_count", json_integer(0));
 }
 
+static void sql_fixture_fill(json_t *res)
+{
+	json_t *rows = json_object_get(res, "rows");
+	if (!rows) {
+		rows = json_array();
+		json_object_set_new(res, "rows", rows);
+	}
+	if (!json_object_get(res, "columns")) {
+		json_t *cols = json_array();
+		const char *ck;
+		json_t *cv;
+		json_object_foreach(json_array_get(rows, 0), ck, cv)
+			json_array_append_new(cols, json_string(ck));
+		json_object_set_new(res, "columns", cols);
+	}
+	if (!json_object_get(res, "row_count"))
+		json_object_set_new(res, "row_count", json_integer((json_int_t)json_array_size(rows)));
+}
+
 const struct action action_sql = {
 	.name = "sql",
 	.target_type = "postgres",
@@ -756,4 +775,5 @@ const struct action action_sql = {
 	.send_ahead = sql_send_ahead,
 	.release = sql_release,
 	.empty_result = sql_empty,
+	.fixture_fill = sql_fixture_fill,
 };

@@ -640,17 +640,17 @@ static void check_action_spec(struct ld *l, struct rb_step *s, const struct ynod
 		err(l, v, "'%s' must be a mapping, not %s", a->name, ynode_type_name(v));
 		return;
 	}
-	if (!strcmp(a->name, "http")) {
-		static const char *const keys[] = {"method", "url", "headers", "body", "expect_status", NULL};
-		check_keys(l, v, keys, "an http action");
-		if (!ynode_get(v, "url"))
-			err(l, v, "http action needs 'url'");
-	} else {
-		static const char *const keys[] = {"to", "message", NULL};
-		check_keys(l, v, keys, "a notify action");
-		if (!ynode_get(v, "to") || !ynode_get(v, "message"))
-			err(l, v, "notify action needs 'to' and 'message'");
+	check_keys(l, v, a->spec_keys, a->spec_what);
+	int missing = 0;
+	struct sbuf needs;
+	sbuf_init(&needs);
+	for (size_t i = 0; a->spec_needs && a->spec_needs[i]; i++) {
+		missing |= !ynode_get(v, a->spec_needs[i]);
+		sbuf_addf(&needs, "%s'%s'", i ? " and " : "", a->spec_needs[i]);
 	}
+	if (missing)
+		err(l, v, "%s action needs %s", a->name, needs.buf);
+	sbuf_release(&needs);
 	check_templates_deep(l, v, steps);
 }
 

@@ -169,7 +169,7 @@ int fixture_check(const struct rb_step *s, json_t *fx, char **err, const char **
 		return -1;
 	}
 	const char *action = s->action->name;
-	if (!strcmp(action, "lua")) { /* honoured or refused, never ignored */
+	if (s->action->flags & ACTION_CODE) { /* honoured or refused, never ignored */
 		*err = xstrdup("a lua step runs in every test and replay; it takes no fixture");
 		return -1;
 	}
@@ -316,38 +316,12 @@ void fixture_apply(const struct rb_step *s, json_t *res, json_t *fx)
 	json_t *v;
 	json_object_foreach(fx, k, v)
 		json_object_set(res, k, v);
-	if (!strcmp(s->action->name, "sql")) {
-		json_t *rows = json_object_get(res, "rows");
-		if (!rows) {
-			rows = json_array();
-			json_object_set_new(res, "rows", rows);
-		}
-		if (!json_object_get(res, "columns")) {
-			json_t *cols = json_array();
-			const char *ck;
-			json_t *cv;
-			json_object_foreach(json_array_get(rows, 0), ck, cv)
-				json_array_append_new(cols, json_string(ck));
-			json_object_set_new(res, "columns", cols);
-		}
-		if (!json_object_get(res, "row_count"))
-			json_object_set_new(res, "row_count", json_integer((json_int_t)json_array_size(rows)));
-	}
+	if (s->action->fixture_fill)
+		s->action->fixture_fill(res);
 	if (json_object_get(fx, "status"))
 		return;
-	if (!strcmp(s->action->name, "http")) { /* judged as a real answer: by expect_status */
-		json_t *code = json_object_get(res, "status_code"), *ex = json_object_get(s->spec, "expect_status");
-		json_int_t c = json_integer_value(code);
-		int ok = json_is_integer(ex) ? c == json_integer_value(ex) : 0;
-		size_t i;
-		json_t *e;
-		json_array_foreach(ex, i, e)
-			ok |= json_is_integer(e) && json_integer_value(e) == c;
-		if (!ex)
-			ok = json_is_integer(code) && c > 0 && c < 400;
-		json_object_set_new(res, "status", json_string(ok ? "ok" : "failed"));
-		if (!ok)
-			json_object_set_new(res, "error", json_sprintf("http: status %lld, not the expected one", (long long)c));
+	if (s->action->fixture_judge) {
+		s->action->fixture_judge(s->spec, res);
 		return;
 	}
 	/* as a real run would: a non-zero exit fails; a fan-out is its worst host */
