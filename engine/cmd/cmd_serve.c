@@ -69,7 +69,7 @@ int cmd_serve(int argc, char **argv, struct globals *g)
 		free(url);
 		return EXIT_USAGE;
 	}
-	int shared = strncmp(url, "sqlite:", 7) != 0;
+	int shared = store_url_shared(url) == 1;
 	fprintf(stderr, "runbook serve: listening on http://%s (%zu runbooks; %s)\n", serve_address(s), o.nrb,
 		!shared || o.work ? "triaging here" : "queueing for `runbook worker`s");
 	int sig = command_wait_for_signal();

@@ -44,7 +44,7 @@ int cmd_worker(int argc, char **argv, struct globals *g)
 	if (optind != argc)
 		return command_usage_error("worker", "unexpected argument '%s'", argv[optind]);
 	char *url = store_default_url(g->store);
-	if (!strncmp(url, "sqlite:", 7)) {
+	if (store_url_shared(url) == 0) {
 		fprintf(stderr, "runbook worker: workers share a PostgreSQL store (--store or RUNBOOK_STORE); with "
 				"an SQLite store `runbook serve` triages its own queue\n");
 		free(url);

@@ -37,14 +37,27 @@ char *store_default_url(const char *url)
 	return xasprintf("sqlite:%s/.local/state/runbook/runbook.db", home && *home ? home : ".");
 }
 
+/* The kinds of store; the first that accepts a URL opens it. */
+static const struct store_backend *const store_backends[] = {&store_sqlite, &store_pg};
+
+static const struct store_backend *backend_for(const char *url)
+{
+	for (size_t i = 0; i < ARRAY_LEN(store_backends); i++)
+		if (store_backends[i]->accepts(url))
+			return store_backends[i];
+	return NULL;
+}
+
+int store_url_shared(const char *url)
+{
+	const struct store_backend *be = backend_for(url);
+	return be ? be->shared : -1;
+}
+
 struct store *store_open(const char *url, char **err)
 {
 	char *u = store_default_url(url);
-	const struct store_backend *be = NULL;
-	if (!strncmp(u, "sqlite:", 7))
-		be = &store_sqlite;
-	else if (!strncmp(u, "postgres://", 11) || !strncmp(u, "postgresql://", 13) || strchr(u, '='))
-		be = &store_pg;
+	const struct store_backend *be = backend_for(u);
 	if (!be) {
 		*err = xasprintf("unknown store '%s': use sqlite:PATH or a PostgreSQL URI or conninfo", u);
 		free(u);

@@ -112,6 +112,9 @@ int store_claim_once(struct store *st, const char *name, char **err);
 int store_queue_wait(struct store *st, int timeout_ms);
 /* True for a store many processes share (PostgreSQL). */
 int store_shared(const struct store *st);
+/* The same for the store a URL names, before opening it: 1, 0, or -1
+ * when no kind of store accepts the URL. */
+int store_url_shared(const char *url);
 /* The alert's `alert` event: with queue_id > 0, exactly once for that
  * queued alert, recorded together with the incident and the diagnosis to
  * run (diagnose: a severity, or NULL). With done (the alert's result, when

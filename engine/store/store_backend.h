@@ -13,6 +13,8 @@
 struct store_backend {
 	const char *name;
 	int shared; /* many processes on many machines share it */
+	/* 1 when url names a store of this kind. */
+	int (*accepts)(const char *url);
 	/* Opens the store at url (creating and migrating); NULL with *err. */
 	void *(*open)(const char *url, char **err);
 	void (*close)(void *db);

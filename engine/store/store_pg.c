@@ -353,6 +353,12 @@ static int migrate(struct pg *p, char **err)
 	return rc;
 }
 
+/* A URI, or a conninfo (key=value ...). */
+static int pg_accepts(const char *url)
+{
+	return !strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13) || strchr(url, '=');
+}
+
 static void *pg_open(const char *url, char **err)
 {
 	const char *keys[] = {"dbname", "connect_timeout", "fallback_application_name", NULL};
@@ -1087,6 +1093,7 @@ static int pg_queue_wait(void *db, int timeout_ms)
 const struct store_backend store_pg = {
 	.shared = 1,
 	.name = "postgres",
+	.accepts = pg_accepts,
 	.open = pg_open,
 	.close = pg_close,
 	.lazy = pg_lazy,

@@ -252,6 +252,11 @@ fail:
 
 static void sq_close(void *db);
 
+static int sq_accepts(const char *url)
+{
+	return !strncmp(url, "sqlite:", 7);
+}
+
 static void *sq_open(const char *url, char **err)
 {
 	struct sq *st = xcalloc(1, sizeof *st);
@@ -988,6 +993,7 @@ static int sq_claim_once(void *db, const char *name, char **err)
 
 const struct store_backend store_sqlite = {
 	.name = "sqlite",
+	.accepts = sq_accepts,
 	.open = sq_open,
 	.close = sq_close,
 	.lazy = sq_lazy,
