@@ -47,7 +47,7 @@ SANDBOX = sandbox/sandbox.o sandbox/pattern.o
 LIBOBJS = $(ENGINE) $(ACTIONS) $(SANDBOX) $(COMMANDS)
 
 TESTS = tests/check_runbook.o tests/check_loader.o tests/check_sandbox.o tests/check_template.o \
-	tests/check_executor.o tests/check_actions.o tests/check_store.o tests/check_cli.o tests/check_text.o tests/check_match.o tests/check_redact.o
+	tests/check_executor.o tests/check_actions.o tests/check_store.o tests/check_cli.o tests/check_text.o tests/check_match.o tests/check_redact.o tests/check_incident.o
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 

@@ -20,6 +20,7 @@
 	X(match)          \
 	X(redact)         \
 	X(store)          \
+	X(incident)       \
 	X(cli)
 
 #define RUNBOOK_SUITE_DECL(name) Suite *suite_##name(void);
