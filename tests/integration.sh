@@ -127,6 +127,15 @@ check "lifecycle: invalid transitions exit 2" '[ $a2 = 2 ] && [ $r2 = 2 ]'
 check "timeline as markdown" 'grep -q "^# $id: checkout errors" "$TMP/tl.md" && grep -q "| note |" "$TMP/tl.md"' "$(cat "$TMP/tl.md")"
 "$BIN" incident severity "$id" SEV9 > /dev/null 2>&1; rc=$?
 check "bad severity exits 2" '[ $rc = 2 ]'
+# a subcommand without its arguments says which (it once crashed: a format with two %s and one value)
+args_out=
+for c in "ack" "resolve" "show" "note $id" "severity $id" "list $id"; do
+	"$BIN" incident $c > "$TMP/args.out" 2>&1
+	args_out="$args_out$? $(head -1 "$TMP/args.out")
+"
+done
+check "incident subcommands missing their arguments: exit 2, saying what they take" '[ "$(printf "%s" "$args_out" | grep -c "^2 runbook incident: .* takes ")" = 6 ] &&
+	printf "%s" "$args_out" | grep -q "'"'"'severity'"'"' takes an incident ID and a severity"' "$args_out"
 
 # An unusable store: said at the start, nothing runs.
 rm -f "$TMP/ran"

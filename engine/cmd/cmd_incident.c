@@ -12,10 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-static int usage_error(const char *fmt, const char *arg)
-{
-	return command_usage_error("incident", fmt, arg ? arg : "");
-}
+/* checked like printf: every format gets its arguments */
+#define usage_error(...) command_usage_error("incident", __VA_ARGS__)
 
 static void print_incident(json_t *inc, int json)
 {
@@ -49,6 +47,170 @@ static int transition(struct store *st, const char *id, const char *to, const ch
 	return EXIT_OK;
 }
 
+/* What the options say, for every subcommand. */
+struct incident_args {
+	const char *title, *sev, *runbook, *component, *resolution, *action, *tag;
+	char started[40], at[40];
+	int json;
+	char **rest; /* the subcommand's arguments */
+	char *actor;
+};
+
+/* Prints why the store failed; `code` is the exit status to give. */
+static int failed(const char *err, const char *fallback, int code)
+{
+	fprintf(stderr, "runbook incident: %s\n", err ? err : fallback);
+	return code;
+}
+
+static int sub_open(struct store *st, struct incident_args *a)
+{
+	char *err = NULL, *id = NULL;
+	json_t *f = json_pack("{s:s, s:s, s:s?, s:s?}", "title", a->title, "severity", a->sev, "runbook", a->runbook,
+			      "component", a->component);
+	if (f && a->started[0])
+		json_object_set_new(f, "started_at", json_string(a->started));
+	if (f && a->at[0])
+		json_object_set_new(f, "detected_at", json_string(a->at));
+	int rc = EXIT_OK;
+	if (!f || store_incident_create(st, f, a->actor, &id, &err))
+		rc = failed(err, "the title is not valid UTF-8", f ? EXIT_FAIL : EXIT_USAGE);
+	else
+		printf("%s\n", id);
+	free(id);
+	free(err);
+	json_decref(f);
+	return rc;
+}
+
+static int sub_list(struct store *st, struct incident_args *a)
+{
+	char *err = NULL;
+	json_t *all = store_incident_list(st, &err);
+	if (!all) {
+		int rc = failed(err, NULL, EXIT_FAIL);
+		free(err);
+		return rc;
+	}
+	size_t i;
+	json_t *inc;
+	int64_t now = (int64_t)time(NULL);
+	json_array_foreach(all, i, inc)
+		json_object_set_new(inc, "ack_overdue", json_boolean(incident_ack_overdue(inc, now)));
+	if (a->json) {
+		report_json(stdout, all);
+	} else if (!json_array_size(all)) {
+		printf("no incidents\n");
+	} else {
+		printf("%-8s %-5s %-13s %-28s %s\n", "ID", "SEV", "STATUS", "DETECTED (UTC)", "TITLE");
+		json_array_foreach(all, i, inc)
+			printf("%-8s %-5s %-13s %-28s %s%s\n", json_string_value(json_object_get(inc, "id")),
+			       json_string_value(json_object_get(inc, "severity")),
+			       json_string_value(json_object_get(inc, "status")),
+			       json_string_value(json_object_get(inc, "detected_at")),
+			       json_string_value(json_object_get(inc, "title")),
+			       json_is_true(json_object_get(inc, "ack_overdue")) ? "  [ACK OVERDUE]" : "");
+	}
+	json_decref(all);
+	return EXIT_OK;
+}
+
+static int sub_show(struct store *st, struct incident_args *a)
+{
+	char *err = NULL;
+	json_t *inc = store_incident_get(st, a->rest[0], &err);
+	if (!inc) {
+		int rc = failed(err, NULL, EXIT_USAGE);
+		free(err);
+		return rc;
+	}
+	print_incident(inc, a->json);
+	json_decref(inc);
+	return EXIT_OK;
+}
+
+static int sub_ack(struct store *st, struct incident_args *a)
+{
+	return transition(st, a->rest[0], "acknowledged", NULL, a->actor, a->at[0] ? a->at : NULL);
+}
+
+static int sub_resolve(struct store *st, struct incident_args *a)
+{
+	return transition(st, a->rest[0], "resolved", a->resolution, a->actor, a->at[0] ? a->at : NULL);
+}
+
+/* A note or a new severity: an event on the incident (and the change). */
+static int record(struct store *st, struct incident_args *a, const char *kind, json_t *changes, json_t *data,
+		  const char *summary)
+{
+	char *err = NULL;
+	int rc = EXIT_OK;
+	if (!data || store_incident_update(st, a->rest[0], changes, kind, a->actor, summary, data, &err))
+		rc = failed(err, "the text is not valid UTF-8", data ? EXIT_FAIL : EXIT_USAGE);
+	else
+		printf("%s: %s\n", a->rest[0], summary);
+	free(err);
+	json_decref(changes);
+	json_decref(data);
+	return rc;
+}
+
+/* The incident, or NULL having said why (exit 2). */
+static json_t *existing(struct store *st, const char *id)
+{
+	char *err = NULL;
+	json_t *inc = store_incident_get(st, id, &err);
+	if (!inc)
+		failed(err, NULL, EXIT_USAGE);
+	free(err);
+	return inc;
+}
+
+static int sub_note(struct store *st, struct incident_args *a)
+{
+	json_t *inc = existing(st, a->rest[0]);
+	if (!inc)
+		return EXIT_USAGE;
+	json_decref(inc);
+	const char *text = a->action ? a->action : a->rest[1];
+	json_t *data = json_pack("{s:s}", "text", text);
+	if (data && a->tag)
+		json_object_set_new(data, "tag", json_string(a->tag));
+	if (data && a->at[0])
+		json_object_set_new(data, "at", json_string(a->at));
+	if (data && a->action)
+		json_object_set_new(data, "action", incident_action(a->action));
+	char *summary = xasprintf("%s by %s: %s", a->action ? "action item" : a->tag ? a->tag : "note", a->actor, text);
+	int rc = record(st, a, "note", json_object(), data, summary);
+	free(summary);
+	return rc;
+}
+
+static int sub_severity(struct store *st, struct incident_args *a)
+{
+	json_t *inc = existing(st, a->rest[0]);
+	if (!inc)
+		return EXIT_USAGE;
+	char *summary = xasprintf("severity %s -> %s by %s", json_string_value(json_object_get(inc, "severity")),
+				  a->rest[1], a->actor);
+	json_decref(inc);
+	int rc = record(st, a, "incident.severity", json_pack("{s:s}", "severity", a->rest[1]),
+			json_pack("{s:s}", "severity", a->rest[1]), summary);
+	free(summary);
+	return rc;
+}
+
+/* The subcommands, with the arguments each takes (-1: note's, 1 with
+ * --action, else 2). */
+static const struct {
+	const char *name;
+	int args;
+	int (*run)(struct store *st, struct incident_args *a);
+} subcommands[] = {
+	{"open", 0, sub_open}, {"list", 0, sub_list}, {"show", 1, sub_show}, {"ack", 1, sub_ack},
+	{"resolve", 1, sub_resolve}, {"note", -1, sub_note}, {"severity", 2, sub_severity},
+};
+
 int cmd_incident(int argc, char **argv, struct globals *g)
 {
 	static const struct option opts[] = {{"title", required_argument, 0, 't'}, {"severity", required_argument, 0, 's'},
@@ -58,24 +220,22 @@ int cmd_incident(int argc, char **argv, struct globals *g)
 		{"started-at", required_argument, 0, 'b'}, {"at", required_argument, 0, 'T'},
 		{"false-positive", no_argument, 0, 'F'}, {"action", required_argument, 0, 'X'},
 		{"tag", required_argument, 0, 'g'}, {0, 0, 0, 0}};
-	const char *title = NULL, *sev = "SEV3", *runbook = NULL, *component = NULL, *resolution = NULL;
-	const char *action = NULL, *tag = NULL;
-	char started[40] = "", at[40] = "";
-	int json = 0, c;
+	struct incident_args a = {.sev = "SEV3"};
+	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
 		switch (c) {
-		case 't': title = optarg; break;
-		case 's': sev = optarg; break;
-		case 'r': runbook = optarg; break;
-		case 'c': component = optarg; break;
-		case 'x': resolution = optarg; break;
-		case 'F': resolution = "false-positive"; break;
-		case 'X': action = optarg; break;
-		case 'g': tag = optarg; break;
+		case 't': a.title = optarg; break;
+		case 's': a.sev = optarg; break;
+		case 'r': a.runbook = optarg; break;
+		case 'c': a.component = optarg; break;
+		case 'x': a.resolution = optarg; break;
+		case 'F': a.resolution = "false-positive"; break;
+		case 'X': a.action = optarg; break;
+		case 'g': a.tag = optarg; break;
 		case 'b':
 		case 'T':
-			if (alert_time(optarg, c == 'b' ? started : at, sizeof started))
+			if (alert_time(optarg, c == 'b' ? a.started : a.at, sizeof a.started))
 				return usage_error("times are RFC 3339 with a zone, like 2026-11-24T07:00:00Z, not '%s'", optarg);
 			break;
 		case 'S': g->store = optarg; break;
@@ -83,52 +243,58 @@ int cmd_incident(int argc, char **argv, struct globals *g)
 		case 'o':
 			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
 				return usage_error("--output is text or json, not '%s'", optarg);
-			json = !strcmp(optarg, "json");
+			a.json = !strcmp(optarg, "json");
 			break;
 		default:
-			return usage_error("bad option%s", NULL);
+			return usage_error("bad option");
 		}
 	}
 	if (optind >= argc)
-		return usage_error("give a subcommand: open, list, show, ack, resolve, note or severity%s", NULL);
+		return usage_error("give a subcommand: open, list, show, ack, resolve, note or severity");
 	const char *sub = argv[optind];
-	char **rest = argv + optind + 1;
+	a.rest = argv + optind + 1;
 	int nrest = argc - optind - 1;
-	static const char *const subs[] = {"open", "list", "show", "ack", "resolve", "note", "severity", NULL};
-	int known = 0;
-	for (const char *const *s = subs; *s; s++)
-		known |= !strcmp(*s, sub);
-	if (!known) {
-		const char *dym = did_you_mean(sub, subs);
+	size_t k = 0;
+	while (k < ARRAY_LEN(subcommands) && strcmp(subcommands[k].name, sub))
+		k++;
+	if (k == ARRAY_LEN(subcommands)) {
+		const char *names[ARRAY_LEN(subcommands) + 1];
+		for (size_t i = 0; i < ARRAY_LEN(subcommands); i++)
+			names[i] = subcommands[i].name;
+		names[ARRAY_LEN(subcommands)] = NULL;
+		const char *dym = did_you_mean(sub, names);
 		fprintf(stderr, "runbook incident: unknown subcommand '%s'%s%s%s\n", sub, dym ? " (did you mean '" : "",
 			dym ? dym : "", dym ? "'?)" : "");
 		return EXIT_USAGE;
 	}
-	int want = !strcmp(sub, "open") || !strcmp(sub, "list") ? 0
-		   : (!strcmp(sub, "note") && !action) || !strcmp(sub, "severity") ? 2 : 1;
+	int want = subcommands[k].args >= 0 ? subcommands[k].args : a.action ? 1 : 2;
 	if (nrest != want)
-		return usage_error(want ? "'%s' takes an incident ID%s" : "'%s' takes no arguments", sub);
-	if (!strcmp(sub, "open") && !title)
-		return usage_error("open needs --title TEXT%s", NULL);
-	if (!strcmp(sub, "open") && !incident_severity_valid(sev))
-		return usage_error("--severity is SEV1, SEV2, SEV3 or SEV4, not '%s'", sev);
-	if (!strcmp(sub, "severity") && !incident_severity_valid(rest[1]))
-		return usage_error("severity is SEV1, SEV2, SEV3 or SEV4, not '%s'", rest[1]);
-	if (resolution && strcmp(sub, "resolve"))
-		return usage_error("--resolution and --false-positive go with resolve%s", NULL);
-	if ((action || tag) && strcmp(sub, "note"))
-		return usage_error("--action and --tag go with note%s", NULL);
-	if (started[0] && strcmp(sub, "open"))
-		return usage_error("--started-at goes with open%s", NULL);
+		return usage_error(!want ? "'%s' takes no arguments"
+				   : want == 1 ? "'%s' takes an incident ID"
+				   : !strcmp(sub, "note") ? "'%s' takes an incident ID and the text (or --action TEXT)"
+							  : "'%s' takes an incident ID and a severity",
+				   sub);
+	if (!strcmp(sub, "open") && !a.title)
+		return usage_error("open needs --title TEXT");
+	if (!strcmp(sub, "open") && !incident_severity_valid(a.sev))
+		return usage_error("--severity is SEV1, SEV2, SEV3 or SEV4, not '%s'", a.sev);
+	if (!strcmp(sub, "severity") && !incident_severity_valid(a.rest[1]))
+		return usage_error("severity is SEV1, SEV2, SEV3 or SEV4, not '%s'", a.rest[1]);
+	if (a.resolution && strcmp(sub, "resolve"))
+		return usage_error("--resolution and --false-positive go with resolve");
+	if ((a.action || a.tag) && strcmp(sub, "note"))
+		return usage_error("--action and --tag go with note");
+	if (a.started[0] && strcmp(sub, "open"))
+		return usage_error("--started-at goes with open");
 	static const char *const tags[] = {"root-cause", "fix", "impact", "went-well", "improve", NULL};
-	if (tag) {
+	if (a.tag) {
 		int tag_known = 0;
 		for (const char *const *t = tags; *t; t++)
-			tag_known |= !strcmp(*t, tag);
+			tag_known |= !strcmp(*t, a.tag);
 		if (!tag_known) {
-			const char *dym = did_you_mean(tag, tags);
+			const char *dym = did_you_mean(a.tag, tags);
 			fprintf(stderr, "runbook incident: --tag is root-cause, fix, impact, went-well or improve, not '%s'%s%s%s\n",
-				tag, dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
+				a.tag, dym ? " (did you mean '" : "", dym ? dym : "", dym ? "'?)" : "");
 			return EXIT_USAGE;
 		}
 	}
@@ -136,102 +302,13 @@ int cmd_incident(int argc, char **argv, struct globals *g)
 	char *err = NULL;
 	struct store *st = store_open(g->store, &err);
 	if (!st) {
-		fprintf(stderr, "runbook incident: %s\n", err);
+		int rc = failed(err, NULL, EXIT_USAGE);
 		free(err);
-		return EXIT_USAGE;
+		return rc;
 	}
-	char *actor = store_actor();
-	int rc = EXIT_OK;
-	if (!strcmp(sub, "open")) {
-		json_t *f = json_pack("{s:s, s:s, s:s?, s:s?}", "title", title, "severity", sev, "runbook", runbook,
-				      "component", component);
-		if (f && started[0])
-			json_object_set_new(f, "started_at", json_string(started));
-		if (f && at[0])
-			json_object_set_new(f, "detected_at", json_string(at));
-		char *id = NULL;
-		if (!f || store_incident_create(st, f, actor, &id, &err)) {
-			fprintf(stderr, "runbook incident: %s\n", err ? err : "the title is not valid UTF-8");
-			rc = f ? EXIT_FAIL : EXIT_USAGE;
-		} else {
-			printf("%s\n", id);
-		}
-		free(id);
-		json_decref(f);
-	} else if (!strcmp(sub, "list")) {
-		json_t *all = store_incident_list(st, &err);
-		if (!all) {
-			fprintf(stderr, "runbook incident: %s\n", err);
-			rc = EXIT_FAIL;
-		} else {
-			size_t i;
-			json_t *inc;
-			int64_t now = (int64_t)time(NULL);
-			json_array_foreach(all, i, inc)
-				json_object_set_new(inc, "ack_overdue", json_boolean(incident_ack_overdue(inc, now)));
-			if (json) {
-				report_json(stdout, all);
-			} else if (!json_array_size(all)) {
-				printf("no incidents\n");
-			} else {
-				printf("%-8s %-5s %-13s %-28s %s\n", "ID", "SEV", "STATUS", "DETECTED (UTC)", "TITLE");
-				json_array_foreach(all, i, inc)
-					printf("%-8s %-5s %-13s %-28s %s%s\n", json_string_value(json_object_get(inc, "id")),
-					       json_string_value(json_object_get(inc, "severity")),
-					       json_string_value(json_object_get(inc, "status")),
-					       json_string_value(json_object_get(inc, "detected_at")),
-					       json_string_value(json_object_get(inc, "title")),
-					       json_is_true(json_object_get(inc, "ack_overdue")) ? "  [ACK OVERDUE]" : "");
-			}
-			json_decref(all);
-		}
-	} else if (!strcmp(sub, "show")) {
-		json_t *inc = store_incident_get(st, rest[0], &err);
-		if (!inc) {
-			fprintf(stderr, "runbook incident: %s\n", err);
-			rc = EXIT_USAGE;
-		} else {
-			print_incident(inc, json);
-			json_decref(inc);
-		}
-	} else if (!strcmp(sub, "ack")) {
-		rc = transition(st, rest[0], "acknowledged", NULL, actor, at[0] ? at : NULL);
-	} else if (!strcmp(sub, "resolve")) {
-		rc = transition(st, rest[0], "resolved", resolution, actor, at[0] ? at : NULL);
-	} else {
-		json_t *inc = store_incident_get(st, rest[0], &err);
-		if (!inc) {
-			fprintf(stderr, "runbook incident: %s\n", err);
-			rc = EXIT_USAGE;
-		} else {
-			int note = !strcmp(sub, "note");
-			const char *text = note && action ? action : rest[1];
-			json_t *ch = note ? json_object() : json_pack("{s:s}", "severity", rest[1]);
-			json_t *data = json_pack("{s:s}", note ? "text" : "severity", text);
-			if (data && note && tag)
-				json_object_set_new(data, "tag", json_string(tag));
-			if (data && note && at[0])
-				json_object_set_new(data, "at", json_string(at));
-			if (data && note && action)
-				json_object_set_new(data, "action", incident_action(action));
-			char *summary = note ? xasprintf("%s by %s: %s", action ? "action item" : tag ? tag : "note", actor, text)
-					     : xasprintf("severity %s -> %s by %s", json_string_value(json_object_get(inc, "severity")),
-							 rest[1], actor);
-			if (!data || store_incident_update(st, rest[0], ch, note ? "note" : "incident.severity", actor, summary,
-							   data, &err)) {
-				fprintf(stderr, "runbook incident: %s\n", err ? err : "the text is not valid UTF-8");
-				rc = data ? EXIT_FAIL : EXIT_USAGE;
-			} else {
-				printf("%s: %s\n", rest[0], summary);
-			}
-			free(summary);
-			json_decref(ch);
-			json_decref(data);
-			json_decref(inc);
-		}
-	}
-	free(err);
-	free(actor);
+	a.actor = store_actor();
+	int rc = subcommands[k].run(st, &a);
+	free(a.actor);
 	store_close(st);
 	return rc;
 }
