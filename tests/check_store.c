@@ -692,6 +692,10 @@ START_TEST(unusable_locations)
 	ck_assert_ptr_null(store_open("mysql:whatever", &err));
 	ck_assert_ptr_nonnull(strstr(err, "unknown store"));
 	free(err);
+	err = NULL;
+	ck_assert_ptr_null(store_open("sqlite:", &err)); /* not a throwaway database */
+	ck_assert_ptr_nonnull(strstr(err, "needs a file"));
+	free(err);
 }
 END_TEST
 

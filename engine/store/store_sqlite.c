@@ -259,6 +259,10 @@ static int sq_accepts(const char *url)
 
 static void *sq_open(const char *url, char **err)
 {
+	if (!url[7]) { /* SQLite would open a private database, gone when it closes */
+		*err = xstrdup("the SQLite store needs a file: sqlite:PATH");
+		return NULL;
+	}
 	struct sq *st = xcalloc(1, sizeof *st);
 	st->path = xstrdup(url + 7); /* after "sqlite:" */
 	char *dir = xstrdup(st->path), *slash = strrchr(dir, '/');
