@@ -115,15 +115,22 @@ static int sub_list(struct store *st, struct incident_args *a)
 	return EXIT_OK;
 }
 
-static int sub_show(struct store *st, struct incident_args *a)
+/* The incident, or NULL having said why (exit 2). */
+static json_t *existing(struct store *st, const char *id)
 {
 	char *err = NULL;
-	json_t *inc = store_incident_get(st, a->rest[0], &err);
-	if (!inc) {
-		int rc = failed(err, NULL, EXIT_USAGE);
-		free(err);
-		return rc;
-	}
+	json_t *inc = store_incident_get(st, id, &err);
+	if (!inc)
+		failed(err, NULL, EXIT_USAGE);
+	free(err);
+	return inc;
+}
+
+static int sub_show(struct store *st, struct incident_args *a)
+{
+	json_t *inc = existing(st, a->rest[0]);
+	if (!inc)
+		return EXIT_USAGE;
 	print_incident(inc, a->json);
 	json_decref(inc);
 	return EXIT_OK;
@@ -153,17 +160,6 @@ static int record(struct store *st, struct incident_args *a, const char *kind, j
 	json_decref(changes);
 	json_decref(data);
 	return rc;
-}
-
-/* The incident, or NULL having said why (exit 2). */
-static json_t *existing(struct store *st, const char *id)
-{
-	char *err = NULL;
-	json_t *inc = store_incident_get(st, id, &err);
-	if (!inc)
-		failed(err, NULL, EXIT_USAGE);
-	free(err);
-	return inc;
 }
 
 static int sub_note(struct store *st, struct incident_args *a)

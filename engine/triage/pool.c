@@ -77,8 +77,8 @@ static struct store *connect_store(struct tpool *p, int64_t *last_complaint)
 
 /* An alert storm is accepted first and triaged after. The threads leave
  * the CPU and SQLite's one writer to the requests while any are waiting
- * for their commit; a thread waits at most TPOOL_YIELD_MS, so triage never stops
- * while alerts keep coming. */
+ * for their commit; a thread waits at most TPOOL_YIELD_MS, so triage
+ * never stops while alerts keep coming. */
 static void yield_to_intake(struct tpool *p, unsigned long *seen)
 {
 	if (!p->o.intake_busy)
