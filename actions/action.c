@@ -65,16 +65,16 @@ char *shell_quote(const char *s)
 	return sbuf_detach(&sb);
 }
 
-int action_wait_fd(int fd, short events, int64_t deadline_ms)
+int action_wait_fd(int fd, short events, int64_t deadline_ms, const volatile int *cancel)
 {
 	for (;;) {
-		if (interrupted)
+		if (cancel && *cancel)
 			return 2;
 		int64_t left = deadline_ms - now_ms();
 		if (left <= 0)
 			return 1;
 		struct pollfd p = {fd, events, 0};
-		int r = poll(&p, 1, (int)(left > 100 ? 100 : left)); /* wake up for Ctrl-C */
+		int r = poll(&p, 1, (int)(left > 100 ? 100 : left)); /* wake up for a cancellation */
 		if (r > 0)
 			return 0;
 		if (r < 0 && errno != EINTR)

@@ -46,7 +46,18 @@ struct action_env {
 	 * with *err. NULL: no notifiers in this run. */
 	int (*notify)(void *ud, const char *to, const char *message, json_t *result, char **err);
 	void *notify_ud;
+	/* The run is cancelled once *cancel is non-zero: every wait of every
+	 * call ends early, a query is cancelled on its server, a command
+	 * killed. The CLI points it at the signal flag; serve and worker at
+	 * their own, so that one run can be stopped alone. NULL: never. */
+	const volatile int *cancel;
 };
+
+/* Whether the run of env was cancelled. */
+static inline int action_cancelled(const struct action_env *env)
+{
+	return env && env->cancel && *env->cancel;
+}
 
 struct action_call {
 	const char *step_id;
@@ -142,8 +153,9 @@ const struct action *action_find(const char *name);
 void action_env_release(struct action_env *env);
 
 /* Waits until fd is ready for `events` (poll flags). Returns 0 ready,
- * 1 the deadline (a now_ms() value) passed, 2 interrupted, -1 error. */
-int action_wait_fd(int fd, short events, int64_t deadline_ms);
+ * 1 the deadline (a now_ms() value) passed, 2 *cancel turned non-zero
+ * (the run was cancelled; cancel may be NULL), -1 error. */
+int action_wait_fd(int fd, short events, int64_t deadline_ms, const volatile int *cancel);
 /* Captured output as a JSON string: invalid UTF-8 sequences become U+FFFD,
  * a character cut by a cap is dropped. Returns a new reference. */
 json_t *action_text(char *buf, size_t len);

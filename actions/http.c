@@ -51,6 +51,7 @@ struct capture {
 	size_t total, cap;
 	json_t *headers;
 	int64_t deadline;
+	const struct action_env *env;
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -93,7 +94,7 @@ static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c2, curl
 {
 	(void)a, (void)b, (void)c2, (void)d;
 	struct capture *c = ud;
-	return interrupted || now_ms() >= c->deadline; /* non-zero aborts */
+	return action_cancelled(c->env) || now_ms() >= c->deadline; /* non-zero aborts */
 }
 
 /* True when status is what the step expects: expect_status (a number or
@@ -131,7 +132,7 @@ static enum step_status http_run(struct action_call *call, json_t *result, char 
 		return ST_FAILED;
 	}
 	struct capture cap = {{0}, 0, call->env->output_cap ? call->env->output_cap : ACTION_OUTPUT_CAP, json_object(),
-			      call->deadline_ms};
+			      call->deadline_ms, call->env};
 	sbuf_init(&cap.body);
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hl = NULL;
@@ -182,7 +183,7 @@ static enum step_status http_run(struct action_call *call, json_t *result, char 
 	json_object_set_new(result, "body", action_text(cap.body.buf, cap.body.len));
 	if (cap.total > cap.cap)
 		json_object_set_new(result, "body_truncated", json_integer((json_int_t)cap.total));
-	if (rc == CURLE_OPERATION_TIMEDOUT || (rc == CURLE_ABORTED_BY_CALLBACK && !interrupted)) {
+	if (rc == CURLE_OPERATION_TIMEDOUT || (rc == CURLE_ABORTED_BY_CALLBACK && !action_cancelled(call->env))) {
 		*err = xasprintf("http: no complete answer within %lld ms", (long long)call->timeout_ms);
 		st = ST_TIMEOUT;
 	} else if (rc == CURLE_ABORTED_BY_CALLBACK) {

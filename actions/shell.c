@@ -111,7 +111,7 @@ static void set_stream(json_t *result, const char *name, struct stream *s, size_
 	sbuf_release(&s->buf);
 }
 
-static int wait_exit(pid_t pid, int *status, int64_t until)
+static int wait_exit(pid_t pid, int *status, int64_t until, const struct action_env *env)
 {
 	for (;;) {
 		pid_t r = waitpid(pid, status, WNOHANG);
@@ -119,7 +119,7 @@ static int wait_exit(pid_t pid, int *status, int64_t until)
 			return 0;
 		if (r < 0 && errno != EINTR)
 			return -1;
-		if (now_ms() >= until || interrupted)
+		if (now_ms() >= until || action_cancelled(env))
 			return 1;
 		usleep(5000);
 	}
@@ -155,7 +155,7 @@ static enum step_status shell_run(struct action_call *call, json_t *result, char
 			timed_out = 1;
 			break;
 		}
-		if (interrupted) {
+		if (action_cancelled(call->env)) {
 			stopped = 1;
 			break;
 		}
@@ -181,16 +181,16 @@ static enum step_status shell_run(struct action_call *call, json_t *result, char
 	}
 	/* both streams closed: the command has until its deadline to exit */
 	if (!exited && !timed_out && !stopped) {
-		int r = wait_exit(pid, &status, call->deadline_ms);
+		int r = wait_exit(pid, &status, call->deadline_ms, call->env);
 		exited = r == 0;
-		timed_out = r == 1 && !interrupted;
-		stopped = r == 1 && interrupted;
+		stopped = r == 1 && action_cancelled(call->env);
+		timed_out = r == 1 && !stopped;
 	}
 	/* nothing outlives the step: the whole group goes */
 	kill(-pid, SIGTERM);
-	if (!exited && wait_exit(pid, &status, now_ms() + KILL_GRACE_MS) == 1) {
+	if (!exited && wait_exit(pid, &status, now_ms() + KILL_GRACE_MS, call->env) == 1) {
 		kill(-pid, SIGKILL);
-		wait_exit(pid, &status, now_ms() + 5000);
+		wait_exit(pid, &status, now_ms() + 5000, call->env);
 	}
 	kill(-pid, SIGKILL);
 	for (int i = 0; i < 2; i++) {

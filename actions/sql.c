@@ -10,7 +10,7 @@
  *   COMMIT. A step that does not mutate cannot write: the server refuses.
  * - Rows are streamed in single-row mode and capped (rows and bytes); the
  *   cap is reported. NOTICEs are captured, capped.
- * - Past the deadline, or on Ctrl-C, the query is cancelled on the server
+ * - Past the deadline, or when the run is cancelled (Ctrl-C), the query is cancelled on the server
  *   and its cancellation awaited, so nothing keeps running there.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -52,6 +52,7 @@ struct pgpool {
 	size_t n;
 	struct pgfail *fail;
 	size_t nfail;
+	const volatile int *cancel; /* the run's (action_env.cancel) */
 };
 
 /* The SQLSTATE a connection failure's message stands for (libpq does not
@@ -138,9 +139,9 @@ static void on_notice(void *arg, const PGresult *res)
 }
 
 /* Waits until the connection's socket is ready for `events`. */
-static int wait_socket(PGconn *c, short events, int64_t deadline)
+static int wait_socket(PGconn *c, short events, int64_t deadline, const volatile int *cancel)
 {
-	return action_wait_fd(PQsocket(c), events, deadline);
+	return action_wait_fd(PQsocket(c), events, deadline, cancel);
 }
 
 static char *trimmed(const char *s)
@@ -158,8 +159,8 @@ static char *trimmed(const char *s)
 
 /* Opens a connection to a target within the deadline, in pipeline mode.
  * Touches nothing shared: background connections use it too. */
-static PGconn *connect_pg(const char *name, json_t *target, int64_t deadline, int64_t timeout_ms, char **err,
-			  enum step_status *st)
+static PGconn *connect_pg(const char *name, json_t *target, int64_t deadline, int64_t timeout_ms,
+			  const volatile int *cancel, char **err, enum step_status *st)
 {
 	const char *dsn = json_string_value(json_object_get(target, "dsn"));
 	const char *service = json_string_value(json_object_get(target, "service"));
@@ -187,7 +188,7 @@ static PGconn *connect_pg(const char *name, json_t *target, int64_t deadline, in
 	}
 	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
 	while (PQstatus(c) != CONNECTION_BAD && ps != PGRES_POLLING_OK && ps != PGRES_POLLING_FAILED) {
-		int w = wait_socket(c, ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+		int w = wait_socket(c, ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline, cancel);
 		if (w) {
 			*err = w == 2 ? xasprintf("interrupted while connecting to target '%s'", name)
 				      : xasprintf("cannot connect to target '%s' within %lld ms", name, (long long)timeout_ms);
@@ -220,6 +221,7 @@ static struct pgpool *get_pool(struct action_env *env)
 	if (!pool) {
 		pool = xcalloc(1, sizeof *pool);
 		background_init(&pool->bg);
+		pool->cancel = env->cancel;
 		env->slot[action_sql.slot] = pool;
 	}
 	return pool;
@@ -265,7 +267,7 @@ static struct pgconn *ready_locked(struct pgpool *pool, const char *name, int64_
 		for (size_t i = 0; i < pool->n; i++)
 			if (!strcmp(pool->c[i]->target, name) && pool->c[i]->conn && PQstatus(pool->c[i]->conn) == CONNECTION_OK)
 				return pool->c[i];
-		if (!background_pending(&pool->bg, name) || interrupted || now_ms() >= deadline)
+		if (!background_pending(&pool->bg, name) || (pool->cancel && *pool->cancel) || now_ms() >= deadline)
 			return NULL;
 		background_wait(&pool->bg);
 	}
@@ -293,13 +295,13 @@ static struct pgconn *get_conn(struct action_call *call, json_t *result, char **
 		return NULL;
 	}
 	pthread_mutex_unlock(&pool->bg.mu);
-	PGconn *c = connect_pg(name, call->target, call->deadline_ms, call->timeout_ms, err, st);
+	PGconn *c = connect_pg(name, call->target, call->deadline_ms, call->timeout_ms, pool->cancel, err, st);
 	pthread_mutex_lock(&pool->bg.mu);
 	struct pgconn *pc = NULL;
 	if (c) {
 		pc = add_locked(pool, name, c);
 	} else {
-		if (!interrupted)
+		if (!action_cancelled(call->env))
 			remember_failure(pool, name, call->step_id, *err, *st);
 		const char *state = connect_sqlstate(*err);
 		if (state)
@@ -321,11 +323,11 @@ static void *warm_main(void *arg)
 	struct warm *w = arg;
 	char *err = NULL;
 	enum step_status st;
-	PGconn *c = connect_pg(w->name, w->target, w->deadline, w->timeout_ms, &err, &st);
+	PGconn *c = connect_pg(w->name, w->target, w->deadline, w->timeout_ms, w->pool->cancel, &err, &st);
 	pthread_mutex_lock(&w->pool->bg.mu); /* connected (or failed) and no longer pending, at once */
 	if (c)
 		add_locked(w->pool, w->name, c);
-	else if (!interrupted) /* every step on it fails with this, none waits again */
+	else if (!(w->pool->cancel && *w->pool->cancel)) /* every step on it fails with this, none waits again */
 		remember_failure(w->pool, w->name, NULL, err, st);
 	free(err);
 	background_done(&w->pool->bg, w->name);
@@ -506,12 +508,12 @@ static void set_pg_error(json_t *result, const PGresult *r, char **err)
 }
 
 /* The next result, waiting for the socket until the deadline. *w is set
- * to 1 (deadline) or 2 (interrupted) when it stopped waiting. */
-static PGresult *next_result(PGconn *c, int64_t deadline, int *w)
+ * to 1 (deadline) or 2 (the run was cancelled) when it stopped waiting. */
+static PGresult *next_result(PGconn *c, int64_t deadline, const volatile int *cancel, int *w)
 {
 	*w = 0;
 	while (PQisBusy(c)) {
-		int r = wait_socket(c, POLLIN, deadline);
+		int r = wait_socket(c, POLLIN, deadline, cancel);
 		if (r) {
 			*w = r < 0 ? 3 : r;
 			return NULL;
@@ -630,13 +632,13 @@ static enum step_status sql_run(struct action_call *call, json_t *result, char *
 		if (q == 2 && !single) /* pipeline mode: set it before each query's results */
 			single = PQsetSingleRowMode(c) || 1;
 		int w;
-		PGresult *r = next_result(c, deadline, &w);
+		PGresult *r = next_result(c, deadline, call->env->cancel, &w);
 		if (w) {
 			if (w == 3) {
 				lost = 1;
 				break;
 			}
-			if (!stopped) { /* deadline or Ctrl-C: cancel on the server, await it */
+			if (!stopped) { /* deadline or cancelled: cancel on the server, await it */
 				stopped = w;
 				cancel(c);
 				deadline = now_ms() + CANCEL_GRACE_MS;
@@ -685,7 +687,7 @@ static enum step_status sql_run(struct action_call *call, json_t *result, char *
 		int64_t until = now_ms() + CANCEL_GRACE_MS;
 		for (int done = 0; !done;) {
 			int w;
-			PGresult *r = next_result(c, until, &w);
+			PGresult *r = next_result(c, until, call->env->cancel, &w);
 			if (w) {
 				lost = 1;
 				break;

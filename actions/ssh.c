@@ -68,6 +68,7 @@ struct sshhost {
 	int channels;   /* command channels open (guarded by mu) */
 	int tcp;        /* sock is a TCP connection (not a ProxyCommand's or a jump's) */
 	pid_t proxy;    /* the ProxyCommand's process, or 0 */
+	const volatile int *cancel; /* its run's (action_env.cancel); NULL once shared */
 	/* ProxyJump: the shared jump session and our channel through it
 	 * (sock is our end of its socketpair) */
 	struct ssh_jump *via;
@@ -91,6 +92,7 @@ struct sshpool {
 	size_t n;
 	struct sshfail *fail;
 	size_t nfail;
+	const volatile int *cancel; /* the run's (action_env.cancel) */
 };
 
 /* Called with the pool locked: remembers that a host's connection failed
@@ -170,10 +172,11 @@ static LIBSSH2_RECV_FUNC(counted_recv)
 	return n;
 }
 
-static struct sshhost *host_new(void)
+static struct sshhost *host_new(const volatile int *cancel)
 {
 	struct sshhost *h = xcalloc(1, sizeof *h);
 	h->sock = -1;
+	h->cancel = cancel;
 	cond_init_monotonic(&h->cv);
 	pthread_mutex_init(&h->mu, NULL);
 	if (pipe(h->kick) == 0) {
@@ -208,12 +211,18 @@ static void host_unlock(struct sshhost *h)
 	pthread_mutex_unlock(&h->mu);
 }
 
+/* Whether h's run was cancelled. */
+static int cancelled(const struct sshhost *h)
+{
+	return h->cancel && *h->cancel;
+}
+
 /* Waits on h->cv (h->mu held) for a while, at most `slice` ms, for room on
  * the session (a channel closing). Returns 0, 1 the deadline passed, 2
- * interrupted. */
+ * the run was cancelled. */
 static int wait_room(struct sshhost *h, int64_t deadline, int64_t slice)
 {
-	if (interrupted)
+	if (cancelled(h))
 		return 2;
 	int64_t left = deadline - now_ms();
 	if (left <= 0)
@@ -226,18 +235,18 @@ static int wait_room(struct sshhost *h, int64_t deadline, int64_t slice)
  * block, until the session may have news: bytes arrived (whoever read
  * them), or its socket is ready the way libssh2 is blocked. One thread
  * polls the socket; the others wait for it. Returns 0 news, 1 `until` (a
- * now_ms() value) passed, 2 interrupted, -1 socket error. */
+ * now_ms() value) passed, 2 the run was cancelled, -1 socket error. */
 static int session_wait(struct sshhost *h, int64_t until)
 {
 	share_news(h);
 	for (;;) {
-		if (interrupted)
+		if (cancelled(h))
 			return 2;
 		int64_t left = until - now_ms();
 		if (left <= 0)
 			return 1;
 		if (left > 100)
-			left = 100; /* wake up for Ctrl-C */
+			left = 100; /* wake up for a cancellation */
 		if (h->polling) {
 			unsigned long g = h->gen;
 			cond_wait_ms(&h->cv, &h->mu, left);
@@ -353,7 +362,7 @@ static int proxy_connect(const char *cmd, pid_t *pid, char **err)
 	return sv[0];
 }
 
-static int tcp_connect(const char *host, int port, int64_t deadline, char **err)
+static int tcp_connect(const char *host, int port, int64_t deadline, const volatile int *cancel, char **err)
 {
 	char ports[16];
 	snprintf(ports, sizeof ports, "%d", port);
@@ -378,7 +387,7 @@ static int tcp_connect(const char *host, int port, int64_t deadline, char **err)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
 			break;
-		int w = errno == EINPROGRESS ? action_wait_fd(fd, POLLOUT, deadline) : -1;
+		int w = errno == EINPROGRESS ? action_wait_fd(fd, POLLOUT, deadline, cancel) : -1;
 		int soerr = 0;
 		socklen_t sl = sizeof soerr;
 		if (w == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
@@ -620,14 +629,14 @@ static void host_free(struct sshhost *h)
 
 /* Why a handshake failed, in words: on a key-exchange failure, a second
  * connection reads what host key algorithms the server offers. */
-static char *handshake_error(const struct ssh_host_config *cfg, int rc, int64_t deadline)
+static char *handshake_error(const struct ssh_host_config *cfg, int rc, int64_t deadline, const volatile int *cancel)
 {
 	char *offered = NULL, *ignored = NULL;
 	if (rc == LIBSSH2_ERROR_KEX_FAILURE && !cfg->proxy_command && !cfg->proxy_jump) {
-		int fd = tcp_connect(cfg->hostname, cfg->port, deadline, &ignored);
+		int fd = tcp_connect(cfg->hostname, cfg->port, deadline, cancel, &ignored);
 		free(ignored);
 		if (fd >= 0) {
-			offered = ssh_server_hostkey_algs(fd, deadline);
+			offered = ssh_server_hostkey_algs(fd, deadline, cancel);
 			close(fd);
 		}
 	}
@@ -649,21 +658,21 @@ static char *handshake_error(const struct ssh_host_config *cfg, int rc, int64_t 
 
 static int jump_connect(struct sshhost *h, const struct ssh_host_config *cfg, int64_t deadline, int depth, char **err);
 
-static struct sshhost *open_host_at(const struct ssh_host_config *cfg, const char *known, int64_t deadline, int depth,
-				    char **err)
+static struct sshhost *open_host_at(const struct ssh_host_config *cfg, const char *known, int64_t deadline,
+				    const volatile int *cancel, int depth, char **err)
 {
 	if (cfg->error) { /* the config asks for what we do not do: say so, connect nowhere */
 		*err = xstrdup(cfg->error);
 		return NULL;
 	}
-	struct sshhost *h = host_new();
+	struct sshhost *h = host_new(cancel);
 	/* ConnectTimeout bounds the connection and the handshake, within the step's deadline */
 	int64_t step_deadline = deadline;
 	if (cfg->connect_timeout > 0 && now_ms() + cfg->connect_timeout * 1000LL < deadline)
 		deadline = now_ms() + cfg->connect_timeout * 1000LL;
 	h->sock = cfg->proxy_jump ? jump_connect(h, cfg, deadline, depth, err)
 		  : cfg->proxy_command ? proxy_connect(cfg->proxy_command, &h->proxy, err)
-				       : tcp_connect(cfg->hostname, cfg->port, deadline, err);
+				       : tcp_connect(cfg->hostname, cfg->port, deadline, cancel, err);
 	h->tcp = !cfg->proxy_jump && !cfg->proxy_command;
 	if (h->sock < 0) {
 		h->sock = -1;
@@ -700,7 +709,7 @@ static struct sshhost *open_host_at(const struct ssh_host_config *cfg, const cha
 			       ? xasprintf("SSH handshake with %s: no answer within ConnectTimeout %ds", cfg->hostname,
 					   cfg->connect_timeout)
 		       : w ? xasprintf("SSH handshake with %s: %s", cfg->hostname, why(w))
-			   : handshake_error(cfg, rc, deadline);
+			   : handshake_error(cfg, rc, deadline, cancel);
 		pthread_mutex_unlock(&h->mu);
 		host_free(h);
 		return NULL;
@@ -716,9 +725,10 @@ static struct sshhost *open_host_at(const struct ssh_host_config *cfg, const cha
 	return h;
 }
 
-static struct sshhost *open_host(const struct ssh_host_config *cfg, const char *known, int64_t deadline, char **err)
+static struct sshhost *open_host(const struct ssh_host_config *cfg, const char *known, int64_t deadline,
+				 const volatile int *cancel, char **err)
 {
-	return open_host_at(cfg, known, deadline, 0, err);
+	return open_host_at(cfg, known, deadline, cancel, 0, err);
 }
 
 /* ---- ProxyJump (the shared sessions: ssh_jump.c) ---- */
@@ -764,15 +774,17 @@ struct jump_ctx {
 	struct ssh_host_config *cfg;
 	const char *known;
 	int64_t deadline;
+	const volatile int *cancel;
 	int depth;
 };
 
 static int jump_open(void *ud, LIBSSH2_SESSION **s, int *sock, void **owner, char **err)
 {
 	struct jump_ctx *c = ud;
-	struct sshhost *jh = open_host_at(c->cfg, c->known, c->deadline, c->depth, err);
+	struct sshhost *jh = open_host_at(c->cfg, c->known, c->deadline, c->cancel, c->depth, err);
 	if (!jh)
 		return -1;
+	jh->cancel = NULL; /* the jump session outlives the run that opened it */
 	*s = jh->s;
 	*sock = jh->sock;
 	*owner = jh;
@@ -808,13 +820,13 @@ static int jump_connect(struct sshhost *h, const struct ssh_host_config *cfg, in
 	}
 	char *known = known_hosts_path(NULL, &jc); /* a hop has no target: its config, else ~/.ssh/known_hosts */
 	char *key = host_key(&jc, known), *jerr = NULL;
-	struct jump_ctx ctx = {&jc, known, deadline, depth + 1};
+	struct jump_ctx ctx = {&jc, known, deadline, h->cancel, depth + 1};
 	int fd = -1;
 	if (!(h->via = ssh_jump_acquire(key, jump_open, jump_free, &ctx, &jerr))) {
 		*err = xasprintf("ProxyJump %s: %s", jc.hostname, jerr);
 		free(jerr);
 	} else {
-		fd = ssh_jump_tunnel(h->via, jc.hostname, cfg->hostname, cfg->port, deadline, &h->tun, err);
+		fd = ssh_jump_tunnel(h->via, jc.hostname, cfg->hostname, cfg->port, deadline, h->cancel, &h->tun, err);
 	}
 	free(key);
 	free(known);
@@ -862,9 +874,14 @@ static int remote_kill(struct sshhost *h, long pid)
 {
 	int64_t until = now_ms() + 5000;
 	int w;
+	/* a cancelled run's command is killed too: its waits here are not cut short */
+	const volatile int *cancel = h->cancel;
+	h->cancel = NULL;
 	LIBSSH2_CHANNEL *k = open_channel(h, until, &w);
-	if (!k)
+	if (!k) {
+		h->cancel = cancel;
 		return -1;
+	}
 	char *cmd = xasprintf("g=-%ld; kill -TERM $g 2>/dev/null; n=0; "
 			      "while kill -0 $g 2>/dev/null && [ $n -lt 10 ]; do sleep 0.1 2>/dev/null || sleep 1; "
 			      "n=$((n+1)); done; kill -0 $g 2>/dev/null && kill -KILL $g 2>/dev/null && sleep 1; "
@@ -889,6 +906,7 @@ static int remote_kill(struct sshhost *h, long pid)
 	libssh2_channel_free(k);
 	int verdict = rc ? -1 : out.len && strstr(out.buf, "gone") ? 1 : out.len && strstr(out.buf, "alive") ? 0 : -1;
 	sbuf_release(&out);
+	h->cancel = cancel;
 	return verdict;
 }
 
@@ -959,7 +977,7 @@ static struct sshhost *pool_get(struct job *j, struct ssh_host_config *cfg, char
 	char *key = host_key(cfg, known);
 	pthread_mutex_lock(&pool->bg.mu);
 	struct sshhost *h;
-	while (!(h = find_live(pool, key)) && background_pending(&pool->bg, key) && !interrupted &&
+	while (!(h = find_live(pool, key)) && background_pending(&pool->bg, key) && !action_cancelled(call->env) &&
 	       now_ms() < call->deadline_ms)
 		background_wait(&pool->bg);
 	if (h)
@@ -984,7 +1002,7 @@ static struct sshhost *pool_get(struct job *j, struct ssh_host_config *cfg, char
 		free(known);
 		return h;
 	}
-	h = open_host(cfg, known, call->deadline_ms, err);
+	h = open_host(cfg, known, call->deadline_ms, pool->cancel, err);
 	free(known);
 	*timed_out = !h && now_ms() >= call->deadline_ms;
 	pthread_mutex_lock(&pool->bg.mu);
@@ -994,7 +1012,7 @@ static struct sshhost *pool_get(struct job *j, struct ssh_host_config *cfg, char
 		h->key = key;
 		h->users = 1;
 		put_locked(pool, h);
-	} else if (!interrupted) {
+	} else if (!action_cancelled(call->env)) {
 		remember_failure(pool, key, call->step_id, *err, *timed_out);
 	}
 	pthread_mutex_unlock(&pool->bg.mu);
@@ -1045,7 +1063,7 @@ static void run_job(struct job *j)
 	int alive_s = cfg.alive_interval, alive_max = cfg.alive_count_max, missed = 0;
 	ssh_host_config_release(&cfg);
 	if (!h) {
-		if (interrupted)
+		if (action_cancelled(call->env))
 			j->status = ST_FAILED;
 		else if (timed_out)
 			j->status = ST_TIMEOUT;
@@ -1223,6 +1241,7 @@ static struct sshpool *get_pool(struct action_env *env)
 	if (!pool) {
 		pool = xcalloc(1, sizeof *pool);
 		background_init(&pool->bg);
+		pool->cancel = env->cancel;
 		env->slot[action_ssh.slot] = pool;
 	}
 	return pool;
@@ -1239,7 +1258,7 @@ static void *warm_main(void *arg)
 {
 	struct warm *w = arg;
 	char *err = NULL;
-	struct sshhost *h = open_host(&w->cfg, w->known, w->deadline, &err);
+	struct sshhost *h = open_host(&w->cfg, w->known, w->deadline, w->pool->cancel, &err);
 	/* no longer pending and idle in the pool (or remembered as failed), in
 	 * one step: a waiting step sees one or the other, never neither */
 	pthread_mutex_lock(&w->pool->bg.mu);
@@ -1248,7 +1267,7 @@ static void *warm_main(void *arg)
 		h->key = w->key;
 		w->key = NULL;
 		put_locked(w->pool, h);
-	} else if (!interrupted) {
+	} else if (!(w->pool->cancel && *w->pool->cancel)) {
 		remember_failure(w->pool, w->key, NULL, err, now_ms() >= w->deadline);
 	}
 	pthread_mutex_unlock(&w->pool->bg.mu);

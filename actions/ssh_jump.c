@@ -250,7 +250,7 @@ struct ssh_jump *ssh_jump_acquire(const char *key, ssh_jump_connect_fn fn, ssh_j
 }
 
 int ssh_jump_tunnel(struct ssh_jump *j, const char *where, const char *host, int port, int64_t deadline,
-		    struct ssh_tunnel **out, char **err)
+		    const volatile int *cancel, struct ssh_tunnel **out, char **err)
 {
 	*out = NULL;
 	LIBSSH2_CHANNEL *ch;
@@ -261,7 +261,7 @@ int ssh_jump_tunnel(struct ssh_jump *j, const char *where, const char *host, int
 		pthread_mutex_unlock(&j->mu);
 		/* briefly: the pump may read the answer off the socket first */
 		int64_t until = now_ms() + 20 < deadline ? now_ms() + 20 : deadline;
-		int w = action_wait_fd(j->sock, (short)(dir & LIBSSH2_SESSION_BLOCK_OUTBOUND ? POLLOUT : POLLIN), until);
+		int w = action_wait_fd(j->sock, (short)(dir & LIBSSH2_SESSION_BLOCK_OUTBOUND ? POLLOUT : POLLIN), until, cancel);
 		if (w == 2 || (w == 1 && until >= deadline) || w < 0) {
 			*err = xasprintf("ProxyJump %s: opening a channel to %s:%d: %s", where, host, port,
 					 w == 2 ? "interrupted" : w == 1 ? "deadline passed" : "socket error");

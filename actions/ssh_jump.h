@@ -27,9 +27,10 @@ struct ssh_jump *ssh_jump_acquire(const char *key, ssh_jump_connect_fn fn, ssh_j
 				  char **err);
 /* Opens a channel through j to host:port and returns our end of its
  * socketpair (non-blocking), with *t to close it; -1 with *err (`where`
- * names the jump host in it). */
+ * names the jump host in it). It stops waiting at deadline or once
+ * *cancel (the caller's run's; may be NULL) is non-zero. */
 int ssh_jump_tunnel(struct ssh_jump *j, const char *where, const char *host, int port, int64_t deadline,
-		    struct ssh_tunnel **t, char **err);
+		    const volatile int *cancel, struct ssh_tunnel **t, char **err);
 /* The session over the tunnel is done (its socket closed by the caller). */
 void ssh_tunnel_close(struct ssh_jump *j, struct ssh_tunnel *t);
 /* One user less; the last one closes the jump session. */

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 /* Reads exactly n bytes (0), or fails (-1). */
-static int read_n(int fd, unsigned char *buf, size_t n, int64_t deadline)
+static int read_n(int fd, unsigned char *buf, size_t n, int64_t deadline, const volatile int *cancel)
 {
 	size_t got = 0;
 	while (got < n) {
@@ -19,7 +19,7 @@ static int read_n(int fd, unsigned char *buf, size_t n, int64_t deadline)
 			got += (size_t)r;
 			continue;
 		}
-		if (r == 0 || (errno != EAGAIN && errno != EINTR) || action_wait_fd(fd, POLLIN, deadline))
+		if (r == 0 || (errno != EAGAIN && errno != EINTR) || action_wait_fd(fd, POLLIN, deadline, cancel))
 			return -1;
 	}
 	return 0;
@@ -30,7 +30,7 @@ static uint32_t be32(const unsigned char *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-char *ssh_server_hostkey_algs(int fd, int64_t deadline)
+char *ssh_server_hostkey_algs(int fd, int64_t deadline, const volatile int *cancel)
 {
 	static const char hello[] = "SSH-2.0-runbook_probe\r\n";
 	if (write(fd, hello, sizeof hello - 1) != (ssize_t)(sizeof hello - 1))
@@ -40,7 +40,7 @@ char *ssh_server_hostkey_algs(int fd, int64_t deadline)
 	for (int lines = 0; lines < 32; lines++) {
 		size_t n = 0;
 		unsigned char c = 0;
-		while (n < sizeof line - 1 && read_n(fd, &c, 1, deadline) == 0 && c != '\n')
+		while (n < sizeof line - 1 && read_n(fd, &c, 1, deadline, cancel) == 0 && c != '\n')
 			line[n++] = (char)c;
 		if (c != '\n')
 			return NULL;
@@ -53,14 +53,14 @@ char *ssh_server_hostkey_algs(int fd, int64_t deadline)
 	/* one binary packet: length, padding length, payload (KEXINIT = 20,
 	 * a 16-byte cookie, then name-lists: kex, server host key, ...) */
 	unsigned char hdr[5];
-	if (read_n(fd, hdr, sizeof hdr, deadline))
+	if (read_n(fd, hdr, sizeof hdr, deadline, cancel))
 		return NULL;
 	uint32_t len = be32(hdr);
 	if (len < 1 + 1 + 16 + 8 || len > 35000)
 		return NULL;
 	unsigned char *pkt = xmalloc(len - 1);
 	char *out = NULL;
-	if (read_n(fd, pkt, len - 1, deadline) == 0 && pkt[0] == 20 && hdr[4] <= len - 1 - 17) {
+	if (read_n(fd, pkt, len - 1, deadline, cancel) == 0 && pkt[0] == 20 && hdr[4] <= len - 1 - 17) {
 		size_t off = 1 + 16, end = len - 1 - hdr[4];
 		for (int list = 0; list < 2 && off + 4 <= end; list++) {
 			uint32_t n = be32(pkt + off);

@@ -12,7 +12,8 @@
 
 /* Connects nothing: speaks the version exchange on fd (a fresh, connected,
  * non-blocking socket) and returns the server's server_host_key_algorithms
- * name-list (caller frees), or NULL on any error or past deadline_ms. */
-char *ssh_server_hostkey_algs(int fd, int64_t deadline_ms);
+ * name-list (caller frees), or NULL on any error, past deadline_ms, or once
+ * *cancel is non-zero (may be NULL). */
+char *ssh_server_hostkey_algs(int fd, int64_t deadline_ms, const volatile int *cancel);
 
 #endif

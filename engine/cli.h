@@ -56,9 +56,12 @@ int command_alerts_and_catalog(const char *name, const char *path, struct global
 /* Loads the runbook catalog, warning on stderr about files that do not load. */
 void command_catalog(const char *name, struct globals *g, struct runbook ***rbs, size_t *n);
 /* Blocks SIGINT and SIGTERM in this thread and every thread it starts
- * after; command_wait_for_signal() then waits for one and returns it. */
+ * after; command_wait_for_signal() then waits for one and returns it, and
+ * command_wait_for_signal_until() waits until until_ms (a now_ms() value)
+ * at the latest: the signal, or 0. */
 void command_block_signals(void);
 int command_wait_for_signal(void);
+int command_wait_for_signal_until(int64_t until_ms);
 /* Writes a rendered document to file (NULL: stdout). Returns EXIT_OK, or
  * EXIT_FAIL after saying why. */
 int command_write(const char *name, const char *file, const char *buf, size_t len);

@@ -210,6 +210,21 @@ int command_wait_for_signal(void)
 	return sig;
 }
 
+int command_wait_for_signal_until(int64_t until_ms)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	for (int64_t left; (left = until_ms - now_ms()) > 0;) {
+		struct timespec ts = {left / 1000, (left % 1000) * 1000000L};
+		int sig = sigtimedwait(&set, NULL, &ts);
+		if (sig > 0)
+			return sig;
+	}
+	return 0;
+}
+
 int command_write(const char *name, const char *file, const char *buf, size_t len)
 {
 	FILE *out = file ? fopen(file, "w") : stdout;

@@ -188,7 +188,7 @@ static void hook(lua_State *L, lua_Debug *ar)
 		sb->instr += HOOK_EVERY;
 		if (sb->instr > sb->lim.instructions)
 			hit(L, sb, SB_LIMIT_INSTRUCTIONS, ar);
-		else if (interrupted)
+		else if (sb->host.cancel && *sb->host.cancel)
 			hit(L, sb, SB_INTERRUPTED, ar);
 		else if (sb->deadline && now_ms() >= sb->deadline)
 			hit(L, sb, SB_LIMIT_TIMEOUT, ar);
@@ -424,7 +424,7 @@ static int call_action(lua_State *L, const char *action)
 	char *err = NULL;
 	int rc = sb->host.action(sb->host.ud, action, target, text, args, &res, &err);
 	json_decref(args);
-	if (interrupted && sb->limit == SB_OK)
+	if (sb->host.cancel && *sb->host.cancel && sb->limit == SB_OK)
 		hit(L, sb, SB_INTERRUPTED, NULL);
 	if (sb->limit != SB_OK) {
 		json_decref(res);

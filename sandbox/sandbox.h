@@ -52,6 +52,9 @@ struct sandbox_host {
 		      json_t *args, json_t **result, char **err);
 	/* Called with each environment value a runbook reads (a secret). */
 	void (*secret)(void *ud, const char *value);
+	/* The run is cancelled once *cancel is non-zero: Lua stops with
+	 * SB_INTERRUPTED (NULL: never). */
+	const volatile int *cancel;
 };
 
 struct sandbox;

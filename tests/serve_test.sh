@@ -71,6 +71,10 @@ wait_until() {
 	eval "$2"
 }
 code() { curl -s -o "$TMP/body" -w '%{http_code}' "$@"; }
+paged() { # TITLE: the notifications received for the incident titled so
+	python3 -c 'import json, sys
+print(sum(json.loads(json.loads(l)["body"]).get("title") == sys.argv[2] for l in open(sys.argv[1])))' "$TMP/hooks.jsonl" "$1"
+}
 AUTH=(-H "Authorization: Bearer $RUNBOOK_TOKEN")
 STORE="sqlite:$TMP/serve.db"
 
@@ -257,6 +261,35 @@ wait $lp
 acked=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['codes'].get('202', 0))" "$TMP/late.json")
 queued=$(sqlite3 "$TMP/serve.db" "SELECT count(*) FROM alert_queue WHERE json_extract(alert, '$.name') = 'LateAlert'")
 check "SIGTERM: exit 0; every 202 it sent is in the queue ($acked of 100 accepted)" '[ $rc = 0 ] && [ "$acked" = "$queued" ] && grep -q "stopped" "$TMP/serve2.log"' "rc=$rc acked=$acked queued=$queued $(tail -3 "$TMP/serve2.log")"
+# ---- serve (SQLite) told to stop twice while it diagnoses: the diagnosis is
+# cancelled, and the next serve runs it again ----
+sq_finished() { # TITLE: the statuses of its incident's diagnoses, in order
+	sqlite3 "$TMP/serve.db" "SELECT group_concat(json_extract(e.data, '$.status'), ',') FROM (SELECT e.data FROM events e
+		JOIN incidents i ON i.id = e.incident WHERE i.title = '$1' AND e.kind = 'runbook.finished' ORDER BY e.seq) e"
+}
+export SLOW=32
+start_serve "$TMP/serve3.log" --store "$STORE" --reescalate-every 0
+export SLOW=0
+curl -s "${AUTH[@]}" -X POST --data '{"alertname":"ServiceDown","fingerprint":"drain-3","summary":"drain three"}' "$URL/v1/alerts" > /dev/null
+wait_until 20 'pgrep -f "sleep 032" > /dev/null'
+t0=$(date +%s%N)
+kill -TERM $SPID
+sleep 0.5
+kill -TERM $SPID
+wait $SPID
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+got="$(sq_finished "drain three") $(sqlite3 "$TMP/serve.db" "SELECT done_at IS NULL FROM alert_queue WHERE json_extract(alert, '$.fingerprint') = 'drain-3'") $(paged "drain three")"
+check "serve: SIGTERM twice during a 32 s diagnosis: cancelled at once (${ms} ms), recorded aborted, not paged, the alert still queued, exit 0" '[ $rc = 0 ] && [ $ms -lt 5000 ] && [ "$got" = "aborted 1 0" ] && ! pgrep -f "sleep 032" > /dev/null && grep -q "again stops it now" "$TMP/serve3.log"' "rc=$rc got=$got $(cat "$TMP/serve3.log")"
+start_serve "$TMP/serve4.log" --store "$STORE" --reescalate-every 0
+wait_until 20 '[ "$(sqlite3 "$TMP/serve.db" "SELECT count(*) FROM alert_queue WHERE done_at IS NULL")" = 0 ]'
+inc=$(sqlite3 "$TMP/serve.db" "SELECT id FROM incidents WHERE title = 'drain three'")
+"$BIN" timeline "$inc" --store "$STORE" --verify > /dev/null 2>&1
+vrc=$?
+got="$(sq_finished "drain three") $(sqlite3 "$TMP/serve.db" "SELECT count(*) FROM events WHERE incident = '$inc' AND kind = 'alert'")"
+check "... the next serve diagnoses it again (ok); the alert recorded once, paged once, the chain verified" '[ "$got" = "aborted,ok 1" ] && [ $vrc = 0 ] && wait_until 10 "[ \"\$(paged \"drain three\")\" = 1 ]"' "got=$got vrc=$vrc paged=$(paged "drain three")"
+kill -TERM $SPID
+wait $SPID
 timeout 10 "$BIN" serve --listen "127.0.0.1:$rport" --store "$STORE" > "$TMP/port1.out" 2>&1
 rc=$?
 timeout 10 "$BIN" serve --listen nowhere --store "$STORE" > "$TMP/noport.out" 2>&1
@@ -338,6 +371,54 @@ if bash "$ROOT/tests/pg.sh" start "$pgdir" > "$TMP/pg.log" 2>&1; then
 		[ "$("${PSQL[@]}" -c "SELECT count(*) FROM runbook_incidents WHERE fingerprint = '\''after-junk'\''")" = 1 ]' "$got $(cat "$TMP/wt.log")"
 	kill -9 $hp $tp 2> /dev/null
 	wait $hp $tp 2> /dev/null
+	# SIGTERM while a diagnosis runs: it may finish (10 s at most); a second
+	# signal cancels it, and its alert goes back to the queue
+	finished() { # FINGERPRINT: the statuses of its incident's diagnoses, in order
+		"${PSQL[@]}" -c "SELECT string_agg(e.data::json->>'status', ',' ORDER BY e.seq) FROM runbook_events e
+			JOIN runbook_incidents i ON i.id = e.incident WHERE i.fingerprint = '$1' AND e.kind = 'runbook.finished'"
+	}
+	started() { # FINGERPRINT: 1 once its diagnosis has started
+		"${PSQL[@]}" -c "SELECT count(*) FROM runbook_events e JOIN runbook_incidents i ON i.id = e.incident
+			WHERE i.fingerprint = '$1' AND e.kind = 'runbook.started'"
+	}
+	curl -s "${AUTH[@]}" -X POST --data '{"alertname":"ServiceDown","fingerprint":"drain-1"}' "$URL/v1/alerts" > /dev/null
+	SLOW=2 "$BIN" worker --store "$RUNBOOK_TEST_DSN" --concurrency 1 --reescalate-every 0 2> "$TMP/wd1.log" &
+	dp=$!
+	pids+=($dp)
+	wait_until 20 '[ "$(started drain-1)" = 1 ]'
+	kill -TERM $dp
+	wait $dp
+	rc=$?
+	got="$(finished drain-1) $("${PSQL[@]}" -c "SELECT done_at IS NOT NULL FROM runbook_alert_queue WHERE alert::json->>'fingerprint' = 'drain-1'")"
+	check "worker: SIGTERM during a 2 s diagnosis: it finishes (ok), its alert is done, exit 0" '[ $rc = 0 ] && [ "$got" = "ok t" ] &&
+		grep -q "finishing the alerts in hand" "$TMP/wd1.log"' "rc=$rc got=$got $(cat "$TMP/wd1.log")"
+	curl -s "${AUTH[@]}" -X POST --data '{"alertname":"ServiceDown","fingerprint":"drain-2","summary":"drain two"}' "$URL/v1/alerts" > /dev/null
+	SLOW=31 "$BIN" worker --store "$RUNBOOK_TEST_DSN" --concurrency 1 --reescalate-every 0 2> "$TMP/wd2.log" &
+	dp=$!
+	pids+=($dp)
+	wait_until 20 '[ "$(started drain-2)" = 1 ] && pgrep -f "sleep 031" > /dev/null'
+	t0=$(date +%s%N)
+	kill -TERM $dp
+	sleep 0.5
+	kill -TERM $dp
+	wait $dp
+	rc=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	got="$(finished drain-2) $("${PSQL[@]}" -c "SELECT done_at IS NULL FROM runbook_alert_queue WHERE alert::json->>'fingerprint' = 'drain-2'")"
+	check "... SIGTERM twice during a 31 s one: cancelled at once (${ms} ms), recorded aborted, the command killed, the alert still queued, exit 0" '[ $rc = 0 ] && [ $ms -lt 5000 ] && [ "$got" = "aborted t" ] && ! pgrep -f "sleep 031" > /dev/null' "rc=$rc got=$got $(cat "$TMP/wd2.log")"
+	notified=$(paged "drain two")
+	SLOW=0 "$BIN" worker --store "$RUNBOOK_TEST_DSN" --concurrency 1 --reescalate-every 0 2> "$TMP/wd3.log" &
+	dp=$!
+	pids+=($dp)
+	wait_until 20 '[ "$("${PSQL[@]}" -c "SELECT count(*) FROM runbook_alert_queue WHERE done_at IS NULL")" = 0 ]'
+	inc=$("${PSQL[@]}" -c "SELECT id FROM runbook_incidents WHERE fingerprint = 'drain-2'")
+	got="$(finished drain-2) $("${PSQL[@]}" -c "SELECT count(*) FROM runbook_events WHERE incident = '$inc' AND kind = 'alert'")"
+	"$BIN" timeline "$inc" --store "$RUNBOOK_TEST_DSN" --verify > /dev/null 2>&1
+	vrc=$?
+	check "... the next worker diagnoses it again (ok); the alert recorded once, paged once (not for the aborted run), the chain verified" '[ "$got" = "aborted,ok 1" ] && [ $vrc = 0 ] && [ "$notified" = 0 ] &&
+		wait_until 10 "[ \"\$(paged \"drain two\")\" = 1 ]"' "got=$got vrc=$vrc paged before=$notified after=$(paged "drain two")"
+	kill -TERM $dp
+	wait $dp
 	kill -TERM $SPID
 	wait $SPID
 	check "serve on PostgreSQL stops on SIGTERM with exit 0" '[ $? = 0 ]'

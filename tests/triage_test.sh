@@ -213,5 +213,33 @@ sleep 0.3
 seen=$(grep barrier-check "$TMP/received.jsonl" | python3 -c 'import json,sys; print([json.loads(l).get("step_events") for l in sys.stdin])')
 check "notify: the 30 steps before it were committed when the message arrived" '[ "$seen" = "[30]" ]' "seen $seen; $(grep -c '"status": "ok"' "$TMP/tell.json") ok"
 
+# Ctrl-C during a diagnosis: it stops at once and is recorded aborted; no
+# page goes out for it; exit 130.
+mkdir -p "$TMP/slowlib"
+cat > "$TMP/slowlib/slow.yaml" <<YAML
+runbook: slow-look
+title: a slow look
+escalation: {SEV3: "@platform-team"}
+symptoms:
+  - alertname: [SlowLook]
+steps:
+  - {id: look, timeout: 60s, shell: "touch $TMP/looking; sleep 613"}
+YAML
+rm -f "$TMP/looking"
+printf '{"alertname": "SlowLook", "fingerprint": "slow-1", "summary": "slow triage"}' > "$TMP/slow-alert.json"
+"$BIN" --runbooks "$TMP/slowlib" triage --alert "$TMP/slow-alert.json" > "$TMP/slow.out" 2> "$TMP/slow.err" &
+tp=$!
+for _ in $(seq 100); do [ -e "$TMP/looking" ] && break; sleep 0.05; done
+sleep 0.2
+kill -INT $tp
+wait $tp
+rc=$?
+sinc=$(grep -o '^INC-[0-9]*' "$TMP/slow.out")
+sleep 0.3
+check "triage: Ctrl-C during a diagnosis: exit 130, the line says aborted, the abort recorded, nobody paged, the command killed" '[ $rc = 130 ] &&
+	grep -q "^INC-[0-9]* opened slow-look aborted$" "$TMP/slow.out" &&
+	"$BIN" timeline "$sinc" --output json | grep -q "runbook slow-look finished: aborted" &&
+	! grep -q "slow triage" "$TMP/received.jsonl" && ! pgrep -f "sleep 613" > /dev/null' "rc=$rc $(cat "$TMP/slow.out" "$TMP/slow.err")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -251,8 +251,13 @@ int parse_duration_ms(const char *s, int64_t *out)
 
 int sleep_interruptible(int64_t ms)
 {
+	return sleep_cancellable(ms, &interrupted);
+}
+
+int sleep_cancellable(int64_t ms, const volatile int *cancel)
+{
 	int64_t end = now_ms() + ms;
-	while (!interrupted) {
+	while (!(cancel && *cancel)) {
 		int64_t left = end - now_ms();
 		if (left <= 0)
 			return 0;

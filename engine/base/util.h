@@ -59,8 +59,11 @@ double epoch_now(void);
 void utc_timestamp(char *buf, size_t n);
 /* Parses "500ms", "5s", "2m", "1h" or a bare number of seconds. */
 int parse_duration_ms(const char *s, int64_t *out);
-/* Sleeps up to ms, returning early (with -1) when the run is interrupted. */
+/* Sleeps up to ms, returning early (with -1) when the process is
+ * interrupted (sleep_interruptible) or *cancel turns non-zero (a run's
+ * cancellation; NULL: never). */
 int sleep_interruptible(int64_t ms);
+int sleep_cancellable(int64_t ms, const volatile int *cancel);
 
 /* Levenshtein distance, capped (for "did you mean"). */
 int edit_distance(const char *a, const char *b);

@@ -73,8 +73,9 @@ int cmd_serve(int argc, char **argv, struct globals *g)
 	fprintf(stderr, "runbook serve: listening on http://%s (%zu runbooks; %s)\n", serve_address(s), o.nrb,
 		!shared || o.work ? "triaging here" : "queueing for `runbook worker`s");
 	int sig = command_wait_for_signal();
-	fprintf(stderr, "runbook serve: %s: stopping; finishing what is in flight\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	serve_stop(s);
+	fprintf(stderr, "runbook serve: %s: stopping; finishing what is in flight (up to %d s; %s again stops it now)\n",
+		sig == SIGINT ? "SIGINT" : "SIGTERM", SERVE_DRAIN_MS / 1000, sig == SIGINT ? "Ctrl-C" : "a signal");
+	serve_stop(s, command_wait_for_signal_until);
 	fprintf(stderr, "runbook serve: stopped\n");
 	runbook_catalog_free(o.rbs, o.nrb);
 	free(url);

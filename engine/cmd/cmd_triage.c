@@ -66,7 +66,7 @@ int cmd_triage(int argc, char **argv, struct globals *g)
 				       rb ? rb : "-", st ? st : "-");
 			}
 		}
-		rc = failed ? EXIT_FAIL : EXIT_OK;
+		rc = interrupted ? interrupted_exit_code() : failed ? EXIT_FAIL : EXIT_OK;
 	}
 	json_decref(out);
 	runbook_catalog_free(rbs, n);

@@ -66,9 +66,11 @@ int cmd_worker(int argc, char **argv, struct globals *g)
 	}
 	fprintf(stderr, "runbook worker: claiming alerts (%d at once, %zu runbooks)\n", po.threads, n);
 	int sig = command_wait_for_signal();
-	fprintf(stderr, "runbook worker: %s: finishing the alerts in hand\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	fprintf(stderr, "runbook worker: %s: finishing the alerts in hand (up to %d s; %s again stops them now)\n",
+		sig == SIGINT ? "SIGINT" : "SIGTERM", TPOOL_DRAIN_MS / 1000, sig == SIGINT ? "Ctrl-C" : "a signal");
+	tpool_drain(p, now_ms() + TPOOL_DRAIN_MS, command_wait_for_signal_until);
 	long long done = tpool_done(p);
-	tpool_stop(p);
+	tpool_stop(p); /* a diagnosis still running is cancelled: its alert goes back to the queue */
 	fprintf(stderr, "runbook worker: stopped after %lld alerts\n", done);
 	runbook_catalog_free(rbs, n);
 	free(url);

@@ -437,9 +437,9 @@ static enum step_status perform(struct run *r, const struct rb_step *s, struct a
 		json_object_update(res, fields);
 		json_decref(fields);
 		attempt++;
-		if (st == ST_OK || attempt > s->retries || interrupted)
+		if (st == ST_OK || attempt > s->retries || action_cancelled(call->env))
 			break;
-		if (sleep_interruptible(s->retry_delay_ms))
+		if (sleep_cancellable(s->retry_delay_ms, call->env->cancel))
 			break;
 		call->deadline_ms = now_ms() + s->timeout_ms;
 		if (r)
@@ -673,7 +673,7 @@ static void step_alone(struct run *r, const struct rb_step *s)
 	enum step_status st;
 	if (r->record_error) {
 		st = set_error(res, ST_SKIPPED, xasprintf("not run: the timeline store failed: %s", r->record_error));
-	} else if (interrupted) {
+	} else if (action_cancelled(&r->env)) {
 		st = set_error(res, ST_SKIPPED, xstrdup("not run: the run was interrupted"));
 	} else if (r->stop) {
 		st = set_error(res, ST_SKIPPED, xasprintf("not run: step '%s' failed and stops the run", r->stopped_by));
@@ -816,11 +816,11 @@ static void batch_work(void *ud, size_t k)
 	char ts[40];
 	utc_timestamp(ts, sizeof ts);
 	json_object_set_new(b->res[k], "started_at", json_string(ts));
-	if (!interrupted)
+	if (!action_cancelled(b->call[k].env))
 		send_ahead(b, k);
 	int64_t t0 = now_ms();
 	b->call[k].deadline_ms = t0 + s->timeout_ms; /* its deadline starts when it does */
-	if (interrupted)
+	if (action_cancelled(b->call[k].env))
 		b->st[k] = set_error(b->res[k], ST_SKIPPED, xstrdup("not run: the run was interrupted"));
 	else
 		b->st[k] = perform(NULL, s, &b->call[k], b->res[k]);
@@ -889,6 +889,7 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	r.env.secret_ud = &r;
 	r.env.notify = on_notify;
 	r.env.notify_ud = &r;
+	r.env.cancel = o->cancel ? o->cancel : &interrupted;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	snprintf(r.run_id, sizeof r.run_id, "run-%08lx",
@@ -902,7 +903,7 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	if (!o->incident)
 		json_object_set_new(report, "incident", json_null());
 
-	struct sandbox_host host = {&r, on_finding, on_log, on_action, on_secret};
+	struct sandbox_host host = {&r, on_finding, on_log, on_action, on_secret, r.env.cancel};
 	char *err = NULL;
 	r.sb = sandbox_new(o->limits, &host, &err);
 	if (!r.sb) {
@@ -972,7 +973,7 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	json_decref(started_data);
 	int64_t ts = now_ms();
 	for (size_t i = 0; i < rb->nsteps;) {
-		size_t j = r.record_error || interrupted || r.stop ? i + 1 : batch_end(&r, i);
+		size_t j = r.record_error || action_cancelled(&r.env) || r.stop ? i + 1 : batch_end(&r, i);
 		if (j == i + 1)
 			step_alone(&r, &rb->steps[i]);
 		else
@@ -983,7 +984,7 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 	json_object_set_new(report, "timings", timings);
 	action_env_release(&r.env);
 	sandbox_free(r.sb);
-	const char *status = interrupted ? "aborted" : r.failed || r.record_error ? "failed" : "ok";
+	const char *status = action_cancelled(&r.env) ? "aborted" : r.failed || r.record_error ? "failed" : "ok";
 	json_object_set_new(report, "status", json_string(status));
 	json_object_set_new(report, "duration_ms", json_integer(now_ms() - t0));
 	json_t *fin = json_pack("{s:s, s:s, s:I, s:I}", "runbook", rb->id, "status", status, "duration_ms",

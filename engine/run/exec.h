@@ -27,6 +27,12 @@ struct exec_opts {
 	json_t *fixtures;     /* step id -> result, or NULL */
 	json_t *target_dsn;   /* target name -> DSN override, or NULL */
 	const char *incident; /* incident id, or NULL */
+	/* The run is cancelled once *cancel is non-zero: what runs stops (a
+	 * query is cancelled, a command killed), the steps left are skipped,
+	 * the run ends "aborted". NULL: the process's signal flag
+	 * (interrupted), as the CLI wants; serve and worker pass their own,
+	 * so that one run stops alone. */
+	const volatile int *cancel;
 	/* called once the run's targets are connecting, before anything is
 	 * recorded: opens the timeline and returns the incident's id, or NULL
 	 * when nothing can run (exec_run then returns NULL). May be NULL. */
@@ -64,7 +70,8 @@ int exec_bind_params(const struct runbook *rb, json_t *given, json_t *alert, jso
  */
 json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct redactor *red);
 
-/* 0 when every step is ok/skipped/would-run, 130 when interrupted, else 1. */
+/* 0 when every step is ok/skipped/would-run, 128 + the signal when the
+ * run was aborted (130 after Ctrl-C), else 1. */
 int exec_exit_code(json_t *report);
 
 #endif

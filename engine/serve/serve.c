@@ -30,7 +30,6 @@
 #define IDLE_TIMEOUT_S 10       /* a connection quiet this long is closed */
 #define HTTP_THREADS 4          /* epoll threads: one parses while another waits in the kernel */
 #define MAX_CONNECTIONS 1000
-#define DRAIN_MS 10000          /* SIGTERM: requests in flight get this long */
 #define STORE_POOL 8            /* connections kept for reads */
 #define GATHER_US 300           /* under load, a commit waits this long for more alerts... */
 #define GATHER_MAX 64           /* ...unless it has this many */
@@ -707,14 +706,14 @@ struct server *serve_start(const struct serve_opts *o, char **err)
 	cond_init_monotonic(&s->cv);
 	s->pending_tail = &s->pending;
 	if (!(s->ms = matchset_new(o->rbs, o->nrb, err)) || !(s->intake = store_open(o->store_url, err))) {
-		serve_stop(s);
+		serve_stop(s, NULL);
 		return NULL;
 	}
 	if (o->work || !store_shared(s->intake)) { /* SQLite: nobody else can triage its queue */
 		struct tpool_opts po = {o->threads > 0 ? o->threads : 4, o->lease_s > 0 ? o->lease_s : 60, o->reescalate_s,
 					intake_busy, s};
 		if (!(s->pool = tpool_start(&s->t, &po, err))) {
-			serve_stop(s);
+			serve_stop(s, NULL);
 			return NULL;
 		}
 	}
@@ -722,7 +721,7 @@ struct server *serve_start(const struct serve_opts *o, char **err)
 		*err = xstrdup("cannot start the intake thread");
 		tpool_stop(s->pool);
 		s->pool = NULL;
-		serve_stop(s);
+		serve_stop(s, NULL);
 		return NULL;
 	}
 	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
@@ -733,7 +732,7 @@ struct server *serve_start(const struct serve_opts *o, char **err)
 				MHD_OPTION_END);
 	if (!s->d) {
 		*err = xasprintf("cannot listen on %s (in use, or not an address of this machine)", o->listen);
-		serve_stop(s);
+		serve_stop(s, NULL);
 		return NULL;
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -752,20 +751,24 @@ const char *serve_address(const struct server *s)
 	return s->addr;
 }
 
-void serve_stop(struct server *s)
+void serve_stop(struct server *s, int (*hurry)(int64_t until_ms))
 {
 	if (!s)
 		return;
+	int64_t until = now_ms() + SERVE_DRAIN_MS;
+	int hurried = 0;
 	if (s->d) {
 		/* stop accepting; let what is in flight (a commit, a query) finish */
 		MHD_socket fd = MHD_quiesce_daemon(s->d);
-		int64_t until = now_ms() + DRAIN_MS;
 		while (now_ms() < until) {
 			const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 			if (!i || !i->num_connections)
 				break;
 			struct timespec ts = {0, 20 * 1000000L};
-			nanosleep(&ts, NULL);
+			if (!hurry)
+				nanosleep(&ts, NULL);
+			else if ((hurried = hurry(now_ms() + 20)))
+				break;
 		}
 		MHD_stop_daemon(s->d);
 		if (fd != MHD_INVALID_SOCKET)
@@ -778,6 +781,8 @@ void serve_stop(struct server *s)
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->committer, NULL);
 	}
+	if (!hurried)
+		tpool_drain(s->pool, until, hurry);
 	tpool_stop(s->pool);
 	store_close(s->intake);
 	for (int i = 0; i < s->nspare; i++)

@@ -41,7 +41,12 @@ struct serve_opts {
 struct server *serve_start(const struct serve_opts *o, char **err);
 /* The address it listens on, "127.0.0.1:9464". */
 const char *serve_address(const struct server *s);
-/* Stops accepting, finishes requests and triage in flight (bounded), frees. */
-void serve_stop(struct server *s);
+#define SERVE_DRAIN_MS 10000 /* SIGTERM: requests and diagnoses in flight get this long */
+
+/* Stops accepting, finishes the requests and the triage in flight, within
+ * SERVE_DRAIN_MS or until hurry (may be NULL; see tpool_drain) returns
+ * non-zero, then cancels the diagnoses still running (their alerts stay
+ * queued for the next start) and frees. */
+void serve_stop(struct server *s, int (*hurry)(int64_t until_ms));
 
 #endif

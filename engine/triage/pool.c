@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,10 @@ struct tpool {
 	pthread_cond_t cv;
 	unsigned long gen;   /* bumped by every kick: no wakeup is lost */
 	int stop;
+	int busy;            /* threads claiming or triaging an alert */
 	long long done;
+	struct triage tc;    /* the caller's, with cancel pointing at ours */
+	volatile int cancel; /* tpool_stop: the diagnoses still running stop */
 };
 
 static void wait_for_news(struct tpool *p, unsigned long *seen, int ms)
@@ -50,6 +54,26 @@ void tpool_kick(struct tpool *p)
 {
 	pthread_mutex_lock(&p->mu);
 	p->gen++;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* A thread is about to claim: 0 when the pool stops instead. */
+static int enter(struct tpool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	int go = !p->stop;
+	p->busy += go;
+	pthread_mutex_unlock(&p->mu);
+	return go;
+}
+
+/* The claim found nothing, or its alert is done (done: 1). */
+static void leave(struct tpool *p, int done)
+{
+	pthread_mutex_lock(&p->mu);
+	p->busy--;
+	p->done += done;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
@@ -101,21 +125,26 @@ static void *triage_thread(void *arg)
 			continue;
 		}
 		yield_to_intake(p, &seen);
+		if (!enter(p))
+			break;
 		json_t *item = NULL;
 		char *err = NULL;
-		int rc = store_claim(st, p->owner, p->o.lease_s, &item, &err);
+		int rc = store_claim(st, p->owner, p->o.lease_s, &item, &err), aborted = 0;
 		if (rc == 1) {
 			int failed = 0;
 			json_t *res = triage_queued(p->t, st, p->ms, item, p->actor, &failed);
-			if (store_queue_done(st, item, res, &err))
+			aborted = triage_aborted(res);
+			/* an aborted diagnosis leaves its alert to the next claim: the
+			 * claim ends with this connection (PostgreSQL) or when the next
+			 * serve starts (SQLite), and the alert's diagnosis runs again */
+			if (!aborted && store_queue_done(st, item, res, &err))
 				fprintf(stderr, "runbook: triage: alert %lld: %s\n",
 					(long long)json_integer_value(json_object_get(item, "id")), err);
 			json_decref(res);
 			json_decref(item);
-			pthread_mutex_lock(&p->mu);
-			p->done++;
-			pthread_mutex_unlock(&p->mu);
-		} else if (rc < 0) {
+		}
+		leave(p, rc == 1 && !aborted);
+		if (rc < 0) {
 			if (now_ms() - complained > 60000) {
 				fprintf(stderr, "runbook: triage: %s (reconnecting)\n", err);
 				complained = now_ms();
@@ -123,10 +152,12 @@ static void *triage_thread(void *arg)
 			store_close(st); /* a dropped connection ends its claims; start afresh */
 			st = NULL;
 			wait_for_news(p, &seen, 1000);
-		} else {
+		} else if (rc == 0) {
 			wait_for_news(p, &seen, 1000);
 		}
 		free(err);
+		if (aborted)
+			break; /* only tpool_stop cancels */
 	}
 	store_close(st);
 	return NULL;
@@ -182,7 +213,9 @@ struct tpool *tpool_start(const struct triage *t, const struct tpool_opts *o, ch
 	}
 	store_close(st);
 	struct tpool *p = xcalloc(1, sizeof *p);
-	p->t = t;
+	p->tc = *t;
+	p->tc.cancel = &p->cancel;
+	p->t = &p->tc;
 	p->o = *o;
 	if (p->o.threads < 1)
 		p->o.threads = 1;
@@ -212,12 +245,36 @@ struct tpool *tpool_start(const struct triage *t, const struct tpool_opts *o, ch
 	return p;
 }
 
+void tpool_drain(struct tpool *p, int64_t until_ms, int (*hurry)(int64_t until_ms))
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cv);
+	for (int64_t now; p->busy && (now = now_ms()) < until_ms;) {
+		int64_t slice = now + 100 < until_ms ? now + 100 : until_ms; /* a look at the threads every 100 ms */
+		if (!hurry) {
+			cond_wait_ms(&p->cv, &p->mu, (int)(slice - now));
+			continue;
+		}
+		pthread_mutex_unlock(&p->mu);
+		int hurried = hurry(slice);
+		pthread_mutex_lock(&p->mu);
+		if (hurried)
+			break;
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
 void tpool_stop(struct tpool *p)
 {
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->mu);
 	p->stop = 1;
+	if (p->busy)
+		p->cancel = SIGTERM; /* what is still running stops; its alerts stay queued */
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	for (int i = 0; i < p->nth; i++)

@@ -14,7 +14,8 @@
 
 struct tpool;
 
-#define TPOOL_YIELD_MS 50 /* the longest a claim waits for a busy intake */
+#define TPOOL_YIELD_MS 50    /* the longest a claim waits for a busy intake */
+#define TPOOL_DRAIN_MS 10000 /* SIGTERM: how long the alerts in hand may take to finish */
 
 struct tpool_opts {
 	int threads;         /* triage threads (>= 1) */
@@ -34,7 +35,14 @@ struct tpool *tpool_start(const struct triage *t, const struct tpool_opts *o, ch
 void tpool_kick(struct tpool *p);
 /* Alerts this pool triaged so far. */
 long long tpool_done(struct tpool *p);
-/* Stops claiming, lets every thread finish the alert it holds, joins. */
+/* Stops claiming and lets the alerts in hand finish, until until_ms (a
+ * now_ms() value) at the latest, or until hurry (may be NULL), which is
+ * called to wait at most until the time it is given, returns non-zero: a
+ * second signal, say. */
+void tpool_drain(struct tpool *p, int64_t until_ms, int (*hurry)(int64_t until_ms));
+/* Stops claiming, cancels the diagnoses still running (each records its
+ * abort; its alert stays queued, and the next claim - another worker's,
+ * or the next serve's on SQLite - diagnoses it again), joins, frees. */
 void tpool_stop(struct tpool *p);
 
 #endif

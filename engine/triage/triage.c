@@ -163,7 +163,8 @@ static void escalate(struct ctx *c, const char *id, const struct runbook *rb, co
 	json_decref(info);
 }
 
-/* Runs the diagnosis of rb for the incident; returns its status. */
+/* Runs the diagnosis of rb for the incident, then escalates; returns its
+ * status: "ok", "failed", or "aborted" (cancelled: nothing is escalated). */
 static const char *diagnose(struct ctx *c, struct item *it, const char *id, const char *severity)
 {
 	const struct config *cfg = c->t->cfg;
@@ -195,6 +196,7 @@ static const char *diagnose(struct ctx *c, struct item *it, const char *id, cons
 		o.output_cap = cfg->output_cap;
 		o.row_cap = cfg->row_cap;
 		o.no_mutate = "triage never mutates";
+		o.cancel = c->t->cancel;
 		o.record = record_event;
 		o.barrier = record_barrier;
 		o.record_ud = j;
@@ -206,13 +208,14 @@ static const char *diagnose(struct ctx *c, struct item *it, const char *id, cons
 			err = NULL;
 		}
 		status = json_string_value(json_object_get(report, "status"));
-		status = status && !strcmp(status, "ok") ? "ok" : "failed";
+		status = status && !strcmp(status, "ok") ? "ok" : status && !strcmp(status, "aborted") ? "aborted" : "failed";
 		findings = json_incref(json_object_get(report, "findings"));
 		json_decref(report);
 	}
 	if (strcmp(status, "ok"))
 		it->failed = 1;
-	escalate(c, id, it->rb, severity, it->alert, findings, "triggered", "trigger", &red);
+	if (strcmp(status, "aborted"))
+		escalate(c, id, it->rb, severity, it->alert, findings, "triggered", "trigger", &red);
 	json_decref(findings);
 	json_decref(params);
 	json_decref(given);
@@ -532,6 +535,12 @@ json_t *triage_queued(const struct triage *t, struct store *st, const struct mat
 	free(it.diag_sev);
 	stats_triage_seconds(epoch_now() - t0);
 	return it.result ? it.result : json_null();
+}
+
+int triage_aborted(json_t *line)
+{
+	const char *st = json_string_value(json_object_get(line, "status"));
+	return st && !strcmp(st, "aborted");
 }
 
 /* ---- re-escalation: SPEC section 7, step 7 ---- */

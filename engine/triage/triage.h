@@ -23,6 +23,9 @@ struct triage {
 	struct runbook **rbs;      /* the catalog (borrowed) */
 	size_t nrb;
 	int threads;               /* diagnoses at once */
+	/* Diagnoses stop once *cancel is non-zero (exec_opts.cancel; NULL:
+	 * the process's signal flag) */
+	const volatile int *cancel;
 };
 
 /*
@@ -43,10 +46,15 @@ struct matchset;
  * records, so an alert claimed again after its worker died is recorded
  * once; an item whose alert was recorded already only runs the diagnosis
  * that was left. Returns its triage line (new ref); *failed when the
- * diagnosis failed.
+ * diagnosis failed. A diagnosis that t->cancel stopped records its abort
+ * and nothing after it (no escalation): its line's status is "aborted"
+ * (triage_aborted), and the caller leaves the alert queued, so that the
+ * next claim diagnoses it again.
  */
 json_t *triage_queued(const struct triage *t, struct store *st, const struct matchset *ms, json_t *item,
 		      const char *actor, int *failed);
+/* Whether a triage line is of a diagnosis that was cancelled. */
+int triage_aborted(json_t *line);
 
 /*
  * Re-escalation: every open incident not acknowledged within its
