@@ -32,7 +32,8 @@ endif
 BASE = engine/base/util.o engine/base/text.o engine/base/diag.o
 MODEL = engine/model/yaml_tree.o engine/model/runbook.o engine/model/template.o engine/model/path.o \
 	engine/model/config.o
-RUN = engine/run/redact.o engine/run/fixture.o engine/run/exec.o engine/run/lanes.o engine/run/report.o
+RUN = engine/run/redact.o engine/run/fixture.o engine/run/exec.o engine/run/lanes.o engine/run/report.o \
+	engine/run/session.o
 STORE = engine/store/store.o engine/store/store_sqlite.o engine/store/store_pg.o engine/store/store_sync.o \
 	engine/store/journal.o
 INCIDENT = engine/incident/incident.o engine/incident/postmortem.o engine/incident/metrics.o \

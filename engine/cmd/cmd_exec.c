@@ -8,9 +8,7 @@
 #include "path.h"
 #include "report.h"
 #include "redact.h"
-#include "store.h"
-#include "store_sync.h"
-#include "journal.h"
+#include "session.h"
 #include "util.h"
 
 #include <errno.h>
@@ -62,109 +60,26 @@ static int write_json_file(const char *path, json_t *doc, char **err)
 	return 0;
 }
 
-/* Where a real run records its events. */
-struct timeline {
-	struct store *store;
-	char *id, *actor;
-	struct journal *journal; /* group-commits the run's events */
-	/* what opening it needs */
-	struct globals *g;
-	const struct runbook *rb;
-	json_t *alert;
-	const char *incident; /* --incident, or NULL: a new one */
-	json_t *fallback;     /* the report's "store" when the fallback store records */
-};
-
-static int record_event(void *ud, const char *kind, const char *summary, json_t *data, char **err)
+/* The incident a run with an alert opens is the alert's: its severity,
+ * fingerprint and start, and the alert itself (SPEC section 6). Returns
+ * the fields of a new incident (new ref). */
+static json_t *incident_fields(const struct config *cfg, const struct runbook *rb, json_t *alert)
 {
-	struct timeline *tl = ud;
-	return journal_append(tl->journal, kind, summary, data, err);
-}
-
-static int record_barrier(void *ud, char **err)
-{
-	struct timeline *tl = ud;
-	return journal_barrier(tl->journal, err);
-}
-
-/* exec_run's begin hook: the store is opened and the incident opened or
- * joined while the targets are already connecting. The incident's id, or
- * NULL when there is nowhere to record (said on stderr). */
-static const char *open_timeline(void *ud)
-{
-	struct timeline *tl = ud;
-	const struct runbook *rb = tl->rb;
-	json_t *alert = tl->alert;
-	char *err = NULL;
-	/* the store is the record, not a dependency: unreachable, the run
-	 * records locally and `runbook store sync` copies it later */
-	if (!(tl->store = store_open_or_fallback(tl->g->store, &tl->fallback, &err))) {
-		char *safe = redact_dsn(err);
-		fprintf(stderr, "runbook exec: the timeline store is unavailable, so nothing runs: %s\n", safe);
-		free(safe);
-		goto fail;
+	json_t *f = json_pack("{s:s, s:s, s:s, s:s?}", "title", rb->title, "severity", rb->severity, "runbook", rb->id,
+			      "component", config_component(cfg, rb->id, rb->component, alert));
+	if (alert) {
+		const char *sev = alert_severity(alert, NULL);
+		char started[40];
+		if (sev)
+			json_object_set_new(f, "severity", json_string(sev));
+		json_t *fp = json_object_get(alert, "fingerprint");
+		if (json_is_string(fp))
+			json_object_set(f, "fingerprint", fp);
+		if (!alert_time(json_string_value(json_object_get(alert, "starts_at")), started, sizeof started))
+			json_object_set_new(f, "started_at", json_string(started));
+		json_object_set(f, "alert", alert);
 	}
-	if (tl->fallback) {
-		char *safe = redact_dsn(json_string_value(json_object_get(tl->fallback, "reason")));
-		json_object_set_new(tl->fallback, "reason", json_string(safe));
-		fprintf(stderr, "runbook exec: the configured store cannot be reached (%s);\n"
-				"  recording into the local fallback store %s instead; `runbook store sync` copies it "
-				"there later\n", safe, json_string_value(json_object_get(tl->fallback, "path")));
-		free(safe);
-	}
-	tl->actor = store_actor();
-	/* the incident is synced with the run's first events, not alone: one
-	 * sync less before the first step (a kill -9 loses neither; a power cut
-	 * before that first commit loses both, never one without the other) */
-	if (store_lazy(tl->store, 1, &err))
-		goto fail;
-	const char *component = config_component(tl->g->cfg, rb->id, rb->component, alert);
-	if (tl->incident && tl->fallback) { /* the incident lives in the store we cannot reach */
-		json_t *f = json_pack("{s:s, s:s, s:s, s:s?, s:s}", "title", rb->title, "severity", rb->severity,
-				      "runbook", rb->id, "component", component, "joins", tl->incident);
-		int bad = store_incident_create(tl->store, f, tl->actor, &tl->id, &err);
-		json_decref(f);
-		if (bad) {
-			fprintf(stderr, "runbook exec: cannot record in the fallback store: %s\n", err);
-			goto fail;
-		}
-	} else if (tl->incident) {
-		json_t *inc = store_incident_get(tl->store, tl->incident, &err);
-		if (!inc) {
-			fprintf(stderr, "runbook exec: %s\n", err);
-			goto fail;
-		}
-		json_decref(inc);
-		tl->id = xstrdup(tl->incident);
-	} else {
-		json_t *f = json_pack("{s:s, s:s, s:s, s:s?}", "title", rb->title, "severity", rb->severity, "runbook",
-				      rb->id, "component", component);
-		if (alert) { /* the incident is the alert's: its severity, fingerprint, start */
-			const char *sev = alert_severity(alert, NULL);
-			char started[40];
-			if (sev)
-				json_object_set_new(f, "severity", json_string(sev));
-			json_t *fp = json_object_get(alert, "fingerprint");
-			if (json_is_string(fp))
-				json_object_set(f, "fingerprint", fp);
-			if (!alert_time(json_string_value(json_object_get(alert, "starts_at")), started, sizeof started))
-				json_object_set_new(f, "started_at", json_string(started));
-			json_object_set(f, "alert", alert);
-		}
-		int bad = store_incident_create(tl->store, f, tl->actor, &tl->id, &err);
-		json_decref(f);
-		if (bad) {
-			fprintf(stderr, "runbook exec: cannot open an incident: %s\n", err);
-			goto fail;
-		}
-	}
-	if (store_lazy(tl->store, 0, &err))
-		goto fail;
-	tl->journal = journal_open(tl->store, tl->id, tl->actor);
-	return tl->id;
-fail:
-	free(err);
-	return NULL;
+	return f;
 }
 
 static int split_kv(const char *s, char **k, char **v)
@@ -247,7 +162,7 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 	struct diag_list d;
 	diag_init(&d);
 	char *err = NULL;
-	struct timeline tl = {0};
+	struct session ss = {.name = "exec"};
 	struct runbook *rb = runbook_find(argv[optind], g->runbooks, &d, &err);
 	json_t *alert = NULL, *params = NULL;
 	if (!rb) {
@@ -290,18 +205,13 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 	}
 	o.params = params;
 	o.alert = alert;
-	/* the timeline: a real run records to an incident (opened by exec_run
-	 * through open_timeline once the targets are connecting); a dry run
-	 * does not */
-	if (!o.dry_run && !no_incident) {
-		tl.g = g;
-		tl.rb = rb;
-		tl.alert = alert;
-		tl.incident = o.incident;
-		o.begin = open_timeline;
-		o.record = record_event;
-		o.barrier = record_barrier;
-		o.record_ud = &tl;
+	/* a real run records to an incident (opened once the targets are
+	 * connecting); a dry run does not */
+	int recorded = !o.dry_run && !no_incident;
+	if (recorded) {
+		ss.store_url = g->store;
+		ss.incident = o.incident;
+		ss.open_as = incident_fields(g->cfg, rb, alert);
 	}
 	o.target_dsn = dsns;
 	/* without a record, a mutating step stays would-run: no prompt */
@@ -322,42 +232,19 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 		report_header(&prog, rb, o.dry_run);
 	}
 	int64_t t_run = now_ms();
-	json_t *report = exec_run(rb, &o, &red);
+	json_t *report = recorded ? session_run(&ss, rb, &o, &red) : exec_run(rb, &o, &red);
 	if (!report) { /* nowhere to record: nothing ran (said on stderr) */
 		redact_release(&red);
 		rc = EXIT_USAGE;
 		goto done;
 	}
 	json_t *timings = json_object_get(report, "timings");
-	if (tl.journal) { /* the last barrier: the whole run is on disk before we say how it went */
-		int64_t tc = now_ms();
-		int bad = journal_barrier(tl.journal, &err);
-		int64_t exit_barrier = now_ms() - tc;
-		struct journal_stats js;
-		journal_stats(tl.journal, &js);
-		journal_close(tl.journal, NULL);
-		tl.journal = NULL;
-		json_object_set_new(timings, "journal", json_pack("{s:I, s:I, s:I, s:I, s:I}", "commits", (json_int_t)js.commits,
-								  "events", (json_int_t)js.events, "commit_ms", (json_int_t)js.commit_ms,
-								  "barrier_ms", (json_int_t)js.barrier_ms,
-								  "exit_barrier_ms", (json_int_t)exit_barrier));
-		if (bad && !json_object_get(report, "error")) {
-			char *safe = redact_str(&red, err);
-			json_object_set_new(report, "status", json_string("failed"));
-			json_object_set_new(report, "error", json_sprintf("the timeline store failed: %s", safe));
-			free(safe);
-		}
-		free(err);
-		err = NULL;
-	}
 	if (timings) {
 		json_object_set_new(timings, "startup_ms", json_integer(t_run - main_started_ms));
 		json_object_set_new(timings, "total_ms", json_integer(now_ms() - main_started_ms));
 	}
 	if (no_incident && !o.dry_run)
 		json_object_set_new(report, "no_incident", json_true());
-	if (tl.fallback)
-		json_object_set(report, "store", tl.fallback);
 	if (json)
 		report_json(stdout, report);
 	else
@@ -380,14 +267,12 @@ fail:
 	diag_print(&d, stderr);
 	rc = EXIT_USAGE;
 done:
-	free(tl.id);
-	free(tl.actor);
-	store_close(tl.store);
+	session_release(&ss);
+	json_decref(ss.open_as);
 	free(err);
 	diag_release(&d);
 	json_decref(params);
 	json_decref(alert);
-	json_decref(tl.fallback);
 	json_decref(o.fixtures);
 	runbook_free(rb);
 out:

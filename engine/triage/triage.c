@@ -4,7 +4,7 @@
 #include "alert.h"
 #include "exec.h"
 #include "incident.h"
-#include "journal.h"
+#include "session.h"
 #include "match.h"
 #include "notifier.h"
 #include "redact.h"
@@ -82,16 +82,6 @@ static json_t *find_incident(struct store *st, const char *key, json_t **last_re
 /* A diagnosis records like exec (SPEC section 6): its events are
  * group-committed by a journal, and a barrier makes them durable before
  * the notification is sent. */
-static int record_event(void *ud, const char *kind, const char *summary, json_t *data, char **err)
-{
-	return journal_append(ud, kind, summary, data, err);
-}
-
-static int record_barrier(void *ud, char **err)
-{
-	return journal_barrier(ud, err);
-}
-
 /* What one alert's triage needs. */
 struct item {
 	size_t index;
@@ -185,7 +175,8 @@ static const char *diagnose(struct ctx *c, struct item *it, const char *id, cons
 		json_decref(d);
 		free(err);
 	} else {
-		struct journal *j = journal_open(c->st, id, c->actor); /* the store's only user until closed */
+		/* the claim's connection records; the journal is its only user meanwhile */
+		struct session ss = {.name = "triage", .st = c->st, .actor = c->actor, .incident = id};
 		struct exec_opts o;
 		memset(&o, 0, sizeof o);
 		o.params = params;
@@ -197,16 +188,11 @@ static const char *diagnose(struct ctx *c, struct item *it, const char *id, cons
 		o.row_cap = cfg->row_cap;
 		o.no_mutate = "triage never mutates";
 		o.cancel = c->t->cancel;
-		o.record = record_event;
-		o.barrier = record_barrier;
-		o.record_ud = j;
-		json_t *report = exec_run(it->rb, &o, &red);
-		if (journal_close(j, &err)) { /* the last barrier: before the notification */
-			fprintf(stderr, "runbook triage: %s: cannot record the diagnosis: %s\n", id, err);
-			json_object_set_new(report, "status", json_string("failed"));
-			free(err);
-			err = NULL;
-		}
+		json_t *report = session_run(&ss, it->rb, &o, &red); /* durable before the notification */
+		session_release(&ss);
+		const char *why = json_string_value(json_object_get(report, "error"));
+		if (why)
+			fprintf(stderr, "runbook triage: %s: %s\n", id, why);
 		status = json_string_value(json_object_get(report, "status"));
 		status = status && !strcmp(status, "ok") ? "ok" : status && !strcmp(status, "aborted") ? "aborted" : "failed";
 		findings = json_incref(json_object_get(report, "findings"));
