@@ -482,6 +482,41 @@ START_TEST(queue_round_trip)
 }
 END_TEST
 
+/* Done alerts are forgotten once old enough, a batch at a time; the
+ * alerts still to do never are. */
+START_TEST(done_alerts_are_forgotten)
+{
+	struct store *st = open_store();
+	char *err = NULL;
+	struct queued q[5];
+	char keys[5][8];
+	for (int i = 0; i < 5; i++) {
+		snprintf(keys[i], sizeof keys[i], "k%d", i);
+		q[i] = (struct queued){keys[i], "generic", "{\"name\": \"x\"}", 0};
+	}
+	ck_assert_msg(store_enqueue(st, q, 5, &err) == 0, "%s", err);
+	for (int i = 0; i < 3; i++) {
+		json_t *item = NULL;
+		ck_assert_int_eq(store_claim(st, "w1", 60, &item, &err), 1);
+		json_t *res = json_pack("{s:s}", "action", "opened");
+		ck_assert_msg(store_queue_done(st, item, res, &err) == 0, "%s", err);
+		json_decref(res);
+		json_decref(item);
+	}
+	ck_assert_int_eq(store_queue_prune(st, 3600, 10, &err), 0); /* done a moment ago: kept */
+	/* "done more than -5 s ago": every done one qualifies */
+	ck_assert_int_eq(store_queue_prune(st, -5, 2, &err), 2);
+	ck_assert_int_eq(store_queue_prune(st, -5, 2, &err), 1);
+	ck_assert_int_eq(store_queue_prune(st, -5, 2, &err), 0);
+	ck_assert_int_eq(store_queue_depth(st, &err), 2);
+	json_t *item = NULL;
+	ck_assert_int_eq(store_claim(st, "w1", 60, &item, &err), 1); /* what is left still goes */
+	json_decref(item);
+	free(err);
+	store_close(st);
+}
+END_TEST
+
 static long long claimed_n(json_t *item)
 {
 	return json_integer_value(json_object_get(json_object_get(item, "alert"), "n"));
@@ -709,6 +744,7 @@ static void add_tests(TCase *tc, int all)
 	tcase_add_test(tc, concurrent_appenders);
 	tcase_add_test(tc, alert_queue);
 	tcase_add_test(tc, queue_round_trip);
+	tcase_add_test(tc, done_alerts_are_forgotten);
 	tcase_add_test(tc, storm_keeps_other_keys_moving);
 	tcase_add_test(tc, latest_of_a_key);
 	if (all) {

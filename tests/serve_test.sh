@@ -246,8 +246,13 @@ kill -9 $SPID
 wait $SPID 2> /dev/null
 queued=$(sqlite3 "$TMP/serve.db" "SELECT count(*) FROM alert_queue WHERE json_extract(alert, '$.name') = 'DiskGone'")
 check "every alert answered 202 was in the queue when serve died (30)" '[ "$queued" = 30 ] && grep -q "\"202\": 30" "$TMP/d.json"' "$queued $(head -c 200 "$TMP/d.json")"
+# the alerts done before are a week and more old now: the next serve forgets them
+old=$(sqlite3 "$TMP/serve.db" "UPDATE alert_queue SET done_at = '2020-01-01T00:00:00.000000Z' WHERE done_at IS NOT NULL; SELECT changes()")
+todo=$(sqlite3 "$TMP/serve.db" "SELECT count(*) FROM alert_queue WHERE done_at IS NULL")
 start_serve "$TMP/serve2.log" --store "$STORE" --reescalate-every 0
 wait_until 30 '[ "$(sqlite3 "$TMP/serve.db" "SELECT count(*) FROM alert_queue WHERE done_at IS NULL")" = 0 ]'
+got=$(sqlite3 "$TMP/serve.db" "SELECT count(*) FILTER (WHERE done_at < '2021'), count(*) FROM alert_queue")
+check "serve forgets the alerts it did over a week ago (the queue; $old of them), keeps the $todo it had to do" '[ "$old" -ge 200 ] && [ "$got" = "0|$todo" ]' "old=$old todo=$todo got=$got"
 check "... the next serve triaged all of them, each recorded once" '[ "$(sqlite3 "$TMP/serve.db" "SELECT count(*) FROM events WHERE kind = \"alert\" AND json_extract(data, \"$.name\") = \"DiskGone\"")" = 30 ]' "$(sqlite3 "$TMP/serve.db" "SELECT count(*) FROM events WHERE kind = 'alert' AND json_extract(data, '$.name') = 'DiskGone'")"
 
 # ---- SIGTERM: in-flight requests finish, exit 0 ----

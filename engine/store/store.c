@@ -13,6 +13,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct store {
@@ -192,6 +193,16 @@ int store_queue_done(struct store *st, json_t *item, json_t *result, char **err)
 int store_heartbeat(struct store *st, const char *owner, int lease_s, char **err)
 {
 	return st->be->heartbeat(st->db, owner, lease_s, err);
+}
+
+long long store_queue_prune(struct store *st, int64_t older_than_s, int batch, char **err)
+{
+	time_t cut = time(NULL) - (time_t)older_than_s;
+	struct tm tm;
+	char before[40];
+	gmtime_r(&cut, &tm);
+	strftime(before, sizeof before, "%Y-%m-%dT%H:%M:%S.000000Z", &tm); /* as done_at is written */
+	return st->be->queue_prune(st->db, before, batch, err);
 }
 
 int store_queue_reset(struct store *st, char **err)

@@ -11,6 +11,7 @@
 #define RUNBOOK_STORE_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 struct store;
 
@@ -104,6 +105,10 @@ int store_heartbeat(struct store *st, const char *owner, int lease_s, char **err
 int store_queue_reset(struct store *st, char **err);
 /* Alerts queued and not done; -1 with *err. */
 long long store_queue_depth(struct store *st, char **err);
+/* Forgets up to `batch` queued alerts, oldest first, that were done more
+ * than older_than_s seconds ago (what they recorded stays in the
+ * timeline): how many it forgot, -1 with *err. */
+long long store_queue_prune(struct store *st, int64_t older_than_s, int batch, char **err);
 /* Takes the one-time claim `name`: 1 for the one caller that takes it, 0
  * for every later one, -1 with *err. */
 int store_claim_once(struct store *st, const char *name, char **err);

@@ -51,6 +51,8 @@ struct store_backend {
 	int (*heartbeat)(void *db, const char *owner, int lease_s, char **err);
 	int (*queue_reset)(void *db, char **err); /* NULL: claims outlive their owner only by the lease */
 	long long (*queue_depth)(void *db, char **err);
+	/* up to batch done before `before` (a stored timestamp), oldest first */
+	long long (*queue_prune)(void *db, const char *before, int batch, char **err);
 	int (*claim_once)(void *db, const char *name, char **err);
 	int (*queue_wait)(void *db, int timeout_ms); /* NULL: no news, the caller polls */
 };

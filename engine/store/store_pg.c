@@ -1053,6 +1053,20 @@ static long long pg_queue_depth(void *db, char **err)
 	return n;
 }
 
+/* Rows a claimer holds right now are left for the next time. */
+static long long pg_queue_prune(void *db, const char *before, int batch, char **err)
+{
+	char n[16];
+	snprintf(n, sizeof n, "%d", batch);
+	const char *v[] = {before, n};
+	PGresult *r = run(db, "WITH d AS (DELETE FROM runbook_alert_queue WHERE id IN (SELECT id FROM runbook_alert_queue"
+			      " WHERE done_at < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1)"
+			      " SELECT count(*) FROM d", 2, v, err);
+	long long got = r ? atoll(PQgetvalue(r, 0, 0)) : -1;
+	PQclear(r);
+	return got;
+}
+
 static int pg_claim_once(void *db, const char *name, char **err)
 {
 	char now[40];
@@ -1110,6 +1124,7 @@ const struct store_backend store_pg = {
 	.queue_done = pg_queue_done,
 	.heartbeat = pg_heartbeat,
 	.queue_depth = pg_queue_depth,
+	.queue_prune = pg_queue_prune,
 	.claim_once = pg_claim_once,
 	.queue_wait = pg_queue_wait,
 };

@@ -959,6 +959,26 @@ static int sq_queue_reset(void *db, char **err)
 	return sq_run(db, "UPDATE alert_queue SET claimed_until = NULL WHERE done_at IS NULL", NULL, 0, err);
 }
 
+static long long sq_queue_prune(void *db, const char *before, int batch, char **err)
+{
+	struct sq *st = db;
+	sqlite3_stmt *q;
+	long long n = -1;
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM alert_queue WHERE id IN (SELECT id FROM alert_queue"
+				       " WHERE done_at IS NOT NULL AND done_at < ?1 ORDER BY id LIMIT ?2)", -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, before, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 2, batch);
+		wlock_take(st->wlock);
+		if (sqlite3_step(q) == SQLITE_DONE)
+			n = sqlite3_changes(st->db);
+		wlock_give(st->wlock);
+		sqlite3_finalize(q);
+	}
+	if (n < 0)
+		*err = xasprintf("%s: %s", st->path, sqlite3_errmsg(st->db));
+	return n;
+}
+
 static long long sq_queue_depth(void *db, char **err)
 {
 	struct sq *st = db;
@@ -1014,6 +1034,7 @@ const struct store_backend store_sqlite = {
 	.queue_done = sq_queue_done,
 	.heartbeat = sq_heartbeat,
 	.queue_reset = sq_queue_reset,
+	.queue_prune = sq_queue_prune,
 	.queue_depth = sq_queue_depth,
 	.claim_once = sq_claim_once,
 };

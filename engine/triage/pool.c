@@ -163,12 +163,30 @@ static void *triage_thread(void *arg)
 	return NULL;
 }
 
-/* Leases, news of new alerts, re-escalation. */
+/* The queue keeps what it did for QUEUE_KEEP_S, then forgets it (the
+ * timeline is the record): every keeper looks once an hour, a batch at a
+ * time, so that SQLite's one writer is never held long. */
+#define QUEUE_KEEP_S (7 * 24 * 3600)
+#define PRUNE_EVERY_MS (3600 * 1000)
+#define PRUNE_BATCH 1000
+static int prune_queue(struct tpool *p, struct store *st)
+{
+	char *err = NULL;
+	long long n;
+	while ((n = store_queue_prune(st, QUEUE_KEEP_S, PRUNE_BATCH, &err)) == PRUNE_BATCH && !stopping(p))
+		;
+	if (n < 0)
+		fprintf(stderr, "runbook: triage: forgetting done alerts: %s\n", err);
+	free(err);
+	return n < 0 ? -1 : 0;
+}
+
+/* Leases, news of new alerts, re-escalation, the queue's old rows. */
 static void *keeper_thread(void *arg)
 {
 	struct tpool *p = arg;
 	struct store *st = NULL;
-	int64_t complained = -60000, beat = 0, reesc = 0;
+	int64_t complained = -60000, beat = 0, reesc = 0, pruned = -PRUNE_EVERY_MS;
 	unsigned long seen = 0;
 	while (!stopping(p)) {
 		if (!st && !(st = connect_store(p, &complained))) {
@@ -191,6 +209,13 @@ static void *keeper_thread(void *arg)
 				st = NULL;
 			}
 			reesc = now;
+		}
+		if (st && now - pruned >= PRUNE_EVERY_MS) {
+			if (prune_queue(p, st)) {
+				store_close(st);
+				st = NULL;
+			}
+			pruned = now;
 		}
 		free(err);
 		if (st && store_queue_wait(st, 500) == 0)
