@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	shutdown(sv[1], SHUT_WR); /* the "server" says no more */
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	free(ssh_server_hostkey_algs(sv[0], now_ms() + 1000));
+	free(ssh_server_hostkey_algs(sv[0], now_ms() + 1000, NULL));
 	close(sv[0]);
 	close(sv[1]);
 	return 0;
