@@ -92,7 +92,16 @@ static int split_kv(const char *s, char **k, char **v)
 	return 0;
 }
 
-int cmd_exec(int argc, char **argv, struct globals *g)
+/* What `exec` was asked for. */
+struct request {
+	struct exec_opts o;
+	json_t *given, *dsns; /* -p and --target KEY=VALUE */
+	const char *name, *alert_path, *fixtures_path, *record_path;
+	int json, no_incident;
+};
+
+/* Parses exec's options into q: 0, or EXIT_USAGE (said on stderr). */
+static int parse_request(int argc, char **argv, struct globals *g, struct request *q)
 {
 	static const struct option opts[] = {
 		{"param", required_argument, 0, 'p'}, {"alert", required_argument, 0, 'a'},
@@ -101,171 +110,186 @@ int cmd_exec(int argc, char **argv, struct globals *g)
 		{"apply", no_argument, 0, 'A'}, {"output", required_argument, 0, 'o'},
 		{"target", required_argument, 0, 't'}, {"runbooks", required_argument, 0, 'R'},
 		{"store", required_argument, 0, 'S'}, {"no-incident", no_argument, 0, 'N'}, {0, 0, 0, 0}};
-	struct exec_opts o;
-	memset(&o, 0, sizeof o);
-	json_t *given = json_object(), *dsns = json_object();
-	const char *alert_path = NULL, *fixtures_path = NULL, *record_path = NULL;
-	int json = 0, c, rc = EXIT_USAGE, no_incident = 0;
+	int c;
 	char *k, *v;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:o:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 		case 't':
-			if (split_kv(optarg, &k, &v)) {
-				command_usage_error("exec", "%s needs KEY=VALUE, not '%s'", c == 'p' ? "-p" : "--target", optarg);
-				goto out;
-			}
+			if (split_kv(optarg, &k, &v))
+				return command_usage_error("exec", "%s needs KEY=VALUE, not '%s'", c == 'p' ? "-p" : "--target",
+							   optarg);
 			json_t *js = json_string(v);
 			if (!js) {
 				command_usage_error("exec", "%s: the value is not valid UTF-8", k);
 				free(k);
 				free(v);
-				goto out;
+				return EXIT_USAGE;
 			}
-			json_object_set_new(c == 'p' ? given : dsns, k, js);
+			json_object_set_new(c == 'p' ? q->given : q->dsns, k, js);
 			free(k);
 			free(v);
 			break;
-		case 'a': alert_path = optarg; break;
-		case 'i': o.incident = optarg; break;
-		case 'n': o.dry_run = 1; break;
-		case 'f': fixtures_path = optarg; o.dry_run = 1; break;
-		case 'r': record_path = optarg; break;
-		case 'A': o.apply = 1; break;
-		case 'N': no_incident = 1; break;
+		case 'a': q->alert_path = optarg; break;
+		case 'i': q->o.incident = optarg; break;
+		case 'n': q->o.dry_run = 1; break;
+		case 'f': q->fixtures_path = optarg; q->o.dry_run = 1; break;
+		case 'r': q->record_path = optarg; break;
+		case 'A': q->o.apply = 1; break;
+		case 'N': q->no_incident = 1; break;
 		case 'R': g->runbooks = optarg; break;
 		case 'S': g->store = optarg; break;
 		case 'o':
-			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
-				command_usage_error("exec", "--output is text or json, not '%s'", optarg);
-				goto out;
-			}
-			json = !strcmp(optarg, "json");
+			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+				return command_usage_error("exec", "--output is text or json, not '%s'", optarg);
+			q->json = !strcmp(optarg, "json");
 			break;
 		default:
-			command_usage_error("exec", "bad option");
-			goto out;
+			return command_usage_error("exec", "bad option");
 		}
 	}
-	if (optind != argc - 1) {
-		command_usage_error("exec", optind >= argc ? "give the runbook NAME" : "give one runbook NAME");
-		goto out;
-	}
+	if (optind != argc - 1)
+		return command_usage_error("exec", optind >= argc ? "give the runbook NAME" : "give one runbook NAME");
+	q->name = argv[optind];
 	/* mutations are always recorded */
-	if (no_incident && (o.apply || o.incident)) {
-		command_usage_error("exec", "--no-incident records nothing, so it cannot go with %s",
-				    o.apply ? "--apply (mutations are always recorded)" : "--incident");
-		goto out;
-	}
+	if (q->no_incident && (q->o.apply || q->o.incident))
+		return command_usage_error("exec", "--no-incident records nothing, so it cannot go with %s",
+					   q->o.apply ? "--apply (mutations are always recorded)" : "--incident");
+	return 0;
+}
 
-	struct diag_list d;
-	diag_init(&d);
-	char *err = NULL;
-	struct session ss = {.name = "exec"};
-	struct runbook *rb = runbook_find(argv[optind], g->runbooks, &d, &err);
-	json_t *alert = NULL, *params = NULL;
-	if (!rb) {
-		if (err)
-			fprintf(stderr, "runbook exec: %s\n", err);
-		goto fail;
-	}
+/* The run's inputs: its --target overrides checked, the fixtures, the
+ * alert and the parameters (a recording replays as it ran: with its params
+ * and alert, unless given again). 0, or -1 (said on stderr or in d). */
+static int load_inputs(struct request *q, const struct runbook *rb, struct diag_list *d, json_t **alert,
+		       json_t **params)
+{
 	const char *tk;
 	json_t *tv;
-	json_object_foreach(dsns, tk, tv) {
+	json_object_foreach(q->dsns, tk, tv) {
 		const struct rb_target *t = runbook_target(rb, tk);
 		if (!t || strcmp(t->type, "postgres")) {
 			fprintf(stderr, "runbook exec: --target %s: runbook %s has no postgres target '%s'\n", tk, rb->id, tk);
-			goto fail;
+			return -1;
 		}
 	}
 	json_t *rec_params = NULL, *rec_alert = NULL;
-	if (fixtures_path && !(o.fixtures = fixture_load(rb, fixtures_path, &d, &rec_params, &rec_alert)))
-		goto fail;
-	if (alert_path && !(alert = alert_load(alert_path, &d))) {
+	if (q->fixtures_path && !(q->o.fixtures = fixture_load(rb, q->fixtures_path, d, &rec_params, &rec_alert)))
+		return -1;
+	if (q->alert_path && !(*alert = alert_load(q->alert_path, d))) {
 		json_decref(rec_params);
 		json_decref(rec_alert);
-		goto fail;
+		return -1;
 	}
-	/* a recording replays as it ran: its params and alert, unless given again */
-	if (!alert && rec_alert)
-		alert = json_incref(rec_alert);
+	if (!*alert && rec_alert)
+		*alert = json_incref(rec_alert);
 	const char *rk;
 	json_t *rv;
 	json_object_foreach(rec_params, rk, rv) {
-		if (json_object_get(given, rk) || !runbook_param(rb, rk))
+		if (json_object_get(q->given, rk) || !runbook_param(rb, rk))
 			continue;
-		json_object_set(given, rk, rv);
+		json_object_set(q->given, rk, rv);
 	}
 	json_decref(rec_params);
 	json_decref(rec_alert);
-	if (exec_bind_params(rb, given, alert, &params, &err)) {
+	char *err = NULL;
+	if (exec_bind_params(rb, q->given, *alert, params, &err)) {
 		fprintf(stderr, "runbook exec: %s\n", err);
-		goto fail;
+		free(err);
+		return -1;
 	}
-	o.params = params;
-	o.alert = alert;
-	/* a real run records to an incident (opened once the targets are
-	 * connecting); a dry run does not */
-	int recorded = !o.dry_run && !no_incident;
-	if (recorded) {
-		ss.store_url = g->store;
-		ss.incident = o.incident;
-		ss.open_as = incident_fields(g->cfg, rb, alert);
-	}
-	o.target_dsn = dsns;
-	/* without a record, a mutating step stays would-run: no prompt */
-	o.confirm = !o.apply && !no_incident && !json && isatty(0) && isatty(2);
+	return 0;
+}
 
-	struct redactor red;
-	redact_init(&red);
-	o.limits = &g->cfg->limits;
-	o.cfg = g->cfg;
-	o.output_cap = g->cfg->output_cap;
-	o.row_cap = g->cfg->row_cap;
-	redact_add_all(&red, g->cfg->secrets); /* the config's ${env.NAME} values */
-	struct progress prog;
-	progress_init(&prog, json ? stderr : stdout, &red);
-	if (!json || prog.tty) {
-		o.progress = progress_step;
-		o.progress_ud = &prog;
-		report_header(&prog, rb, o.dry_run);
-	}
-	int64_t t_run = now_ms();
-	json_t *report = recorded ? session_run(&ss, rb, &o, &red) : exec_run(rb, &o, &red);
-	if (!report) { /* nowhere to record: nothing ran (said on stderr) */
-		redact_release(&red);
-		rc = EXIT_USAGE;
+/* Saves the run's results as a fixtures file: 0, or -1 (said). */
+static int save_record(const char *path, json_t *report, json_t *alert)
+{
+	char *err = NULL;
+	json_t *fx = json_pack("{s:O, s:O?, s:o}", "params", json_object_get(report, "params"), "alert", alert, "steps",
+			       fixtures_of(report));
+	int bad = write_json_file(path, fx, &err);
+	if (bad)
+		fprintf(stderr, "runbook exec: cannot record fixtures: %s\n", err);
+	free(err);
+	json_decref(fx);
+	return bad ? -1 : 0;
+}
+
+int cmd_exec(int argc, char **argv, struct globals *g)
+{
+	struct request q;
+	memset(&q, 0, sizeof q);
+	q.given = json_object();
+	q.dsns = json_object();
+	struct exec_opts *o = &q.o;
+	struct diag_list d;
+	diag_init(&d);
+	struct session ss = {.name = "exec"};
+	struct runbook *rb = NULL;
+	json_t *alert = NULL, *params = NULL;
+	char *err = NULL;
+	int rc = parse_request(argc, argv, g, &q);
+	if (rc)
+		goto done;
+	rc = EXIT_USAGE;
+	if (!(rb = runbook_find(q.name, g->runbooks, &d, &err))) {
+		if (err)
+			fprintf(stderr, "runbook exec: %s\n", err);
+		diag_print(&d, stderr);
 		goto done;
 	}
-	json_t *timings = json_object_get(report, "timings");
-	if (timings) {
-		json_object_set_new(timings, "startup_ms", json_integer(t_run - main_started_ms));
-		json_object_set_new(timings, "total_ms", json_integer(now_ms() - main_started_ms));
+	if (load_inputs(&q, rb, &d, &alert, &params)) {
+		diag_print(&d, stderr);
+		goto done;
 	}
-	if (no_incident && !o.dry_run)
-		json_object_set_new(report, "no_incident", json_true());
-	if (json)
-		report_json(stdout, report);
-	else
-		report_text(stdout, prog.color, report);
-	rc = exec_exit_code(report);
-	if (record_path) {
-		json_t *fx = json_pack("{s:O, s:O?, s:o}", "params", json_object_get(report, "params"), "alert", alert,
-				       "steps", fixtures_of(report));
-		if (write_json_file(record_path, fx, &err)) {
-			fprintf(stderr, "runbook exec: cannot record fixtures: %s\n", err);
-			if (!rc)
-				rc = EXIT_FAIL;
+	o->params = params;
+	o->alert = alert;
+	/* a real run records to an incident (opened once the targets are
+	 * connecting); a dry run does not */
+	int recorded = !o->dry_run && !q.no_incident;
+	if (recorded) {
+		ss.store_url = g->store;
+		ss.incident = o->incident;
+		ss.open_as = incident_fields(g->cfg, rb, alert);
+	}
+	o->target_dsn = q.dsns;
+	/* without a record, a mutating step stays would-run: no prompt */
+	o->confirm = !o->apply && !q.no_incident && !q.json && isatty(0) && isatty(2);
+	o->limits = &g->cfg->limits;
+	o->cfg = g->cfg;
+	o->output_cap = g->cfg->output_cap;
+	o->row_cap = g->cfg->row_cap;
+	struct redactor red;
+	redact_init(&red);
+	redact_add_all(&red, g->cfg->secrets); /* the config's ${env.NAME} values */
+	struct progress prog;
+	progress_init(&prog, q.json ? stderr : stdout, &red);
+	if (!q.json || prog.tty) {
+		o->progress = progress_step;
+		o->progress_ud = &prog;
+		report_header(&prog, rb, o->dry_run);
+	}
+	int64_t t_run = now_ms();
+	json_t *report = recorded ? session_run(&ss, rb, o, &red) : exec_run(rb, o, &red);
+	if (report) { /* else nowhere to record: nothing ran (said on stderr) */
+		json_t *timings = json_object_get(report, "timings");
+		if (timings) {
+			json_object_set_new(timings, "startup_ms", json_integer(t_run - main_started_ms));
+			json_object_set_new(timings, "total_ms", json_integer(now_ms() - main_started_ms));
 		}
-		json_decref(fx);
+		if (q.no_incident && !o->dry_run)
+			json_object_set_new(report, "no_incident", json_true());
+		if (q.json)
+			report_json(stdout, report);
+		else
+			report_text(stdout, prog.color, report);
+		rc = exec_exit_code(report);
+		if (q.record_path && save_record(q.record_path, report, alert) && !rc)
+			rc = EXIT_FAIL;
+		json_decref(report);
 	}
-	json_decref(report);
 	redact_release(&red);
-	goto done;
-fail:
-	diag_print(&d, stderr);
-	rc = EXIT_USAGE;
 done:
 	session_release(&ss);
 	json_decref(ss.open_as);
@@ -273,10 +297,9 @@ done:
 	diag_release(&d);
 	json_decref(params);
 	json_decref(alert);
-	json_decref(o.fixtures);
+	json_decref(o->fixtures);
 	runbook_free(rb);
-out:
-	json_decref(given);
-	json_decref(dsns);
+	json_decref(q.given);
+	json_decref(q.dsns);
 	return rc;
 }
