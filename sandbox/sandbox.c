@@ -262,8 +262,35 @@ static json_t *json_bytes(const char *s, size_t n)
 	return text_json(s, n);
 }
 
-/* Converts the value at idx without calling any metamethod. NULL on error
- * (message in *err). */
+static int by_bytes(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* o with its keys in byte order (o is consumed): a Lua table has no order
+ * of its own, and its hash order changes from run to run - a report, a
+ * recording or a timeline event would differ between two runs that saw
+ * the same. */
+static json_t *sorted_object(json_t *o)
+{
+	size_t n = json_object_size(o), i = 0;
+	if (n < 2)
+		return o;
+	const char **keys = xcalloc(n, sizeof *keys);
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v) keys[i++] = k;
+	qsort(keys, n, sizeof *keys, by_bytes);
+	json_t *s = json_object();
+	for (i = 0; i < n; i++)
+		json_object_set(s, keys[i], json_object_get(o, keys[i]));
+	free(keys);
+	json_decref(o);
+	return s;
+}
+
+/* Converts the value at idx without calling any metamethod; a table's
+ * keys come out sorted. NULL on error (message in *err). */
 static json_t *to_json(lua_State *L, int idx, int depth, char **err)
 {
 	idx = lua_absindex(L, idx);
@@ -346,7 +373,7 @@ static json_t *to_json(lua_State *L, int idx, int depth, char **err)
 		json_decref(ks);
 		lua_pop(L, 1);
 	}
-	return o;
+	return sorted_object(o);
 }
 
 /* ---- the Lua API offered to runbooks ---- */
