@@ -592,6 +592,135 @@ static void sql_send_ahead(struct action_call **calls, size_t n)
 		PQflush(c); /* what does not fit now goes out as results are read */
 }
 
+/* What a step's results said. */
+struct outcome {
+	struct collect col;
+	char cmd[64];        /* the statement's command tag */
+	long long affected;  /* rows a command changed, or -1 */
+	int stopped;         /* 1 past the deadline, 2 cancelled: the query was cancelled on the server */
+	int lost;            /* the connection is unusable */
+};
+
+/* Reads a sent step's results up to its sync: rows (capped), the command
+ * tag, an error into result and *err. Past the deadline, or once the run
+ * is cancelled, it cancels the query on the server and waits
+ * CANCEL_GRACE_MS for the answer. */
+static void read_results(struct action_call *call, PGconn *c, int ahead, json_t *result, char **err, struct outcome *out)
+{
+	int single = 0;
+	int64_t deadline = call->deadline_ms;
+	/* queries: 0 BEGIN, 1 set_config, 2 the statement, 3 COMMIT, then the
+	 * sync; a step sent in a pipeline after another has a ROLLBACK first
+	 * (-1), which ends the transaction of the step before if it failed */
+	for (int q = ahead == 2 ? -1 : 0; q <= 4 && !out->lost;) {
+		if (q == 2 && !single) /* pipeline mode: set it before each query's results */
+			single = PQsetSingleRowMode(c) || 1;
+		int w;
+		PGresult *r = next_result(c, deadline, call->env->cancel, &w);
+		if (w) {
+			if (w == 3 || out->stopped) { /* the socket failed, or the server did not answer the cancel */
+				out->lost = 1;
+				break;
+			}
+			out->stopped = w; /* deadline or cancelled: cancel on the server, await it */
+			cancel(c);
+			deadline = now_ms() + CANCEL_GRACE_MS;
+			continue;
+		}
+		if (!r) { /* end of this query's results */
+			q++;
+			continue;
+		}
+		switch (PQresultStatus(r)) {
+		case PGRES_SINGLE_TUPLE:
+		case PGRES_TUPLES_OK:
+			if (q == 2) {
+				collect_rows(&out->col, r, call->env->row_cap ? call->env->row_cap : ACTION_ROW_CAP,
+					     call->env->output_cap ? call->env->output_cap : ACTION_OUTPUT_CAP);
+				if (PQresultStatus(r) == PGRES_TUPLES_OK)
+					snprintf(out->cmd, sizeof out->cmd, "%s", PQcmdStatus(r));
+			}
+			break;
+		case PGRES_COMMAND_OK:
+			if (q == 2) {
+				snprintf(out->cmd, sizeof out->cmd, "%s", PQcmdStatus(r));
+				out->affected = atoll(PQcmdTuples(r));
+			}
+			break;
+		case PGRES_PIPELINE_SYNC:
+			q = 5;
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			break;
+		default:
+			set_pg_error(result, r, err);
+			break;
+		}
+		PQclear(r);
+	}
+}
+
+/* Ends a transaction an error left open. 0, or -1 when the server did not
+ * answer in time (the connection is unusable). */
+static int roll_back(PGconn *c, const volatile int *cancel)
+{
+	PQsendQueryParams(c, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
+	PQpipelineSync(c);
+	PQflush(c);
+	int64_t until = now_ms() + CANCEL_GRACE_MS;
+	for (int done = 0; !done;) {
+		int w;
+		PGresult *r = next_result(c, until, cancel, &w);
+		if (w)
+			return -1;
+		if (r && PQresultStatus(r) == PGRES_PIPELINE_SYNC)
+			done = 1;
+		PQclear(r);
+	}
+	return 0;
+}
+
+/* The result's fields from the outcome, and the step's status. */
+static enum step_status verdict(struct action_call *call, struct pgconn *pc, struct outcome *out, json_t *result,
+				char **err)
+{
+	char *sp = strchr(out->cmd, ' ');
+	if (sp)
+		*sp = '\0';
+	struct collect *col = &out->col;
+	json_object_set_new(result, "columns", col->columns ? col->columns : json_array());
+	json_object_set_new(result, "rows", col->rows);
+	json_object_set_new(result, "row_count",
+			    json_integer(out->affected >= 0 && !col->total ? out->affected : (long long)col->total));
+	json_object_set_new(result, "command", out->cmd[0] ? json_string(out->cmd) : json_null());
+	if (col->capped)
+		json_object_set_new(result, "rows_truncated", json_integer(col->total));
+	if (json_array_size(pc->notices))
+		json_object_set(result, "notices", pc->notices);
+
+	if (out->stopped == 1) {
+		free(*err);
+		*err = xasprintf("timed out after %lld ms; the query was cancelled on the server%s",
+				 (long long)call->timeout_ms, out->lost ? " (no confirmation; the connection was closed)" : "");
+		return ST_TIMEOUT;
+	}
+	if (out->stopped == 2) {
+		free(*err);
+		*err = xstrdup("interrupted; the query was cancelled on the server");
+		return ST_FAILED;
+	}
+	const char *state = json_string_value(json_object_get(result, "sqlstate"));
+	if (state && !strcmp(state, "57014")) /* the server's statement_timeout fired first */
+		return ST_TIMEOUT;
+	if (*err)
+		return ST_FAILED;
+	if (out->lost) {
+		*err = xstrdup("the connection to the server was lost");
+		return ST_FAILED;
+	}
+	return ST_OK;
+}
+
 static enum step_status sql_run(struct action_call *call, json_t *result, char **err)
 {
 	enum step_status st = ST_FAILED;
@@ -618,124 +747,15 @@ static enum step_status sql_run(struct action_call *call, json_t *result, char *
 		drop_conn(pc);
 		return ST_FAILED;
 	}
-
-	struct collect col = {NULL, json_array(), 0, 0, 0};
-	const char *command = NULL;
-	char cmd[64] = "";
-	long long affected = -1;
-	int stopped = 0, lost = 0, single = 0;
-	int64_t deadline = call->deadline_ms;
-	/* queries: 0 BEGIN, 1 set_config, 2 the statement, 3 COMMIT, then the
-	 * sync; a step sent in a pipeline after another has a ROLLBACK first
-	 * (-1), which ends the transaction of the step before if it failed */
-	for (int q = ahead == 2 ? -1 : 0; q <= 4 && !lost;) {
-		if (q == 2 && !single) /* pipeline mode: set it before each query's results */
-			single = PQsetSingleRowMode(c) || 1;
-		int w;
-		PGresult *r = next_result(c, deadline, call->env->cancel, &w);
-		if (w) {
-			if (w == 3) {
-				lost = 1;
-				break;
-			}
-			if (!stopped) { /* deadline or cancelled: cancel on the server, await it */
-				stopped = w;
-				cancel(c);
-				deadline = now_ms() + CANCEL_GRACE_MS;
-				continue;
-			}
-			lost = 1; /* the server did not answer the cancel */
-			break;
-		}
-		if (!r) { /* end of this query's results */
-			q++;
-			continue;
-		}
-		switch (PQresultStatus(r)) {
-		case PGRES_SINGLE_TUPLE:
-		case PGRES_TUPLES_OK:
-			if (q == 2) {
-				collect_rows(&col, r, call->env->row_cap ? call->env->row_cap : ACTION_ROW_CAP,
-					     call->env->output_cap ? call->env->output_cap : ACTION_OUTPUT_CAP);
-				if (PQresultStatus(r) == PGRES_TUPLES_OK)
-					snprintf(cmd, sizeof cmd, "%s", PQcmdStatus(r));
-			}
-			break;
-		case PGRES_COMMAND_OK:
-			if (q == 2) {
-				snprintf(cmd, sizeof cmd, "%s", PQcmdStatus(r));
-				affected = atoll(PQcmdTuples(r));
-			}
-			break;
-		case PGRES_PIPELINE_SYNC:
-			q = 5;
-			break;
-		case PGRES_PIPELINE_ABORTED:
-			break;
-		default:
-			set_pg_error(result, r, err);
-			break;
-		}
-		PQclear(r);
-	}
-	if (!lost && !call->more && PQtransactionStatus(c) != PQTRANS_IDLE) {
-		/* an error left the transaction open: roll it back (unless the
-		 * steps sent after this one do, each with its leading ROLLBACK) */
-		PQsendQueryParams(c, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
-		PQpipelineSync(c);
-		PQflush(c);
-		int64_t until = now_ms() + CANCEL_GRACE_MS;
-		for (int done = 0; !done;) {
-			int w;
-			PGresult *r = next_result(c, until, call->env->cancel, &w);
-			if (w) {
-				lost = 1;
-				break;
-			}
-			if (r && PQresultStatus(r) == PGRES_PIPELINE_SYNC)
-				done = 1;
-			PQclear(r);
-		}
-	}
-	if (lost)
+	struct outcome out = {{NULL, json_array(), 0, 0, 0}, "", -1, 0, 0};
+	read_results(call, c, ahead, result, err, &out);
+	/* an error left the transaction open: roll it back (unless the steps
+	 * sent after this one do, each with its leading ROLLBACK) */
+	if (!out.lost && !call->more && PQtransactionStatus(c) != PQTRANS_IDLE && roll_back(c, call->env->cancel))
+		out.lost = 1;
+	if (out.lost)
 		drop_conn(pc); /* unusable: the next step reconnects */
-
-	if (cmd[0]) {
-		char *sp = strchr(cmd, ' ');
-		if (sp)
-			*sp = '\0';
-		command = cmd;
-	}
-	json_object_set_new(result, "columns", col.columns ? col.columns : json_array());
-	json_object_set_new(result, "rows", col.rows);
-	json_object_set_new(result, "row_count", json_integer(affected >= 0 && !col.total ? affected : col.total));
-	json_object_set_new(result, "command", command ? json_string(command) : json_null());
-	if (col.capped)
-		json_object_set_new(result, "rows_truncated", json_integer(col.total));
-	if (json_array_size(pc->notices))
-		json_object_set(result, "notices", pc->notices);
-
-	if (stopped == 1) {
-		free(*err);
-		*err = xasprintf("timed out after %lld ms; the query was cancelled on the server%s",
-				 (long long)call->timeout_ms, lost ? " (no confirmation; the connection was closed)" : "");
-		return ST_TIMEOUT;
-	}
-	if (stopped == 2) {
-		free(*err);
-		*err = xstrdup("interrupted; the query was cancelled on the server");
-		return ST_FAILED;
-	}
-	const char *state = json_string_value(json_object_get(result, "sqlstate"));
-	if (state && !strcmp(state, "57014")) /* the server's statement_timeout fired first */
-		return ST_TIMEOUT;
-	if (*err)
-		return ST_FAILED;
-	if (lost) {
-		*err = xstrdup("the connection to the server was lost");
-		return ST_FAILED;
-	}
-	return ST_OK;
+	return verdict(call, pc, &out, result, err);
 }
 
 static void sql_empty(json_t *res)
