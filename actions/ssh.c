@@ -1051,61 +1051,37 @@ static LIBSSH2_CHANNEL *command_channel(struct sshhost *h, int64_t deadline, int
 	return ch;
 }
 
-static void run_job(struct job *j)
+/* A command running on a channel, as it goes. */
+struct running {
+	struct sbuf out, err;
+	size_t tout, terr;      /* bytes of each stream, counted past the cap */
+	long pid;               /* the remote shell's, from our marker line */
+	int timed_out, stopped; /* past the deadline; the run was cancelled */
+	int broken;             /* the channel or the connection failed */
+	int alive_s, alive_max; /* ServerAliveInterval, ServerAliveCountMax */
+};
+
+/* Reads the command's streams until EOF, the deadline, a cancellation or
+ * a failure (h->mu held, released while waiting). */
+static void pump(struct job *j, struct sshhost *h, LIBSSH2_CHANNEL *ch, struct running *r)
 {
-	struct action_call *call = j->call;
-	struct ssh_host_config cfg;
-	resolve_host(call->target, j->alias, &cfg);
-	j->result = json_object();
-	j->status = ST_FAILED;
-	int timed_out = 0;
-	struct sshhost *h = pool_get(j, &cfg, &j->err, &timed_out);
-	int alive_s = cfg.alive_interval, alive_max = cfg.alive_count_max, missed = 0;
-	ssh_host_config_release(&cfg);
-	if (!h) {
-		if (action_cancelled(call->env))
-			j->status = ST_FAILED;
-		else if (timed_out)
-			j->status = ST_TIMEOUT;
-		json_object_set_new(j->result, "exit_code", json_null());
-		json_object_set_new(j->result, "signal", json_null());
-		return;
-	}
-	int64_t deadline = call->deadline_ms;
-	int w = 0, broken = 0, stopped = 0;
-	timed_out = 0;
-	pthread_mutex_lock(&h->mu); /* released while waiting: the other steps on the host go on meanwhile */
-	LIBSSH2_CHANNEL *ch = command_channel(h, deadline, &w);
-	struct sbuf out, errb;
-	sbuf_init(&out);
-	sbuf_init(&errb);
-	size_t tout = 0, terr = 0;
-	long pid = 0;
-	char *cmd = xasprintf("printf '%s%%s\\n' \"$$\" >&2; %s", PID_MARK, call->text);
-	/* the session's state is unknown after a wait cut short on a channel
-	 * (or a lost connection): later steps get a new session */
-	int opened = ch != NULL, unsafe = !ch && w < 0;
-	if (!ch || NB(h, deadline, w, libssh2_channel_exec(ch, cmd))) {
-		j->err = xasprintf("cannot start the command: %s", w ? why(w) : "the host refused a channel");
-		broken = 1;
-		timed_out = w == 1;
-		stopped = w == 2;
-	}
-	free(cmd);
-	size_t cap = call->env->output_cap ? call->env->output_cap : ACTION_OUTPUT_CAP;
-	while (!broken) {
+	int64_t deadline = j->call->deadline_ms;
+	size_t cap = j->call->env->output_cap ? j->call->env->output_cap : ACTION_OUTPUT_CAP;
+	int missed = 0;
+	while (!r->broken) {
 		int again = 0, failed = 0;
-		failed |= read_stream(h, ch, 0, &out, &tout, cap, &again);
-		failed |= read_stream(h, ch, SSH_EXTENDED_DATA_STDERR, &errb, &terr, cap + 64, &again);
-		if (!pid && errb.len && memchr(errb.buf, '\n', errb.len) && !strncmp(errb.buf, PID_MARK, strlen(PID_MARK)))
-			pid = strtol(errb.buf + strlen(PID_MARK), NULL, 10);
+		failed |= read_stream(h, ch, 0, &r->out, &r->tout, cap, &again);
+		failed |= read_stream(h, ch, SSH_EXTENDED_DATA_STDERR, &r->err, &r->terr, cap + 64, &again);
+		if (!r->pid && r->err.len && memchr(r->err.buf, '\n', r->err.len) &&
+		    !strncmp(r->err.buf, PID_MARK, strlen(PID_MARK)))
+			r->pid = strtol(r->err.buf + strlen(PID_MARK), NULL, 10);
 		if (libssh2_channel_eof(ch)) {
 			/* the EOF may have arrived with data behind the stream read
 			 * first: drain both once more */
 			int drained = 0;
-			read_stream(h, ch, 0, &out, &tout, cap, &drained);
-			read_stream(h, ch, SSH_EXTENDED_DATA_STDERR, &errb, &terr, cap + 64, &drained);
-			break;
+			read_stream(h, ch, 0, &r->out, &r->tout, cap, &drained);
+			read_stream(h, ch, SSH_EXTENDED_DATA_STDERR, &r->err, &r->terr, cap + 64, &drained);
+			return;
 		}
 		/* reading one stream can queue the other's packets inside libssh2:
 		 * wait on the socket only when neither has any queued, or the
@@ -1117,75 +1093,83 @@ static void run_job(struct job *j)
 			/* ServerAliveInterval: a peer silent for that long is asked
 			 * (a keepalive wanting a reply); after ServerAliveCountMax
 			 * unanswered ones it is gone - not a wait to the deadline */
-			int64_t until = alive_s && now_ms() + alive_s * 1000LL < deadline ? now_ms() + alive_s * 1000LL : deadline;
-			w = session_wait(h, until);
+			int64_t until = r->alive_s && now_ms() + r->alive_s * 1000LL < deadline ? now_ms() + r->alive_s * 1000LL
+											     : deadline;
+			int w = session_wait(h, until);
 			if (w == 1 && until < deadline) {
-				if (++missed >= alive_max) {
-					broken = 1;
+				if (++missed >= r->alive_max) {
+					r->broken = 1;
 					j->err = xasprintf("the host stopped answering: %d keepalives unanswered (ServerAliveInterval "
 							   "%ds, ServerAliveCountMax %d)",
-							   missed, alive_s, alive_max);
-					break;
+							   missed, r->alive_s, r->alive_max);
+					return;
 				}
-				libssh2_keepalive_config(h->s, 1, (unsigned)alive_s);
+				libssh2_keepalive_config(h->s, 1, (unsigned)r->alive_s);
 				libssh2_keepalive_send(h->s, &(int){0});
 				continue;
 			}
 			if (w) {
-				timed_out = w == 1;
-				stopped = w == 2;
-				broken = w < 0;
-				break;
+				r->timed_out = w == 1;
+				r->stopped = w == 2;
+				r->broken = w < 0;
+				return;
 			}
 			missed = 0;
 		} else if (failed) {
-			broken = 1;
+			r->broken = 1;
 			j->err = xstrdup("the connection to the host was lost");
-			break;
+			return;
 		}
 	}
-	int gone = -1; /* remote_kill's verdict */
-	if ((timed_out || stopped) && pid > 0)
-		gone = remote_kill(h, pid);
-	const char *killed = !pid        ? "the command could not be killed (no PID)"
-			     : gone == 1 ? "the remote command's process group was killed (verified gone)"
-			     : gone == 0 ? "the remote command's process group is STILL RUNNING after TERM and KILL"
-					 : "the remote command could not be verified killed (the kill did not run)";
-	/* the PID line is ours, not the command's */
-	if (errb.len && !strncmp(errb.buf, PID_MARK, strlen(PID_MARK))) {
-		char *nl = memchr(errb.buf, '\n', errb.len);
-		size_t skip = nl ? (size_t)(nl - errb.buf) + 1 : errb.len;
-		memmove(errb.buf, errb.buf + skip, errb.len - skip);
-		errb.len -= skip;
-		terr -= skip;
-		errb.buf[errb.len] = '\0';
+}
+
+/* The output fields: the streams (capped, the caps reported), without
+ * our PID line. Releases the buffers. */
+static void set_output(struct job *j, struct running *r)
+{
+	size_t cap = j->call->env->output_cap ? j->call->env->output_cap : ACTION_OUTPUT_CAP;
+	struct sbuf *e = &r->err;
+	if (e->len && !strncmp(e->buf, PID_MARK, strlen(PID_MARK))) { /* the PID line is ours, not the command's */
+		char *nl = memchr(e->buf, '\n', e->len);
+		size_t skip = nl ? (size_t)(nl - e->buf) + 1 : e->len;
+		memmove(e->buf, e->buf + skip, e->len - skip);
+		e->len -= skip;
+		r->terr -= skip;
+		e->buf[e->len] = '\0';
 	}
-	if (errb.len > cap)
-		errb.len = cap;
-	json_object_set_new(j->result, "stdout", action_text(out.buf, out.len));
-	json_object_set_new(j->result, "stderr", action_text(errb.buf, errb.len));
-	if (tout > cap)
-		json_object_set_new(j->result, "stdout_truncated", json_integer((json_int_t)tout));
-	if (terr > cap)
-		json_object_set_new(j->result, "stderr_truncated", json_integer((json_int_t)terr));
-	sbuf_release(&out);
-	sbuf_release(&errb);
-	int closed = 0;
-	if (ch && !broken && !timed_out && !stopped) {
+	if (e->len > cap)
+		e->len = cap;
+	json_object_set_new(j->result, "stdout", action_text(r->out.buf, r->out.len));
+	json_object_set_new(j->result, "stderr", action_text(e->buf, e->len));
+	if (r->tout > cap)
+		json_object_set_new(j->result, "stdout_truncated", json_integer((json_int_t)r->tout));
+	if (r->terr > cap)
+		json_object_set_new(j->result, "stderr_truncated", json_integer((json_int_t)r->terr));
+	sbuf_release(&r->out);
+	sbuf_release(&r->err);
+}
+
+/* How the command ended: its exit code or signal, else why neither is
+ * known (`killed` says what became of a command that was stopped); the
+ * channel is closed (h->mu held). */
+static void set_exit(struct job *j, struct sshhost *h, LIBSSH2_CHANNEL *ch, struct running *r, const char *killed)
+{
+	int closed = 0, w;
+	if (ch && !r->broken && !r->timed_out && !r->stopped) {
 		int64_t until = now_ms() + 2000;
 		closed = NB(h, until, w, libssh2_channel_close(ch)) == 0 && NB(h, until, w, libssh2_channel_wait_closed(ch)) == 0;
 	}
 	char *sig = NULL;
 	if (closed)
 		libssh2_channel_get_exit_signal(ch, &sig, NULL, NULL, NULL, NULL, NULL);
-	if (timed_out || stopped || broken || !closed) {
+	if (r->timed_out || r->stopped || r->broken || !closed) {
 		json_object_set_new(j->result, "exit_code", json_null());
 		json_object_set_new(j->result, "signal", json_null());
-		if (timed_out) {
+		if (r->timed_out) {
 			free(j->err);
-			j->err = xasprintf("timed out after %lld ms; %s", (long long)call->timeout_ms, killed);
+			j->err = xasprintf("timed out after %lld ms; %s", (long long)j->call->timeout_ms, killed);
 			j->status = ST_TIMEOUT;
-		} else if (stopped) {
+		} else if (r->stopped) {
 			free(j->err);
 			j->err = xasprintf("interrupted; %s", killed);
 		} else if (!j->err) {
@@ -1206,13 +1190,60 @@ static void run_job(struct job *j)
 	}
 	if (sig)
 		libssh2_free(h->s, sig);
+}
+
+static void run_job(struct job *j)
+{
+	struct action_call *call = j->call;
+	struct ssh_host_config cfg;
+	resolve_host(call->target, j->alias, &cfg);
+	j->result = json_object();
+	j->status = ST_FAILED;
+	int timed_out = 0;
+	struct sshhost *h = pool_get(j, &cfg, &j->err, &timed_out);
+	struct running r = {.alive_s = cfg.alive_interval, .alive_max = cfg.alive_count_max};
+	ssh_host_config_release(&cfg);
+	if (!h) {
+		if (!action_cancelled(call->env) && timed_out)
+			j->status = ST_TIMEOUT;
+		json_object_set_new(j->result, "exit_code", json_null());
+		json_object_set_new(j->result, "signal", json_null());
+		return;
+	}
+	int64_t deadline = call->deadline_ms;
+	int w = 0;
+	sbuf_init(&r.out);
+	sbuf_init(&r.err);
+	pthread_mutex_lock(&h->mu); /* released while waiting: the other steps on the host go on meanwhile */
+	LIBSSH2_CHANNEL *ch = command_channel(h, deadline, &w);
+	char *cmd = xasprintf("printf '%s%%s\\n' \"$$\" >&2; %s", PID_MARK, call->text);
+	/* the session's state is unknown after a wait cut short on a channel
+	 * (or a lost connection): later steps get a new session */
+	int opened = ch != NULL, unsafe = !ch && w < 0;
+	if (!ch || NB(h, deadline, w, libssh2_channel_exec(ch, cmd))) {
+		j->err = xasprintf("cannot start the command: %s", w ? why(w) : "the host refused a channel");
+		r.broken = 1;
+		r.timed_out = w == 1;
+		r.stopped = w == 2;
+	}
+	free(cmd);
+	pump(j, h, ch, &r);
+	int gone = -1; /* remote_kill's verdict */
+	if ((r.timed_out || r.stopped) && r.pid > 0)
+		gone = remote_kill(h, r.pid);
+	const char *killed = !r.pid      ? "the command could not be killed (no PID)"
+			     : gone == 1 ? "the remote command's process group was killed (verified gone)"
+			     : gone == 0 ? "the remote command's process group is STILL RUNNING after TERM and KILL"
+					 : "the remote command could not be verified killed (the kill did not run)";
+	set_output(j, &r);
+	set_exit(j, h, ch, &r, killed);
 	if (ch) {
 		libssh2_channel_free(ch);
 		h->channels--;
 		pthread_cond_broadcast(&h->cv); /* room for a waiting step's channel */
 	}
 	host_unlock(h);
-	pool_put(j->pool, h, unsafe || (opened && (broken || timed_out || stopped)));
+	pool_put(j->pool, h, unsafe || (opened && (r.broken || r.timed_out || r.stopped)));
 }
 
 struct worker {
