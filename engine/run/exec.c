@@ -874,30 +874,105 @@ static void run_batch(struct run *r, size_t i, size_t j)
 	free(s);
 }
 
+/* The run's state before anything runs: its action environment (caps,
+ * hooks, the cancel flag) and its id. */
+static void run_init(struct run *r, const struct runbook *rb, const struct exec_opts *o, struct redactor *red)
+{
+	memset(r, 0, sizeof *r);
+	r->rb = rb;
+	r->o = o;
+	r->incident = o->incident;
+	r->red = red;
+	r->findings = json_array();
+	r->steps = json_array();
+	r->env.output_cap = o->output_cap ? o->output_cap : ACTION_OUTPUT_CAP;
+	r->env.row_cap = o->row_cap ? o->row_cap : ACTION_ROW_CAP;
+	r->env.secret = on_secret;
+	r->env.secret_ud = r;
+	r->env.notify = on_notify;
+	r->env.notify_ud = r;
+	r->env.cancel = o->cancel ? o->cancel : &interrupted;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(r->run_id, sizeof r->run_id, "run-%08lx",
+		 (unsigned long)((now.tv_nsec ^ (now.tv_sec << 20) ^ ((long)getpid() << 8)) & 0xffffffff));
+}
+
+/* What Lua sees before the first step: the environment (every env.NAME
+ * the runbook mentions is a secret from now on), the step order, params
+ * (also the report's), the alert and the targets. */
+static void sandbox_prepare(struct run *r, json_t *report)
+{
+	const struct runbook *rb = r->rb;
+	sandbox_expose_env(r->sb);
+	const char **ids = xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof *ids);
+	for (size_t i = 0; i < rb->nsteps; i++)
+		ids[i] = rb->steps[i].id;
+	sandbox_set_step_order(r->sb, ids, rb->nsteps);
+	free(ids);
+	size_t ei;
+	json_t *en;
+	json_array_foreach(rb->env_names, ei, en) {
+		const char *val = getenv(json_string_value(en));
+		if (val && r->red)
+			redact_add(r->red, val);
+	}
+	json_t *params = r->o->params ? json_incref(r->o->params) : json_object();
+	sandbox_set_global(r->sb, "params", params);
+	json_object_set_new(report, "params", params);
+	sandbox_set_global(r->sb, "alert", r->o->alert ? r->o->alert : json_null());
+	json_t *targets = json_object();
+	for (size_t i = 0; i < rb->ntargets; i++)
+		json_object_set(targets, rb->targets[i].name, rb->targets[i].config);
+	sandbox_set_global(r->sb, "targets", targets);
+	json_decref(targets);
+}
+
+/* The targets start connecting (a dry run only says where it would go)
+ * while the timeline opens (o->begin): 0, or -1 when there is nowhere to
+ * record. Then Lua sees the incident. */
+static int open_run(struct run *r, json_t *report, json_t *timings)
+{
+	int64_t tw = now_ms();
+	if (!r->o->dry_run)
+		warm_targets(r);
+	else
+		json_object_set_new(report, "targets", dry_run_targets(r));
+	json_object_set_new(timings, "connect_start_ms", json_integer(now_ms() - tw));
+	if (r->o->begin) {
+		int64_t tb = now_ms();
+		if (!(r->incident = r->o->begin(r->o->record_ud)))
+			return -1;
+		json_object_set_new(report, "incident", json_string(r->incident));
+		json_object_set_new(timings, "store_ms", json_integer(now_ms() - tb));
+	}
+	json_t *inc = r->incident ? json_pack("{s:s}", "id", r->incident) : json_null();
+	sandbox_set_global(r->sb, "incident", inc);
+	json_decref(inc);
+	return 0;
+}
+
+/* The steps in order: alone, or in batches of overlapping ones. */
+static void run_steps(struct run *r)
+{
+	const struct runbook *rb = r->rb;
+	for (size_t i = 0; i < rb->nsteps;) {
+		size_t j = r->record_error || action_cancelled(&r->env) || r->stop ? i + 1 : batch_end(r, i);
+		if (j == i + 1)
+			step_alone(r, &rb->steps[i]);
+		else
+			run_batch(r, i, j);
+		i = j;
+	}
+}
+
 json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct redactor *red)
 {
 	struct run r;
-	memset(&r, 0, sizeof r);
-	r.rb = rb;
-	r.o = o;
-	r.incident = o->incident;
-	r.red = red;
-	r.findings = json_array();
-	r.env.output_cap = o->output_cap ? o->output_cap : ACTION_OUTPUT_CAP;
-	r.env.row_cap = o->row_cap ? o->row_cap : ACTION_ROW_CAP;
-	r.env.secret = on_secret;
-	r.env.secret_ud = &r;
-	r.env.notify = on_notify;
-	r.env.notify_ud = &r;
-	r.env.cancel = o->cancel ? o->cancel : &interrupted;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	snprintf(r.run_id, sizeof r.run_id, "run-%08lx",
-		 (unsigned long)((now.tv_nsec ^ (now.tv_sec << 20) ^ ((long)getpid() << 8)) & 0xffffffff));
+	run_init(&r, rb, o, red);
 	char started[40];
 	utc_timestamp(started, sizeof started);
 	int64_t t0 = now_ms();
-	r.steps = json_array();
 	json_t *report = json_pack("{s:s, s:s?, s:s, s:b, s:s}", "runbook", rb->id, "incident", o->incident,
 				   "status", "ok", "dry_run", o->dry_run, "started_at", started);
 	if (!o->incident)
@@ -915,71 +990,27 @@ json_t *exec_run(const struct runbook *rb, const struct exec_opts *o, struct red
 		return report;
 	}
 	r.env.sandbox = r.sb;
-	sandbox_expose_env(r.sb);
-	const char **ids = xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof *ids);
-	for (size_t i = 0; i < rb->nsteps; i++)
-		ids[i] = rb->steps[i].id;
-	sandbox_set_step_order(r.sb, ids, rb->nsteps);
-	free(ids);
-	/* every env.NAME the runbook mentions is a secret before the first step */
-	size_t ei;
-	json_t *en;
-	json_array_foreach(rb->env_names, ei, en) {
-		const char *val = getenv(json_string_value(en));
-		if (val && red)
-			redact_add(red, val);
-	}
-	json_t *params = o->params ? json_incref(o->params) : json_object();
-	sandbox_set_global(r.sb, "params", params);
-	json_object_set_new(report, "params", params);
-	sandbox_set_global(r.sb, "alert", o->alert ? o->alert : json_null());
-	json_t *targets = json_object();
-	for (size_t i = 0; i < rb->ntargets; i++)
-		json_object_set(targets, rb->targets[i].name, rb->targets[i].config);
-	sandbox_set_global(r.sb, "targets", targets);
-	json_decref(targets);
-
+	sandbox_prepare(&r, report);
 	json_t *timings = json_object();
-	int64_t tw = now_ms();
-	if (!o->dry_run)
-		warm_targets(&r);
-	else
-		json_object_set_new(report, "targets", dry_run_targets(&r));
-	json_object_set_new(timings, "connect_start_ms", json_integer(now_ms() - tw));
-	if (o->begin) { /* the targets connect while the timeline opens */
-		int64_t tb = now_ms();
-		if (!(r.incident = o->begin(o->record_ud))) {
-			action_env_release(&r.env);
-			sandbox_free(r.sb);
-			json_decref(r.steps);
-			json_decref(r.findings);
-			json_decref(timings);
-			json_decref(report);
-			return NULL;
-		}
-		json_object_set_new(report, "incident", json_string(r.incident));
-		json_object_set_new(timings, "store_ms", json_integer(now_ms() - tb));
+	if (open_run(&r, report, timings)) {
+		action_env_release(&r.env);
+		sandbox_free(r.sb);
+		json_decref(r.steps);
+		json_decref(r.findings);
+		json_decref(timings);
+		json_decref(report);
+		return NULL;
 	}
-	json_t *inc = r.incident ? json_pack("{s:s}", "id", r.incident) : json_null();
-	sandbox_set_global(r.sb, "incident", inc);
-	json_decref(inc);
 	char where[256] = "localhost";
 	gethostname(where, sizeof where - 1);
-	json_t *started_data = json_pack("{s:s, s:O, s:s, s:b}", "runbook", rb->id, "params", params, "host", where,
-					 "dry_run", o->dry_run);
+	json_t *started_data = json_pack("{s:s, s:O, s:s, s:b}", "runbook", rb->id, "params",
+					 json_object_get(report, "params"), "host", where, "dry_run", o->dry_run);
 	if (red)
 		redact_json(red, started_data);
 	record(&r, "runbook.started", started_data, "runbook %s started", rb->id);
 	json_decref(started_data);
 	int64_t ts = now_ms();
-	for (size_t i = 0; i < rb->nsteps;) {
-		size_t j = r.record_error || action_cancelled(&r.env) || r.stop ? i + 1 : batch_end(&r, i);
-		if (j == i + 1)
-			step_alone(&r, &rb->steps[i]);
-		else
-			run_batch(&r, i, j);
-		i = j;
-	}
+	run_steps(&r);
 	json_object_set_new(timings, "steps_ms", json_integer(now_ms() - ts));
 	json_object_set_new(report, "timings", timings);
 	action_env_release(&r.env);
