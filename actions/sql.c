@@ -10,8 +10,9 @@
  *   COMMIT. A step that does not mutate cannot write: the server refuses.
  * - Rows are streamed in single-row mode and capped (rows and bytes); the
  *   cap is reported. NOTICEs are captured, capped.
- * - Past the deadline, or when the run is cancelled (Ctrl-C), the query is cancelled on the server
- *   and its cancellation awaited, so nothing keeps running there.
+ * - Past the deadline, or when the run is cancelled (Ctrl-C), the query
+ *   is cancelled on the server and its cancellation awaited, so nothing
+ *   keeps running there.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "action.h"

@@ -79,9 +79,6 @@ static json_t *find_incident(struct store *st, const char *key, json_t **last_re
 	return open;
 }
 
-/* A diagnosis records like exec (SPEC section 6): its events are
- * group-committed by a journal, and a barrier makes them durable before
- * the notification is sent. */
 /* What one alert's triage needs. */
 struct item {
 	size_t index;
@@ -175,7 +172,8 @@ static const char *diagnose(struct ctx *c, struct item *it, const char *id, cons
 		json_decref(d);
 		free(err);
 	} else {
-		/* the claim's connection records; the journal is its only user meanwhile */
+		/* recorded like exec (SPEC section 6): on the claim's connection,
+		 * whose only user the session's journal is meanwhile */
 		struct session ss = {.name = "triage", .st = c->st, .actor = c->actor, .incident = id};
 		struct exec_opts o;
 		memset(&o, 0, sizeof o);
