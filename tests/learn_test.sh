@@ -127,6 +127,14 @@ printf 'components:\n  Checkout: {runbooks: [cart]}\n' > "$TMP/comp.yaml"
 cinc=$(grep -o '"incident": "INC-[0-9]*"' "$TMP/cart.json" | head -1 | grep -o 'INC-[0-9]*')
 check "exec: the incident's component comes from the config when the runbook names none" '"$BIN" --store "$S" incident show "$cinc" | grep -q "component *Checkout"' "$(cat "$TMP/cart.json" | head -5)"
 
+# `--until` names a second, and takes in all of it: an incident detected
+# at 12:00:05.4 is in a window that ends at 12:00:05 (and in the default
+# window, which ends now)
+N="sqlite:$TMP/now.db"
+ninc=$("$BIN" --store "$N" incident open --title "just now" --severity SEV4 2>&1)
+det=$("$BIN" --store "$N" incident show "$ninc" --output json | python3 -c 'import json, sys; print(json.load(sys.stdin)["detected_at"][:19] + "Z")')
+got="$("$BIN" --store "$N" metrics --since 1h --until "$det" --output json | python3 -c 'import json, sys; print(json.load(sys.stdin)["incidents"])') $("$BIN" --store "$N" metrics --output json | python3 -c 'import json, sys; print(json.load(sys.stdin)["incidents"])')"
+check "metrics: an incident detected within the second --until names counts, and one detected a moment ago too" '[ "$got" = "1 1" ]' "$ninc detected $det: $got"
 "$BIN" metrics --since 30d --until 2026-02-30T99:00:00Z > "$TMP/bad.out" 2>&1; rc=$?
 check "metrics: a bad time is exit 2 with the reason" '[ $rc = 2 ] && grep -q "is a time" "$TMP/bad.out"'
 "$BIN" incident note INC-1 "x" --tag rootcause > "$TMP/tag.out" 2>&1; rc=$?

@@ -24,7 +24,7 @@ static int64_t parse_when(const char *s, int64_t now)
 	return span < 0 ? -1 : now - span;
 }
 
-/* An epoch second as stored ("2026-11-24T07:00:00.000000Z") and shown. */
+/* A mean as a duration ("2h 15m"), "-" without a figure. */
 static void cell(json_t *v, char *buf, size_t n)
 {
 	if (json_is_number(v))

@@ -74,12 +74,15 @@ json_t *metrics_from_sums(json_t *sums, const char *since, const char *until)
 }
 
 /* A time as the store compares it, and as it is shown. */
-static void stamp(int64_t t, char *db, size_t dn, char *shown, size_t sn)
+/* The second t as the store compares times (its start, or with `last` its
+ * last microsecond: a bound of whole seconds takes in all of its second)
+ * and as shown. */
+static void stamp(int64_t t, int last, char *db, size_t dn, char *shown, size_t sn)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
 	gmtime_r(&tt, &tm);
-	strftime(db, dn, "%Y-%m-%dT%H:%M:%S.000000Z", &tm);
+	strftime(db, dn, last ? "%Y-%m-%dT%H:%M:%S.999999Z" : "%Y-%m-%dT%H:%M:%S.000000Z", &tm);
 	if (shown)
 		strftime(shown, sn, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
@@ -87,9 +90,9 @@ static void stamp(int64_t t, char *db, size_t dn, char *shown, size_t sn)
 json_t *metrics_window(struct store *st, int64_t since, int64_t until, int64_t now, char **err)
 {
 	char s_db[40], u_db[40], n_db[40], s_shown[32], u_shown[32];
-	stamp(since, s_db, sizeof s_db, s_shown, sizeof s_shown);
-	stamp(until, u_db, sizeof u_db, u_shown, sizeof u_shown);
-	stamp(now, n_db, sizeof n_db, NULL, 0);
+	stamp(since, 0, s_db, sizeof s_db, s_shown, sizeof s_shown);
+	stamp(until, 1, u_db, sizeof u_db, u_shown, sizeof u_shown);
+	stamp(now, 1, n_db, sizeof n_db, NULL, 0);
 	json_t *sums = store_metrics_sums(st, s_db, u_db, n_db, err);
 	if (!sums)
 		return NULL;
