@@ -226,129 +226,165 @@ static void schedule(struct item *it, const char *id, const char *severity)
 	it->diag_sev = xstrdup(severity);
 }
 
-static void triage_one(struct ctx *c, struct item *it)
+/* The incident an alert finds: its key's open one (and the newest
+ * resolved one, for repeat_of). */
+struct found {
+	json_t *open, *last;
+	const char *id, *severity; /* the open one's */
+};
+
+/* PagerDuty's incident.acknowledged acknowledges the open incident; its
+ * other event types (pd_other) are recorded only. */
+static void on_pagerduty(struct ctx *c, struct item *it, const struct found *f, int pd_other)
+{
+	char *err = NULL;
+	if (f->id && add_alert_event(c, it, f->id, NULL) == 1) {
+		set_result(it, f->id, "updated", f->severity, NULL); /* recorded before: a worker died after it */
+	} else if (f->id && !pd_other && !strcmp(json_string_value(json_object_get(f->open, "status")), "triggered")) {
+		char now[40];
+		utc_timestamp(now, sizeof now);
+		json_t *ch = json_pack("{s:s, s:s}", "status", "acknowledged", "acknowledged_at", now);
+		char *s = xasprintf("%s acknowledged in PagerDuty", f->id);
+		store_incident_update(c->st, f->id, ch, "incident.acknowledged", c->actor, s, ch, &err);
+		free(s);
+		json_decref(ch);
+	}
+	if (!it->result)
+		set_result(it, f->id, pd_other || !f->id ? "ignored" : "updated", f->severity, NULL);
+	free(err);
+}
+
+/* A resolved alert resolves its open incident (auto-resolved); with none
+ * open it goes on the record of the key's last incident. */
+static void on_resolved(struct ctx *c, struct item *it, const struct found *f)
+{
+	char *err = NULL;
+	if (f->id && add_alert_event(c, it, f->id, NULL) == 1) {
+		set_result(it, f->id, "resolved", f->severity, NULL);
+	} else if (f->id) {
+		char now[40];
+		utc_timestamp(now, sizeof now);
+		json_t *ch = json_pack("{s:s, s:s, s:s}", "status", "resolved", "resolved_at", now, "resolution",
+				       "auto-resolved");
+		char *s = xasprintf("%s resolved: the alert resolved (auto-resolved)", f->id);
+		if (store_incident_update(c->st, f->id, ch, "incident.resolved", c->actor, s, ch, &err))
+			fprintf(stderr, "runbook triage: %s: %s\n", f->id, err);
+		free(s);
+		json_decref(ch);
+		escalate(c, f->id, it->rb, f->severity, it->alert, NULL, "resolved", "resolve", NULL);
+		set_result(it, f->id, "resolved", f->severity, NULL);
+	} else {
+		const char *lid = f->last ? json_string_value(json_object_get(f->last, "id")) : NULL;
+		if (lid)
+			add_alert_event(c, it, lid, NULL);
+		set_result(it, lid, "ignored", NULL, NULL);
+	}
+	free(err);
+}
+
+/* A new incident for a firing alert nothing open absorbed: repeat_of when
+ * its key's last incident resolved less than 30 days ago; the diagnosis is
+ * scheduled, or with no runbook the incident says so and is escalated. */
+static void open_for(struct ctx *c, struct item *it, const struct found *f, const char *sev)
 {
 	const struct config *cfg = c->t->cfg;
 	json_t *alert = it->alert;
-	const char *event = json_string_value(json_object_get(alert, "event_type"));
-	const char *astatus = json_string_value(json_object_get(alert, "status"));
-	json_t *last = NULL;
-	json_t *open = find_incident(c->st, it->key, &last);
-	const char *oid = open ? json_string_value(json_object_get(open, "id")) : NULL;
-	const char *osev = open ? json_string_value(json_object_get(open, "severity")) : NULL;
 	char *err = NULL;
-	int pd_other = event && *event && strcmp(event, "incident.triggered") && strcmp(event, "incident.resolved") &&
-		       strcmp(event, "incident.acknowledged");
-	if (pd_other || (event && !strcmp(event, "incident.acknowledged"))) {
-		/* PagerDuty: acknowledged acknowledges; other events are recorded only */
-		if (oid && add_alert_event(c, it, oid, NULL) == 1) {
-			set_result(it, oid, "updated", osev, NULL); /* recorded before: a worker died after it */
-		} else if (oid) {
-			if (!pd_other && !strcmp(json_string_value(json_object_get(open, "status")), "triggered")) {
-				char now[40];
-				utc_timestamp(now, sizeof now);
-				json_t *ch = json_pack("{s:s, s:s}", "status", "acknowledged", "acknowledged_at", now);
-				char *s = xasprintf("%s acknowledged in PagerDuty", oid);
-				store_incident_update(c->st, oid, ch, "incident.acknowledged", c->actor, s, ch, &err);
-				free(s);
-				json_decref(ch);
-			}
-		}
-		if (!it->result)
-			set_result(it, oid, pd_other || !oid ? "ignored" : "updated", osev, NULL);
-	} else if (!strcmp(astatus, "resolved")) {
-		if (oid && add_alert_event(c, it, oid, NULL) == 1) {
-			set_result(it, oid, "resolved", osev, NULL);
-		} else if (oid) {
-			char now[40];
-			utc_timestamp(now, sizeof now);
-			json_t *ch = json_pack("{s:s, s:s, s:s}", "status", "resolved", "resolved_at", now, "resolution",
-					       "auto-resolved");
-			char *s = xasprintf("%s resolved: the alert resolved (auto-resolved)", oid);
-			if (store_incident_update(c->st, oid, ch, "incident.resolved", c->actor, s, ch, &err))
-				fprintf(stderr, "runbook triage: %s: %s\n", oid, err);
-			free(s);
-			json_decref(ch);
-			escalate(c, oid, it->rb, osev, alert, NULL, "resolved", "resolve", NULL);
-			set_result(it, oid, "resolved", osev, NULL);
-		} else {
-			/* nothing open: the alert goes on the record of its last incident */
-			const char *lid = last ? json_string_value(json_object_get(last, "id")) : NULL;
-			if (lid)
-				add_alert_event(c, it, lid, NULL);
-			set_result(it, lid, "ignored", NULL, NULL);
-		}
+	const char *title = json_string_value(json_object_get(alert, "summary"));
+	if (!title)
+		title = json_string_value(json_object_get(alert, "name"));
+	if (!title)
+		title = it->rb ? it->rb->title : "alert";
+	json_t *fl = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:O, s:O}", "title", title, "severity", sev, "runbook",
+			       it->rb ? it->rb->id : NULL, "component",
+			       config_component(cfg, it->rb ? it->rb->id : NULL, it->rb ? it->rb->component : NULL, alert),
+			       "fingerprint", it->key, "started_at", json_object_get(alert, "starts_at"), "alert", alert);
+	if (json_is_null(json_object_get(fl, "started_at")))
+		json_object_del(fl, "started_at");
+	if (it->queue_id > 0) { /* recorded exactly once, with the diagnosis to run */
+		json_object_set_new(fl, "queue_id", json_integer(it->queue_id));
+		if (it->rb)
+			json_object_set_new(fl, "diagnose", json_string(sev));
+	}
+	if (f->last) { /* a repeat: the same key resolved less than 30 days ago */
+		int64_t resolved = incident_parse_time(json_string_value(json_object_get(f->last, "resolved_at")));
+		if (resolved >= 0 && (int64_t)time(NULL) - resolved < REPEAT_WINDOW_S)
+			json_object_set(fl, "repeat_of", json_object_get(f->last, "id"));
+	}
+	char *id = NULL;
+	int rc = store_incident_create(c->st, fl, c->actor, &id, &err);
+	if (rc == 1) {
+		set_result(it, id, "opened", sev, NULL); /* by an earlier claim of this alert */
+	} else if (rc) {
+		fprintf(stderr, "runbook triage: cannot open an incident: %s\n", err);
+		it->failed = 1;
+		set_result(it, NULL, "ignored", sev, NULL);
 	} else {
-		const char *sev = alert_severity(alert, cfg->severity_map);
-		if (!sev)
-			sev = it->rb && it->rb->severity ? it->rb->severity : "SEV3";
-		int rose = more_severe(sev, osev); /* the severity rose: diagnose again */
-		if (oid && !rose) { /* a repeat: its event is all it does (one commit, done with it) */
-			set_result(it, oid, "updated", osev, NULL);
-			add_alert_event(c, it, oid, NULL);
-		} else if (oid && add_alert_event(c, it, oid, it->rb ? sev : NULL) == 1) {
-			set_result(it, oid, "updated", osev, NULL); /* recorded before: a worker died after it */
-		} else if (oid) {
-			json_t *ch = json_pack("{s:s}", "severity", sev);
-			char *s = xasprintf("%s severity %s -> %s (a new alert)", oid, osev, sev);
-			store_incident_update(c->st, oid, ch, "incident.severity", c->actor, s, ch, &err);
-			free(s);
-			json_decref(ch);
-			if (it->rb)
-				schedule(it, oid, sev);
-			set_result(it, oid, "updated", sev, NULL);
+		if (it->rb) {
+			schedule(it, id, sev);
 		} else {
-			const char *title = json_string_value(json_object_get(alert, "summary"));
-			if (!title)
-				title = json_string_value(json_object_get(alert, "name"));
-			if (!title)
-				title = it->rb ? it->rb->title : "alert";
-			json_t *f = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:O, s:O}", "title", title, "severity", sev,
-					      "runbook", it->rb ? it->rb->id : NULL, "component",
-					      config_component(cfg, it->rb ? it->rb->id : NULL, it->rb ? it->rb->component : NULL, alert), "fingerprint", it->key, "started_at",
-					      json_object_get(alert, "starts_at"), "alert", alert);
-			if (json_is_null(json_object_get(f, "started_at")))
-				json_object_del(f, "started_at");
-			if (it->queue_id > 0) { /* recorded exactly once, with the diagnosis to run */
-				json_object_set_new(f, "queue_id", json_integer(it->queue_id));
-				if (it->rb)
-					json_object_set_new(f, "diagnose", json_string(sev));
-			}
-			if (last) { /* a repeat: the same key resolved less than 30 days ago */
-				int64_t resolved = incident_parse_time(json_string_value(json_object_get(last, "resolved_at")));
-				if (resolved >= 0 && (int64_t)time(NULL) - resolved < REPEAT_WINDOW_S)
-					json_object_set(f, "repeat_of", json_object_get(last, "id"));
-			}
-			char *id = NULL;
-			int rc = store_incident_create(c->st, f, c->actor, &id, &err);
-			if (rc == 1) {
-				set_result(it, id, "opened", sev, NULL); /* by an earlier claim of this alert */
-			} else if (rc) {
-				fprintf(stderr, "runbook triage: cannot open an incident: %s\n", err);
-				it->failed = 1;
-				set_result(it, NULL, "ignored", sev, NULL);
-			} else {
-				const char *status = NULL;
-				if (it->rb) {
-					schedule(it, id, sev);
-				} else {
-					char *e2 = NULL;
-					json_t *d = json_pack("{s:s}", "reason", "no runbook matches this alert");
-					store_append(c->st, id, "triage", c->actor, "no runbook matches this alert: nothing to diagnose",
-						     d, &e2);
-					free(e2);
-					json_decref(d);
-					escalate(c, id, NULL, sev, alert, NULL, "triggered", "trigger", NULL);
-				}
-				set_result(it, id, "opened", sev, status);
-			}
-			free(id);
-			json_decref(f);
+			char *e2 = NULL;
+			json_t *d = json_pack("{s:s}", "reason", "no runbook matches this alert");
+			store_append(c->st, id, "triage", c->actor, "no runbook matches this alert: nothing to diagnose", d,
+				     &e2);
+			free(e2);
+			json_decref(d);
+			escalate(c, id, NULL, sev, alert, NULL, "triggered", "trigger", NULL);
 		}
+		set_result(it, id, "opened", sev, NULL);
+	}
+	free(id);
+	free(err);
+	json_decref(fl);
+}
+
+/* A firing alert: its open incident absorbs it (diagnosed again only when
+ * the severity rose), else a new incident opens. */
+static void on_firing(struct ctx *c, struct item *it, const struct found *f)
+{
+	char *err = NULL;
+	const char *sev = alert_severity(it->alert, c->t->cfg->severity_map);
+	if (!sev)
+		sev = it->rb && it->rb->severity ? it->rb->severity : "SEV3";
+	int rose = more_severe(sev, f->severity); /* the severity rose: diagnose again */
+	if (f->id && !rose) { /* a repeat: its event is all it does (one commit, done with it) */
+		set_result(it, f->id, "updated", f->severity, NULL);
+		add_alert_event(c, it, f->id, NULL);
+	} else if (f->id && add_alert_event(c, it, f->id, it->rb ? sev : NULL) == 1) {
+		set_result(it, f->id, "updated", f->severity, NULL); /* recorded before: a worker died after it */
+	} else if (f->id) {
+		json_t *ch = json_pack("{s:s}", "severity", sev);
+		char *s = xasprintf("%s severity %s -> %s (a new alert)", f->id, f->severity, sev);
+		store_incident_update(c->st, f->id, ch, "incident.severity", c->actor, s, ch, &err);
+		free(s);
+		json_decref(ch);
+		if (it->rb)
+			schedule(it, f->id, sev);
+		set_result(it, f->id, "updated", sev, NULL);
+	} else {
+		open_for(c, it, f, sev);
 	}
 	free(err);
-	json_decref(open);
-	json_decref(last);
+}
+
+static void triage_one(struct ctx *c, struct item *it)
+{
+	const char *event = json_string_value(json_object_get(it->alert, "event_type"));
+	const char *astatus = json_string_value(json_object_get(it->alert, "status"));
+	struct found f = {NULL, NULL, NULL, NULL};
+	f.open = find_incident(c->st, it->key, &f.last);
+	f.id = f.open ? json_string_value(json_object_get(f.open, "id")) : NULL;
+	f.severity = f.open ? json_string_value(json_object_get(f.open, "severity")) : NULL;
+	int pd_other = event && *event && strcmp(event, "incident.triggered") && strcmp(event, "incident.resolved") &&
+		       strcmp(event, "incident.acknowledged");
+	if (pd_other || (event && !strcmp(event, "incident.acknowledged")))
+		on_pagerduty(c, it, &f, pd_other);
+	else if (!strcmp(astatus, "resolved"))
+		on_resolved(c, it, &f);
+	else
+		on_firing(c, it, &f);
+	json_decref(f.open);
+	json_decref(f.last);
 }
 
 /* ---- the diagnoses: a pool of workers, one incident's diagnoses in order
