@@ -60,14 +60,22 @@ const struct command commands[] = {
 	 "                         RUNBOOK STATUS`; json: {\"alerts\": [{\"fingerprint\", \"incident\",\n"
 	 "                         \"action\", \"runbook\", \"severity\", \"status\"}]}\n"
 	 "  --config FILE          notifiers, routes, severity_map, components (see `man runbook`)\n"
-	 "  Exit status: 0 every alert recorded, 1 a diagnosis failed, 2 a bad payload.\n"},
+	 "  Exit status: 0 every alert recorded, 1 a diagnosis failed, 2 a bad payload;\n"
+	 "  Ctrl-C cancels the diagnoses running (STATUS aborted, nobody paged): 130.\n"},
 	{"incident", cmd_incident,
-	 "open --title TEXT [--severity SEVn] [--runbook ID] [--component NAME]\n"
+	 "open --title TEXT [--severity SEVn] [--runbook ID] [--component NAME] [--started-at TIME]\n"
 	 "       | list [--output json] | show ID [--output json] | ack ID\n"
-	 "       | resolve ID [--resolution TEXT|false-positive] | note ID TEXT | severity ID SEVn",
+	 "       | resolve ID [--resolution TEXT | --false-positive]\n"
+	 "       | note ID TEXT [--tag TAG] | note ID --action \"TEXT @owner due:YYYY-MM-DD\"\n"
+	 "       | severity ID SEVn",
 	 "the incident lifecycle by hand: triggered -> acknowledged -> resolved",
 	 "  list flags acknowledgements past the severity's target\n"
 	 "  (SEV1 15 min, SEV2 30 min, SEV3 2 h, SEV4 24 h).\n"
+	 "  --started-at TIME      when the impact began (RFC 3339, e.g. 2026-11-24T07:00:00Z);\n"
+	 "                         default: now\n"
+	 "  --tag TAG              root-cause, fix, impact, went-well or improve: where the note\n"
+	 "                         goes in the post-mortem\n"
+	 "  --action TEXT          an action item of the post-mortem\n"
 	 "  --store URL            sqlite:PATH (default $XDG_STATE_HOME/runbook/runbook.db) or a\n"
 	 "                         PostgreSQL URI/conninfo; else RUNBOOK_STORE\n"},
 	{"timeline", cmd_timeline, "ID [--output text|json|markdown] [--verify] [--utc]",
