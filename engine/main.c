@@ -41,10 +41,15 @@ const struct command commands[] = {
 	 "                         or asked for at a prompt on a terminal)\n"
 	 "  --output text|json     json: one document with every step and finding on stdout\n"
 	 "  --target NAME=DSN      override a postgres target's connection string\n"
+	 "  --store URL            the incident store (see `runbook incident --help`)\n"
 	 "  Exit status: 0 all steps ok, 1 a step failed or timed out, 2 bad input, 130 Ctrl-C, 143 SIGTERM.\n"},
-	{"test", cmd_test, "[FILE|DIR]...", "run every runbook's tests: hermetically, dry-run with fixtures",
+	{"test", cmd_test, "[FILE|DIR]... [--name TEXT] [-v] [--output text|json]", "run every runbook's tests: hermetically, dry-run with fixtures",
 	 "  With no argument, tests every runbook on the runbook path.\n"
-	 "  Prints one line per test and 'N passed, N failed'; exits 1 when a test fails.\n"},
+	 "  Prints one line per test and 'N passed, N failed'; exits 1 when a test fails.\n"
+	 "  --name TEXT            only the tests whose name contains TEXT (or matches it, with\n"
+	 "                         * ? [)\n"
+	 "  -v, --verbose          also each step's status and error, and the findings, per test\n"
+	 "  --output text|json     json: per runbook and test, passed and the failures\n"},
 	{"match", cmd_match, "[--alert FILE|-] [--explain] [--output text|json]",
 	 "rank the runbooks for each alert of a payload, and say why",
 	 "  --alert FILE|-         the payload: Alertmanager, Grafana, PagerDuty v3 or generic JSON\n"
@@ -60,6 +65,7 @@ const struct command commands[] = {
 	 "                         RUNBOOK STATUS`; json: {\"alerts\": [{\"fingerprint\", \"incident\",\n"
 	 "                         \"action\", \"runbook\", \"severity\", \"status\"}]}\n"
 	 "  --config FILE          notifiers, routes, severity_map, components (see `man runbook`)\n"
+	 "  --store URL            the incident store (see `runbook incident --help`)\n"
 	 "  Exit status: 0 every alert recorded, 1 a diagnosis failed, 2 a bad payload;\n"
 	 "  Ctrl-C cancels the diagnoses running (STATUS aborted, nobody paged): 130.\n"},
 	{"incident", cmd_incident,
@@ -76,6 +82,8 @@ const struct command commands[] = {
 	 "  --tag TAG              root-cause, fix, impact, went-well or improve: where the note\n"
 	 "                         goes in the post-mortem\n"
 	 "  --action TEXT          an action item of the post-mortem\n"
+	 "  --at TIME              when it happened, for what is entered after the fact: open\n"
+	 "                         (detected), ack, resolve, note (default: now)\n"
 	 "  --store URL            sqlite:PATH (default $XDG_STATE_HOME/runbook/runbook.db) or a\n"
 	 "                         PostgreSQL URI/conninfo; else RUNBOOK_STORE\n"},
 	{"timeline", cmd_timeline, "ID [--output text|json|markdown] [--verify] [--utc]",
@@ -85,7 +93,8 @@ const struct command commands[] = {
 	 "  --utc                  times in UTC (default: local time)\n"
 	 "  --store URL            the store (see `runbook incident --help`)\n"},
 	{"postmortem", cmd_postmortem, "ID [-o FILE]", "the incident's post-mortem in Markdown, prefilled from its timeline",
-	 "  -o FILE                write it to FILE instead of standard output\n"
+	 "  -o, --output-file FILE write it to FILE instead of standard output\n"
+	 "  --store URL            the incident store (see `runbook incident --help`)\n"
 	 "  Sections: Summary, Impact, Timeline (UTC), Root Cause, What Went Well, What Could Be\n"
 	 "  Improved, Action Items, Lessons Learned. Feed it with `runbook incident note ID TEXT\n"
 	 "  --tag root-cause|fix|impact|went-well|improve` and `--action \"TEXT @owner due:DATE\"`.\n"},
@@ -95,11 +104,13 @@ const struct command commands[] = {
 	 "  --until TIME           ... and until then (default: now)\n"
 	 "  --output text|json     json: {since, until, incidents, mttd_s, mtta_s, mttr_s, mtbf_s,\n"
 	 "                         ack_within_target, repeat_rate, false_positive_rate, by_severity}\n"
-	 "  A mean without a sample is null (\"-\" in text), never 0.\n"},
+	 "  A mean without a sample is null (\"-\" in text), never 0.\n"
+	 "  --store URL            the incident store (see `runbook incident --help`)\n"},
 	{"status-page", cmd_status_page, "[--output markdown|html] [-o FILE]",
 	 "the status page: each component's status from open incidents, past incidents of 90 days",
 	 "  --output markdown|html html: one self-contained page (inline CSS, no script)\n"
-	 "  -o FILE                write it to FILE instead of standard output\n"
+	 "  -o, --output-file FILE write it to FILE instead of standard output\n"
+	 "  --store URL            the incident store (see `runbook incident --help`)\n"
 	 "  Components come from the config's `components`, else from the runbooks. An open SEV1\n"
 	 "  is a Major Outage, SEV2 a Partial Outage, SEV3/SEV4 Degraded Performance.\n"},
 	{"store", cmd_store, "sync [--store URL]", "copy incidents from the local fallback store into the configured one",
@@ -116,10 +127,13 @@ const struct command commands[] = {
 	 "  --threads N            triage threads (default: serve.triage_threads, else 4)\n"
 	 "  --reescalate-every S   look for unacknowledged incidents every S seconds (default 30)\n"
 	 "  --lease S              how long a claimed alert is held without a heartbeat (default 60)\n"
+	 "  --store URL            the incident store (see `runbook incident --help`)\n"
 	 "  Routes: POST /v1/alerts, GET /v1/incidents[?status=open], GET /v1/incidents/ID[/timeline],\n"
 	 "  POST /v1/incidents/ID/ack|resolve, GET /healthz, /metrics, /status, /status.json.\n"
 	 "  serve.bearer_token guards /v1/; serve.max_body caps a request (413 beyond).\n"
-	 "  SIGTERM or SIGINT: stop accepting, finish what is in flight, exit 0. See docs/serve.md.\n"},
+	 "  SIGTERM or SIGINT: stop accepting, finish what is in flight (10 s at most; a second\n"
+	 "  signal: at once, the diagnoses left are cancelled and stay queued), exit 0.\n"
+	 "  See docs/serve.md.\n"},
 	{"worker", cmd_worker, "[--concurrency N]",
 	 "triage queued alerts from a PostgreSQL store, beside any number of other workers",
 	 "  --concurrency N        alerts triaged at once (default 4)\n"
@@ -127,7 +141,8 @@ const struct command commands[] = {
 	 "  --lease S              a claim's lease (default 60): a worker that hangs loses its alerts\n"
 	 "                         after S seconds; one that dies loses them at once\n"
 	 "  --store URL            the PostgreSQL store `runbook serve` queues into\n"
-	 "  SIGTERM or SIGINT: finish the alerts in hand, exit 0.\n"},
+	 "  SIGTERM or SIGINT: finish the alerts in hand (10 s at most; a second signal: at once,\n"
+	 "  the diagnoses left are cancelled and stay queued), exit 0.\n"},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 

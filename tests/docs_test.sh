@@ -42,5 +42,18 @@ for f in "$TMP"/ex-*.yaml; do
 done
 check "the docs hold examples to test ($n)" '[ $n -ge 4 ]'
 
+# every option a command takes is in its --help (the global --store and
+# --runbooks are in `runbook --help`, and where the command uses them)
+missing=
+for f in "$ROOT"/engine/cmd/cmd_*.c; do
+	c=$(basename "$f" .c | sed 's/^cmd_//; s/_/-/g')
+	"$BIN" "$c" --help > "$TMP/help" 2>&1
+	for o in $(grep -o '{"[a-z-]*", \(required\|no\|optional\)_argument' "$f" | grep -o '"[a-z-]*"' | tr -d '"' | sort -u); do
+		case "$o" in store | runbooks) continue ;; esac
+		grep -q -- "--$o" "$TMP/help" || missing="$missing $c --$o"
+	done
+done
+check "every option of every command is in its --help" '[ -z "$missing" ]' "missing:$missing"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
