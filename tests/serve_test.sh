@@ -71,6 +71,16 @@ wait_until() {
 	eval "$2"
 }
 code() { curl -s -o "$TMP/body" -w '%{http_code}' "$@"; }
+stop_twice() { # PID: SIGTERM, and again half a second later; sets RC (its exit status) and MS (how long it took)
+	local t0
+	t0=$(date +%s%N)
+	kill -TERM "$1"
+	sleep 0.5
+	kill -TERM "$1"
+	wait "$1"
+	RC=$?
+	MS=$((($(date +%s%N) - t0) / 1000000))
+}
 paged() { # TITLE: the notifications received for the incident titled so
 	python3 -c 'import json, sys
 print(sum(json.loads(json.loads(l)["body"]).get("title") == sys.argv[2] for l in open(sys.argv[1])))' "$TMP/hooks.jsonl" "$1"
@@ -277,15 +287,9 @@ start_serve "$TMP/serve3.log" --store "$STORE" --reescalate-every 0
 export SLOW=0
 curl -s "${AUTH[@]}" -X POST --data '{"alertname":"ServiceDown","fingerprint":"drain-3","summary":"drain three"}' "$URL/v1/alerts" > /dev/null
 wait_until 20 'pgrep -f "sleep 032" > /dev/null'
-t0=$(date +%s%N)
-kill -TERM $SPID
-sleep 0.5
-kill -TERM $SPID
-wait $SPID
-rc=$?
-ms=$((($(date +%s%N) - t0) / 1000000))
+stop_twice $SPID
 got="$(sq_finished "drain three") $(sqlite3 "$TMP/serve.db" "SELECT done_at IS NULL FROM alert_queue WHERE json_extract(alert, '$.fingerprint') = 'drain-3'") $(paged "drain three")"
-check "serve: SIGTERM twice during a 32 s diagnosis: cancelled at once (${ms} ms), recorded aborted, not paged, the alert still queued, exit 0" '[ $rc = 0 ] && [ $ms -lt 5000 ] && [ "$got" = "aborted 1 0" ] && ! pgrep -f "sleep 032" > /dev/null && grep -q "again stops it now" "$TMP/serve3.log"' "rc=$rc got=$got $(cat "$TMP/serve3.log")"
+check "serve: SIGTERM twice during a 32 s diagnosis: cancelled at once (${MS} ms), recorded aborted, not paged, the alert still queued, exit 0" '[ $RC = 0 ] && [ $MS -lt 5000 ] && [ "$got" = "aborted 1 0" ] && ! pgrep -f "sleep 032" > /dev/null && grep -q "again stops it now" "$TMP/serve3.log"' "rc=$RC got=$got $(cat "$TMP/serve3.log")"
 start_serve "$TMP/serve4.log" --store "$STORE" --reescalate-every 0
 wait_until 20 '[ "$(sqlite3 "$TMP/serve.db" "SELECT count(*) FROM alert_queue WHERE done_at IS NULL")" = 0 ]'
 inc=$(sqlite3 "$TMP/serve.db" "SELECT id FROM incidents WHERE title = 'drain three'")
@@ -402,15 +406,9 @@ if bash "$ROOT/tests/pg.sh" start "$pgdir" > "$TMP/pg.log" 2>&1; then
 	dp=$!
 	pids+=($dp)
 	wait_until 20 '[ "$(started drain-2)" = 1 ] && pgrep -f "sleep 031" > /dev/null'
-	t0=$(date +%s%N)
-	kill -TERM $dp
-	sleep 0.5
-	kill -TERM $dp
-	wait $dp
-	rc=$?
-	ms=$((($(date +%s%N) - t0) / 1000000))
+	stop_twice $dp
 	got="$(finished drain-2) $("${PSQL[@]}" -c "SELECT done_at IS NULL FROM runbook_alert_queue WHERE alert::json->>'fingerprint' = 'drain-2'")"
-	check "... SIGTERM twice during a 31 s one: cancelled at once (${ms} ms), recorded aborted, the command killed, the alert still queued, exit 0" '[ $rc = 0 ] && [ $ms -lt 5000 ] && [ "$got" = "aborted t" ] && ! pgrep -f "sleep 031" > /dev/null' "rc=$rc got=$got $(cat "$TMP/wd2.log")"
+	check "... SIGTERM twice during a 31 s one: cancelled at once (${MS} ms), recorded aborted, the command killed, the alert still queued, exit 0" '[ $RC = 0 ] && [ $MS -lt 5000 ] && [ "$got" = "aborted t" ] && ! pgrep -f "sleep 031" > /dev/null' "rc=$RC got=$got $(cat "$TMP/wd2.log")"
 	notified=$(paged "drain two")
 	SLOW=0 "$BIN" worker --store "$RUNBOOK_TEST_DSN" --concurrency 1 --reescalate-every 0 2> "$TMP/wd3.log" &
 	dp=$!
