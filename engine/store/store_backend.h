@@ -9,6 +9,8 @@
 #include <jansson.h>
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+/* A queue prune looks at this many times its batch of the oldest rows */
+#define STORE_PRUNE_SCAN 10
 
 struct store_backend {
 	const char *name;
@@ -51,7 +53,9 @@ struct store_backend {
 	int (*heartbeat)(void *db, const char *owner, int lease_s, char **err);
 	int (*queue_reset)(void *db, char **err); /* NULL: claims outlive their owner only by the lease */
 	long long (*queue_depth)(void *db, char **err);
-	/* up to batch done before `before` (a stored timestamp), oldest first */
+	/* up to batch done before `before` (a stored timestamp), among the
+	 * batch * STORE_PRUNE_SCAN oldest rows: the work is bounded however
+	 * long the queue, and what is old is at its head */
 	long long (*queue_prune)(void *db, const char *before, int batch, char **err);
 	int (*claim_once)(void *db, const char *name, char **err);
 	int (*queue_wait)(void *db, int timeout_ms); /* NULL: no news, the caller polls */

@@ -1053,15 +1053,16 @@ static long long pg_queue_depth(void *db, char **err)
 	return n;
 }
 
-/* Rows a claimer holds right now are left for the next time. */
 static long long pg_queue_prune(void *db, const char *before, int batch, char **err)
 {
-	char n[16];
+	char n[16], scan[16];
 	snprintf(n, sizeof n, "%d", batch);
-	const char *v[] = {before, n};
-	PGresult *r = run(db, "WITH d AS (DELETE FROM runbook_alert_queue WHERE id IN (SELECT id FROM runbook_alert_queue"
-			      " WHERE done_at < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1)"
-			      " SELECT count(*) FROM d", 2, v, err);
+	snprintf(scan, sizeof scan, "%d", batch * STORE_PRUNE_SCAN);
+	const char *v[] = {before, n, scan};
+	PGresult *r = run(db, "WITH d AS (DELETE FROM runbook_alert_queue WHERE id IN (SELECT id FROM"
+			      " (SELECT id, done_at FROM runbook_alert_queue ORDER BY id LIMIT $3) oldest"
+			      " WHERE done_at < $1 LIMIT $2) RETURNING 1)"
+			      " SELECT count(*) FROM d", 3, v, err);
 	long long got = r ? atoll(PQgetvalue(r, 0, 0)) : -1;
 	PQclear(r);
 	return got;

@@ -964,10 +964,12 @@ static long long sq_queue_prune(void *db, const char *before, int batch, char **
 	struct sq *st = db;
 	sqlite3_stmt *q;
 	long long n = -1;
-	if (sqlite3_prepare_v2(st->db, "DELETE FROM alert_queue WHERE id IN (SELECT id FROM alert_queue"
-				       " WHERE done_at IS NOT NULL AND done_at < ?1 ORDER BY id LIMIT ?2)", -1, &q, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM alert_queue WHERE id IN (SELECT id FROM"
+				       " (SELECT id, done_at FROM alert_queue ORDER BY id LIMIT ?3)"
+				       " WHERE done_at IS NOT NULL AND done_at < ?1 LIMIT ?2)", -1, &q, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(q, 1, before, -1, SQLITE_STATIC);
 		sqlite3_bind_int(q, 2, batch);
+		sqlite3_bind_int(q, 3, batch * STORE_PRUNE_SCAN);
 		wlock_take(st->wlock);
 		if (sqlite3_step(q) == SQLITE_DONE)
 			n = sqlite3_changes(st->db);
