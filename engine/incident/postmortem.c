@@ -75,36 +75,36 @@ static json_t *action_of(json_t *data)
 	return NULL;
 }
 
-void postmortem_render(struct sbuf *out, json_t *inc, json_t *events)
-{
-	const char *id = field(inc, "id"), *title = field(inc, "title"), *sev = field(inc, "severity");
-	const char *status = field(inc, "status"), *resolution = field(inc, "resolution");
-	const char *started = field(inc, "started_at"), *detected = field(inc, "detected_at");
-	const char *acked = field(inc, "acknowledged_at"), *resolved = field(inc, "resolved_at");
-	int64_t t_start = incident_parse_time(started), t_det = incident_parse_time(detected);
-	int64_t t_ack = incident_parse_time(acked), t_res = incident_parse_time(resolved);
-	char a[48], b[48], d[32];
+/* The incident a post-mortem is of: its fields and times. */
+struct pm {
+	json_t *inc, *events;
+	const char *id, *title, *sev, *status, *resolution;
+	const char *started, *detected, *acked, *resolved;
+	int64_t t_start, t_det, t_ack, t_res; /* -1: not set */
+};
 
+static void summary(struct sbuf *out, const struct pm *p)
+{
 	sbuf_adds(out, "# Post-Mortem: ");
-	md(out, title);
+	md(out, p->title);
 	sbuf_adds(out, "\n\n## Summary\n\n");
-	sbuf_addf(out, "- **Incident:** %s\n- **Title:** ", id);
-	md(out, title);
+	sbuf_addf(out, "- **Incident:** %s\n- **Title:** ", p->id);
+	md(out, p->title);
 	sbuf_adds(out, "\n- **Runbook:** ");
-	md(out, field(inc, "runbook") ? field(inc, "runbook") : "none");
-	sbuf_addf(out, "\n- **Severity:** %s\n- **Status:** %s", sev, status);
-	if (resolution) {
+	md(out, field(p->inc, "runbook") ? field(p->inc, "runbook") : "none");
+	sbuf_addf(out, "\n- **Severity:** %s\n- **Status:** %s", p->sev, p->status);
+	if (p->resolution) {
 		sbuf_adds(out, " (");
-		md(out, resolution);
+		md(out, p->resolution);
 		sbuf_adds(out, ")");
 	}
-	if (field(inc, "repeat_of"))
-		sbuf_addf(out, "\n- **Repeat of:** %s", field(inc, "repeat_of"));
+	if (field(p->inc, "repeat_of"))
+		sbuf_addf(out, "\n- **Repeat of:** %s", field(p->inc, "repeat_of"));
 	sbuf_adds(out, "\n");
 	size_t i;
 	json_t *e;
 	int crit = 0;
-	json_array_foreach(events, i, e) {
+	json_array_foreach(p->events, i, e) {
 		json_t *data = json_object_get(e, "data");
 		if (strcmp(field(e, "kind"), "finding") || strcmp(field(data, "level") ? field(data, "level") : "", "critical"))
 			continue;
@@ -114,42 +114,54 @@ void postmortem_render(struct sbuf *out, json_t *inc, json_t *events)
 	}
 	if (!crit)
 		sbuf_adds(out, "- **Critical findings:** none recorded\n");
+}
 
-	/* impact */
+static void impact(struct sbuf *out, const struct pm *p)
+{
+	char a[48], b[48], d[32];
 	sbuf_adds(out, "\n## Impact\n\n- **Users affected:** ");
-	int impact = 0;
-	json_array_foreach(events, i, e) {
+	size_t i;
+	json_t *e;
+	int n = 0;
+	json_array_foreach(p->events, i, e) {
 		json_t *data = json_object_get(e, "data");
 		if (strcmp(field(e, "kind"), "note") || !field(data, "tag") || strcmp(field(data, "tag"), "impact"))
 			continue;
-		if (impact++)
+		if (n++)
 			sbuf_adds(out, "; ");
 		md(out, field(data, "text"));
 	}
-	if (!impact)
+	if (!n)
 		sbuf_adds(out, "unknown");
-	utc(started, a, sizeof a);
-	if (t_res >= 0) {
-		utc(resolved, b, sizeof b);
-		postmortem_duration(t_res - (t_start >= 0 ? t_start : t_det), d, sizeof d);
+	utc(p->started, a, sizeof a);
+	if (p->t_res >= 0) {
+		utc(p->resolved, b, sizeof b);
+		postmortem_duration(p->t_res - (p->t_start >= 0 ? p->t_start : p->t_det), d, sizeof d);
 		sbuf_addf(out, "\n- **Duration:** %s - %s (%s)\n", a, b, d);
 	} else {
 		sbuf_addf(out, "\n- **Duration:** %s - (not resolved)\n", a);
 	}
-	sbuf_addf(out, "- **Severity:** %s\n", sev);
+	sbuf_addf(out, "- **Severity:** %s\n", p->sev);
+}
 
-	/* timeline */
-	size_t cap = json_array_size(events) + 8, nrow = 0;
+/* Impact, detection, acknowledgement, the first critical finding (the
+ * root cause identified), notes (fixes deployed, action items) and the
+ * resolution, in time order. */
+static void timeline(struct sbuf *out, const struct pm *p)
+{
+	size_t cap = json_array_size(p->events) + 8, nrow = 0;
 	struct row *rows = xcalloc(cap, sizeof *rows);
 #define ROW(ts, ...) (rows[nrow].time = xstrdup(ts), rows[nrow++].text = xasprintf(__VA_ARGS__))
-	if (t_start >= 0 && (!detected || strcmp(started, detected)))
-		ROW(started, "Impact started");
-	if (detected)
-		ROW(detected, "Alert triggered (incident detected)");
-	if (acked)
-		ROW(acked, "Acknowledged");
+	if (p->t_start >= 0 && (!p->detected || strcmp(p->started, p->detected)))
+		ROW(p->started, "Impact started");
+	if (p->detected)
+		ROW(p->detected, "Alert triggered (incident detected)");
+	if (p->acked)
+		ROW(p->acked, "Acknowledged");
 	int first_crit = 1;
-	json_array_foreach(events, i, e) {
+	size_t i;
+	json_t *e;
+	json_array_foreach(p->events, i, e) {
 		json_t *data = json_object_get(e, "data");
 		const char *kind = field(e, "kind");
 		const char *when = field(data, "at") ? field(data, "at") : field(e, "time");
@@ -162,11 +174,12 @@ void postmortem_render(struct sbuf *out, json_t *inc, json_t *events)
 					  : json_object_get(data, "action") ? "Action item: " : "Note: ", field(data, "text"));
 		}
 	}
-	if (resolved)
-		ROW(resolved, "Resolved%s%s", resolution ? ": " : "", resolution ? resolution : "");
+	if (p->resolved)
+		ROW(p->resolved, "Resolved%s%s", p->resolution ? ": " : "", p->resolution ? p->resolution : "");
 #undef ROW
 	qsort(rows, nrow, sizeof *rows, by_time);
 	sbuf_adds(out, "\n## Timeline (UTC)\n\n| Time (UTC) | Event |\n|---|---|\n");
+	char a[48];
 	for (size_t k = 0; k < nrow; k++) {
 		utc(rows[k].time, a, sizeof a);
 		sbuf_addf(out, "| %s | ", a);
@@ -176,21 +189,26 @@ void postmortem_render(struct sbuf *out, json_t *inc, json_t *events)
 		free(rows[k].text);
 	}
 	free(rows);
+}
 
-	/* root cause */
+/* root-cause notes, else the critical and warning findings */
+static void root_cause(struct sbuf *out, const struct pm *p)
+{
 	sbuf_adds(out, "\n## Root Cause\n\n");
-	int rc = 0;
-	json_array_foreach(events, i, e) {
+	int n = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(p->events, i, e) {
 		json_t *data = json_object_get(e, "data");
 		if (!strcmp(field(e, "kind"), "note") && field(data, "tag") && !strcmp(field(data, "tag"), "root-cause")) {
 			sbuf_adds(out, "- ");
 			md(out, field(data, "text"));
 			sbuf_adds(out, "\n");
-			rc++;
+			n++;
 		}
 	}
-	if (!rc) { /* the diagnosis's own words, until someone writes the cause */
-		json_array_foreach(events, i, e) {
+	if (!n) { /* the diagnosis's own words, until someone writes the cause */
+		json_array_foreach(p->events, i, e) {
 			json_t *data = json_object_get(e, "data");
 			const char *lv = field(data, "level");
 			if (strcmp(field(e, "kind"), "finding") || !lv || (strcmp(lv, "critical") && strcmp(lv, "warning")))
@@ -198,33 +216,41 @@ void postmortem_render(struct sbuf *out, json_t *inc, json_t *events)
 			sbuf_addf(out, "- %s (finding of step %s): ", lv, field(data, "step") ? field(data, "step") : "?");
 			md(out, field(data, "message"));
 			sbuf_adds(out, "\n");
-			rc++;
+			n++;
 		}
 	}
-	if (!rc)
+	if (!n)
 		sbuf_adds(out, "Not yet known: add it with `runbook incident note ID TEXT --tag root-cause`.\n");
+}
 
-	/* what went well, what could be improved */
+/* detection and acknowledgement against their targets, then the notes
+ * tagged went-well and improve */
+static void well_and_better(struct sbuf *out, const struct pm *p)
+{
+	char a[48], d[32];
 	struct sbuf well, better;
 	sbuf_init(&well);
 	sbuf_init(&better);
 	sbuf_add(&well, "", 0);
 	sbuf_add(&better, "", 0);
-	if (t_start >= 0 && t_det >= 0) {
-		postmortem_duration(t_det - t_start, d, sizeof d);
+	if (p->t_start >= 0 && p->t_det >= 0) {
+		postmortem_duration(p->t_det - p->t_start, d, sizeof d);
 		postmortem_duration(DETECT_TARGET_S, a, sizeof a);
-		sbuf_addf(t_det - t_start <= DETECT_TARGET_S ? &well : &better, "- Detection took %s (target %s).\n", d, a);
+		sbuf_addf(p->t_det - p->t_start <= DETECT_TARGET_S ? &well : &better, "- Detection took %s (target %s).\n", d,
+			  a);
 	}
-	int64_t target = incident_ack_target(sev);
-	if (t_ack >= 0 && t_det >= 0 && target >= 0) {
-		postmortem_duration(t_ack - t_det, d, sizeof d);
+	int64_t target = incident_ack_target(p->sev);
+	if (p->t_ack >= 0 && p->t_det >= 0 && target >= 0) {
+		postmortem_duration(p->t_ack - p->t_det, d, sizeof d);
 		postmortem_duration(target, a, sizeof a);
-		sbuf_addf(t_ack - t_det <= target ? &well : &better, "- Acknowledged after %s (the %s target is %s).\n", d,
-			  sev, a);
-	} else if (t_ack < 0 && target >= 0) {
+		sbuf_addf(p->t_ack - p->t_det <= target ? &well : &better, "- Acknowledged after %s (the %s target is %s).\n",
+			  d, p->sev, a);
+	} else if (p->t_ack < 0 && target >= 0) {
 		sbuf_addf(&better, "- The incident was never acknowledged.\n");
 	}
-	json_array_foreach(events, i, e) {
+	size_t i;
+	json_t *e;
+	json_array_foreach(p->events, i, e) {
 		json_t *data = json_object_get(e, "data");
 		const char *tag = field(data, "tag");
 		if (strcmp(field(e, "kind"), "note") || !tag)
@@ -240,11 +266,15 @@ void postmortem_render(struct sbuf *out, json_t *inc, json_t *events)
 	sbuf_addf(out, "\n## What Could Be Improved\n\n%s", better.len ? better.buf : "- Nothing recorded yet.\n");
 	sbuf_release(&well);
 	sbuf_release(&better);
+}
 
-	/* action items */
+static void action_items(struct sbuf *out, const struct pm *p)
+{
 	sbuf_adds(out, "\n## Action Items\n\n");
 	int items = 0;
-	json_array_foreach(events, i, e) {
+	size_t i;
+	json_t *e;
+	json_array_foreach(p->events, i, e) {
 		if (strcmp(field(e, "kind"), "note"))
 			continue;
 		json_t *ai = action_of(json_object_get(e, "data"));
@@ -259,6 +289,22 @@ void postmortem_render(struct sbuf *out, json_t *inc, json_t *events)
 	}
 	if (!items)
 		sbuf_adds(out, "- None yet: `runbook incident note ID --action \"TEXT @owner due:YYYY-MM-DD\"`.\n");
+}
 
+void postmortem_render(struct sbuf *out, json_t *inc, json_t *events)
+{
+	struct pm p = {inc, events, field(inc, "id"), field(inc, "title"), field(inc, "severity"), field(inc, "status"),
+		       field(inc, "resolution"), field(inc, "started_at"), field(inc, "detected_at"),
+		       field(inc, "acknowledged_at"), field(inc, "resolved_at"), 0, 0, 0, 0};
+	p.t_start = incident_parse_time(p.started);
+	p.t_det = incident_parse_time(p.detected);
+	p.t_ack = incident_parse_time(p.acked);
+	p.t_res = incident_parse_time(p.resolved);
+	summary(out, &p);
+	impact(out, &p);
+	timeline(out, &p);
+	root_cause(out, &p);
+	well_and_better(out, &p);
+	action_items(out, &p);
 	sbuf_adds(out, "\n## Lessons Learned\n\n- To be written at the review.\n");
 }
