@@ -26,11 +26,8 @@ YAML
 # Ctrl-C: the running command is cancelled (its whole group), the rest is
 # recorded as not run, and the exit status is 130.
 "$BIN" exec "$TMP/slow.yaml" --output json > "$TMP/int.json" 2> "$TMP/int.err" &
-pid=$!
-for _ in $(seq 100); do [ -s "$TMP/bg.pid" ] && break; sleep 0.05; done
-sleep 0.2
-kill -INT "$pid"
-wait "$pid"; rc=$?
+interrupt_once "$TMP/bg.pid" $!
+rc=$RC
 check "Ctrl-C exits 130" '[ "$rc" = 130 ]' "rc=$rc $(cat "$TMP/int.err")"
 check "Ctrl-C report says aborted" 'grep -q "\"status\": \"aborted\"" "$TMP/int.json"' "$(head -c 600 "$TMP/int.json")"
 check "Ctrl-C skips the steps after" 'grep -q "not run: the run was interrupted" "$TMP/int.json"'

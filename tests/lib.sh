@@ -63,6 +63,16 @@ ok() { pass=$((pass + 1)); echo "ok    $1"; }
 ko() { fail=$((fail + 1)); echo "FAIL  $1"; [ -n "${2:-}" ] && echo "$2" | head -30 | sed 's/^/      /'; }
 check() { if eval "$2"; then ok "$1"; else ko "$1" "${3:-}"; fi; }
 
+# interrupt_once FILE PID: Ctrl-C for PID once FILE exists (its step is
+# running; 5 s at most); sets RC to PID's exit status.
+interrupt_once() {
+	for _ in $(seq 100); do [ -s "$1" ] && break; sleep 0.05; done
+	sleep 0.2
+	kill -INT "$2"
+	wait "$2"
+	RC=$?
+}
+
 # field FILE STEP KEY: the value of "KEY" in step STEP of a report printed
 # by `runbook exec --output json` (pretty-printed: one key per line).
 field() {

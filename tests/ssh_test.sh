@@ -113,12 +113,8 @@ check "the report says the kill was verified" 'field "$TMP/slow.json" slow error
 rm -f "$TMP/fg.pid" "$TMP/bg.pid"
 sed 's/timeout: 1s/timeout: 60s/' "$TMP/slow.yaml" > "$TMP/slowint.yaml"
 "$BIN" exec "$TMP/slowint.yaml" --output json > "$TMP/slowint.json" 2>&1 &
-ep=$!
-for _ in $(seq 100); do [ -s "$TMP/bg.pid" ] && break; sleep 0.05; done
-sleep 0.2
-kill -INT $ep
-wait $ep
-rc=$?
+interrupt_once "$TMP/bg.pid" $!
+rc=$RC
 fg=$(cat "$TMP/fg.pid" 2>/dev/null || echo 0) bg=$(cat "$TMP/bg.pid" 2>/dev/null || echo 0)
 check "Ctrl-C during a remote command: exit 130, the group killed and verified gone" '[ $rc = 130 ] && [ "$fg" != 0 ] && ! alive "$fg" && ! alive "$bg" &&
 	field "$TMP/slowint.json" slow error | grep -qF "interrupted; the remote command'"'"'s process group was killed (verified gone)"' "rc=$rc fg=$fg bg=$bg $(field "$TMP/slowint.json" slow error)"

@@ -223,17 +223,13 @@ escalation: {SEV3: "@platform-team"}
 symptoms:
   - alertname: [SlowLook]
 steps:
-  - {id: look, timeout: 60s, shell: "touch $TMP/looking; sleep 613"}
+  - {id: look, timeout: 60s, shell: "echo looking > $TMP/looking; sleep 613"}
 YAML
 rm -f "$TMP/looking"
 printf '{"alertname": "SlowLook", "fingerprint": "slow-1", "summary": "slow triage"}' > "$TMP/slow-alert.json"
 "$BIN" --runbooks "$TMP/slowlib" triage --alert "$TMP/slow-alert.json" > "$TMP/slow.out" 2> "$TMP/slow.err" &
-tp=$!
-for _ in $(seq 100); do [ -e "$TMP/looking" ] && break; sleep 0.05; done
-sleep 0.2
-kill -INT $tp
-wait $tp
-rc=$?
+interrupt_once "$TMP/looking" $!
+rc=$RC
 sinc=$(grep -o '^INC-[0-9]*' "$TMP/slow.out")
 sleep 0.3
 check "triage: Ctrl-C during a diagnosis: exit 130, the line says aborted, the abort recorded, nobody paged, the command killed" '[ $rc = 130 ] &&
