@@ -100,8 +100,9 @@ const struct command commands[] = {
 	 "  --tag root-cause|fix|impact|went-well|improve` and `--action \"TEXT @owner due:DATE\"`.\n"},
 	{"metrics", cmd_metrics, "[--since 30d|TIME] [--until TIME] [--output text|json]",
 	 "MTTD, MTTA, MTTR, MTBF, acknowledgement in target, repeat and false-positive rates",
-	 "  --since 30d|TIME       incidents detected since then (default: 30 days before --until)\n"
-	 "  --until TIME           ... and until then (default: now)\n"
+	 "  --since 30d|TIME       incidents detected since then; a span counts back from --until\n"
+	 "                         (default: 30d, the 30 days up to --until)\n"
+	 "  --until TIME           ... and until then, that second included (default: now)\n"
 	 "  --output text|json     json: {since, until, incidents, mttd_s, mtta_s, mttr_s, mtbf_s,\n"
 	 "                         ack_within_target, repeat_rate, false_positive_rate, by_severity}\n"
 	 "  A mean without a sample is null (\"-\" in text), never 0.\n"

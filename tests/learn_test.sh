@@ -64,6 +64,8 @@ for store in "sqlite:$TMP/learn.db" "$RUNBOOK_TEST_DSN"; do
 	seed "$store"
 	"$BIN" --store "$store" metrics --since 2026-11-01T00:00:00Z --until 2026-11-30T00:00:00Z --output json > "$TMP/m.json" 2>&1
 	check "$label: every metric to the second, per severity, nulls without samples" 'metrics_ok "$TMP/m.json"' "$(cat "$TMP/m.json")"
+	"$BIN" --store "$store" metrics --since 29d --until 2026-11-30T00:00:00Z --output json > "$TMP/m29.json" 2>&1
+	check "$label: --since 29d counts back from --until (the same window, the same figures)" 'metrics_ok "$TMP/m29.json"' "$(head -c 300 "$TMP/m29.json")"
 	"$BIN" --store "$store" metrics --since 2026-11-01T00:00:00Z --until 2026-11-30T00:00:00Z > "$TMP/m.txt" 2>&1
 	check "$label: the text table puts the targets beside the figures" 'grep -q "MTTD (detect) *3m 38s *2m *< 5m met" "$TMP/m.txt" && grep -q "MTTR (restore) *57m 20s *56m *< 30m MISSED" "$TMP/m.txt"' "$(cat "$TMP/m.txt")"
 	TZ=Asia/Kolkata "$BIN" --store "$store" postmortem INC-1 -o "$TMP/pm.md" 2> /dev/null

@@ -14,14 +14,14 @@
 #include <string.h>
 #include <time.h>
 
-/* A time: RFC 3339, or a span back from now ("30d"). -1 if neither. */
-static int64_t parse_when(const char *s, int64_t now)
+/* A time: RFC 3339, or a span back from `from` ("30d"). -1 if neither. */
+static int64_t parse_when(const char *s, int64_t from)
 {
 	char t[40];
 	if (!alert_time(s, t, sizeof t))
 		return incident_parse_time(t);
 	int64_t span = metrics_span(s);
-	return span < 0 ? -1 : now - span;
+	return span < 0 ? -1 : from - span;
 }
 
 /* A mean as a duration ("2h 15m"), "-" without a figure. */
@@ -93,22 +93,17 @@ int cmd_metrics(int argc, char **argv, struct globals *g)
 		{"output", required_argument, 0, 'o'}, {"store", required_argument, 0, 'S'},
 		{"runbooks", required_argument, 0, 'R'}, {0, 0, 0, 0}};
 	int64_t now = (int64_t)time(NULL), until = now, since = -1;
+	const char *since_arg = "30d";
 	int json = 0, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
 		switch (c) {
-		case 's':
-		case 'u': {
-			int64_t t = parse_when(optarg, now);
-			if (t < 0)
-				return command_usage_error("metrics", "--%s is a time (2026-11-24T07:00:00Z) or a span (30d, 12h), "
-						      "not '%s'", c == 's' ? "since" : "until", optarg);
-			if (c == 's')
-				since = t;
-			else
-				until = t;
+		case 's': since_arg = optarg; break;
+		case 'u':
+			if ((until = parse_when(optarg, now)) < 0)
+				return command_usage_error("metrics", "--until is a time (2026-11-24T07:00:00Z) or a span back from now "
+						      "(30d, 12h), not '%s'", optarg);
 			break;
-		}
 		case 'S': g->store = optarg; break;
 		case 'R': g->runbooks = optarg; break;
 		case 'o':
@@ -122,8 +117,10 @@ int cmd_metrics(int argc, char **argv, struct globals *g)
 	}
 	if (optind != argc)
 		return command_usage_error("metrics", "unexpected argument '%s'", argv[optind]);
-	if (since < 0)
-		since = until - 30 * 86400;
+	/* a span counts back from --until: 30d is the 30 days up to it */
+	if ((since = parse_when(since_arg, until)) < 0)
+		return command_usage_error("metrics", "--since is a time (2026-11-24T07:00:00Z) or a span back from --until "
+				      "(30d, 12h), not '%s'", since_arg);
 	char *err = NULL;
 	struct store *st = store_open(g->store, &err);
 	json_t *m = st ? metrics_window(st, since, until, now, &err) : NULL;
