@@ -89,6 +89,10 @@ S="sqlite:$TMP/learn.db"
 "$BIN" --config "$TMP/config.yaml" --store "$S" status-page > "$TMP/status.md" 2>&1
 check "status page: the worst open incident decides each component; the headline" 'grep -q "^\*\*Major Outage\*\*$" "$TMP/status.md" && grep -q "| Database | Major Outage |" "$TMP/status.md" && grep -q "| API | Degraded Performance |" "$TMP/status.md" && grep -q "| Hosts | Operational |" "$TMP/status.md"' "$(cat "$TMP/status.md")"
 check "status page: past incidents of 90 days, false positives left out" 'grep -q "### 2026-11-20: checkout" "$TMP/status.md" && grep -q "### 2026-11-23: connections" "$TMP/status.md" && ! grep -q "replica lag" "$TMP/status.md" && grep -q "Root cause: the orders pool was exhausted by a batch job" "$TMP/status.md"' "$(cat "$TMP/status.md")"
+"$BIN" --store "$S" incident open --title "payments failing" --severity SEV2 --component Payments > /dev/null
+"$BIN" --config "$TMP/config.yaml" --store "$S" status-page > "$TMP/status2.md" 2>&1
+check "status page: a component that only an open incident names is listed too, after the configured ones" 'grep -q "| Payments | Partial Outage |" "$TMP/status2.md" &&
+	awk "/\| Hosts \|/ { h = NR } /\| Payments \|/ { p = NR } END { exit !(h && p > h) }" "$TMP/status2.md"' "$(cat "$TMP/status2.md")"
 "$BIN" --config "$TMP/config.yaml" --store "$S" status-page --output html -o "$TMP/status.html" 2>&1
 check "status page HTML: a parser accepts it, every field is escaped, no script" 'python3 - "$TMP/status.html" <<PY
 import html.parser, sys

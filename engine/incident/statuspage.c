@@ -36,6 +36,16 @@ static const char *tagged(json_t *events, const char *tag)
 	return NULL;
 }
 
+/* A resolved incident the page lists under past incidents: resolved in
+ * the last PAST_DAYS, and not a false positive (nothing happened to users). */
+static int in_past(json_t *inc, int64_t now)
+{
+	const char *resolution = json_string_value(json_object_get(inc, "resolution"));
+	int64_t res = incident_parse_time(json_string_value(json_object_get(inc, "resolved_at")));
+	return !strcmp(json_string_value(json_object_get(inc, "status")), "resolved") &&
+	       !(resolution && !strcmp(resolution, "false-positive")) && res >= 0 && now - res <= PAST_DAYS * 86400;
+}
+
 json_t *statuspage_build(json_t *components, json_t *incidents, json_t *notes, int64_t now)
 {
 	json_t *comps = json_array(), *open = json_array(), *past = json_array();
@@ -69,13 +79,11 @@ json_t *statuspage_build(json_t *components, json_t *incidents, json_t *notes, i
 							      json_object_get(inc, "started_at")));
 			continue;
 		}
+		if (!in_past(inc, now))
+			continue;
 		const char *resolution = json_string_value(json_object_get(inc, "resolution"));
-		if (resolution && !strcmp(resolution, "false-positive"))
-			continue; /* nothing happened to users */
 		int64_t st = incident_parse_time(json_string_value(json_object_get(inc, "started_at")));
 		int64_t res = incident_parse_time(json_string_value(json_object_get(inc, "resolved_at")));
-		if (res < 0 || now - res > PAST_DAYS * 86400)
-			continue;
 		json_t *ev = json_object_get(notes, json_string_value(json_object_get(inc, "id")));
 		char date[16];
 		snprintf(date, sizeof date, "%.10s", json_string_value(json_object_get(inc, "started_at")));
@@ -244,24 +252,35 @@ void statuspage_html(struct sbuf *out, json_t *page)
 	sbuf_adds(out, "</main>\n</body>\n</html>\n");
 }
 
-/* The components to show: the config's, else those the runbooks name. */
-static json_t *components(const struct config *cfg, struct runbook *const *rbs, size_t n)
+/* Adds name to the list unless it is there. */
+static void add_name(json_t *list, const char *name)
+{
+	size_t j;
+	json_t *c;
+	json_array_foreach(list, j, c)
+		if (!strcmp(json_string_value(c), name))
+			return;
+	json_array_append_new(list, json_string(name));
+}
+
+/* The components to show: the config's, else those the runbooks name;
+ * then any other component an open incident names, so that nothing that
+ * is down is missing from the list. */
+static json_t *components(const struct config *cfg, struct runbook *const *rbs, size_t n, json_t *incidents)
 {
 	json_t *out = json_array();
 	const char *k;
 	json_t *v;
 	json_object_foreach(cfg->components, k, v)
 		json_array_append_new(out, json_string(k));
-	for (size_t i = 0; !json_object_size(cfg->components) && i < n; i++) {
-		if (!rbs[i]->component)
-			continue;
-		int dup = 0;
-		size_t j;
-		json_t *c;
-		json_array_foreach(out, j, c)
-			dup |= !strcmp(json_string_value(c), rbs[i]->component);
-		if (!dup)
-			json_array_append_new(out, json_string(rbs[i]->component));
+	for (size_t i = 0; !json_object_size(cfg->components) && i < n; i++)
+		if (rbs[i]->component)
+			add_name(out, rbs[i]->component);
+	size_t i;
+	json_array_foreach(incidents, i, v) {
+		const char *comp = json_string_value(json_object_get(v, "component"));
+		if (comp && strcmp(json_string_value(json_object_get(v, "status")), "resolved"))
+			add_name(out, comp);
 	}
 	return out;
 }
@@ -272,12 +291,13 @@ json_t *statuspage_from_store(struct store *st, const struct config *cfg, struct
 	json_t *all = store_incident_list(st, err);
 	if (!all)
 		return NULL;
-	/* the timelines of resolved incidents: their impact and root cause */
+	/* the timelines of the past incidents shown: their impact and root
+	 * cause (not every resolved incident's: years of them, a query each) */
 	json_t *notes = json_object();
 	size_t i;
 	json_t *inc;
 	json_array_foreach(all, i, inc) {
-		if (strcmp(json_string_value(json_object_get(inc, "status")), "resolved"))
+		if (!in_past(inc, now))
 			continue;
 		char *e = NULL;
 		json_t *ev = store_events(st, json_string_value(json_object_get(inc, "id")), &e);
@@ -285,7 +305,7 @@ json_t *statuspage_from_store(struct store *st, const struct config *cfg, struct
 		if (ev)
 			json_object_set_new(notes, json_string_value(json_object_get(inc, "id")), ev);
 	}
-	json_t *comps = components(cfg, rbs, n);
+	json_t *comps = components(cfg, rbs, n, all);
 	json_t *page = statuspage_build(comps, all, notes, now);
 	json_decref(comps);
 	json_decref(notes);
